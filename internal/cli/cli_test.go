@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// runCLI runs parry with args and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}
+	code := a.run(context.Background(), args)
+	return out.String(), errb.String(), code
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		stdout    string
+		stderrHas string
+	}{
+		{[]string{"version"}, 0, "parry ", ""},
+		{[]string{"help"}, 0, "parry runs security playbooks", ""},
+		{[]string{}, 0, "Usage:", ""},
+		{[]string{"nosuch"}, 2, "", `parry: unknown command "nosuch" for "parry"`},
+		{[]string{"version", "--nosuch"}, 2, "", "parry: unknown flag: --nosuch"},
+		{[]string{"version", "extra"}, 2, "", `parry: parry version takes no arguments, got "extra"`},
+		{[]string{"help", "nosuch"}, 2, "", `unknown help topic "nosuch"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, "", tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
+			}
+			if !strings.Contains(out, tc.stdout) {
+				t.Errorf("stdout %q does not contain %q", out, tc.stdout)
+			}
+			if !strings.Contains(errOut, tc.stderrHas) {
+				t.Errorf("stderr %q does not contain %q", errOut, tc.stderrHas)
+			}
+		})
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	out, _, code := runCLI(t, nil, "", "version", "--json")
+	if code != 0 || !strings.Contains(out, `"version": "`) || !strings.Contains(out, `"go_version"`) {
+		t.Fatalf("got %d %s", code, out)
+	}
+}
