@@ -16,6 +16,28 @@ import (
 // clientFlags are the settings commands that talk to the API offer.
 var clientSettings = []string{"client.url", "client.token_file", "data_dir"}
 
+// resolveURL is client.url, else the URL parry dev wrote in the data dir, else http://127.0.0.1:8080.
+func resolveURL(cfg config.Config) string {
+	if cfg.Client.URL != "" {
+		return cfg.Client.URL
+	}
+	if b, err := os.ReadFile(config.APIURLFile(cfg.DataDir)); err == nil {
+		if u := strings.TrimSpace(string(b)); u != "" {
+			return u
+		}
+	}
+	return "http://127.0.0.1:8080"
+}
+
+// clientURL resolves the API URL for commands that need no token.
+func (a *app) clientURL(cmd *cobra.Command) string {
+	cfg, err := a.loadConfig(cmd)
+	if err != nil {
+		return "http://127.0.0.1:8080"
+	}
+	return resolveURL(cfg)
+}
+
 // apiClient finds the API and a token: PARRY_URL / --url / client.url, else the URL parry dev wrote in the data
 // dir, else http://127.0.0.1:8080; PARRY_TOKEN, else client.token_file, else the admin token parry dev wrote.
 func (a *app) apiClient(cmd *cobra.Command) (*apiclient.Client, config.Config, error) {
@@ -23,15 +45,7 @@ func (a *app) apiClient(cmd *cobra.Command) (*apiclient.Client, config.Config, e
 	if err != nil {
 		return nil, cfg, err
 	}
-	url := cfg.Client.URL
-	if url == "" {
-		if b, err := os.ReadFile(config.APIURLFile(cfg.DataDir)); err == nil {
-			url = strings.TrimSpace(string(b))
-		}
-	}
-	if url == "" {
-		url = "http://127.0.0.1:8080"
-	}
+	url := resolveURL(cfg)
 	token := strings.TrimSpace(a.getenv("PARRY_TOKEN"))
 	if token == "" {
 		path := cfg.Client.TokenFile

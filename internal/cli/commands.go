@@ -9,5 +9,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newMigrateCmd(),
 		a.newTokenCmd(),
 		a.newServerCmd(),
+		a.newHealthCmd(),
 	}
 }
