@@ -37,6 +37,8 @@ type Server struct {
 	Checks       []Check
 	MaxBodyBytes int64
 	Metrics      *Metrics
+	// Connections are the configured CECP connection names alerts may name (nil: not checked).
+	Connections []string
 	// Extra lets later parts (runs, alerts, playbooks) add routes without this file knowing them.
 	Extra []Route
 }
@@ -57,6 +59,8 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Details lists per-item problems (for example one entry per invalid alert).
+	Details any `json:"details,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -71,6 +75,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	alerts   *prometheus.CounterVec
 }
 
 // NewMetrics creates the registry with Go and process collectors and the HTTP request metrics.
@@ -84,8 +89,11 @@ func NewMetrics() *Metrics {
 			Name: "parry_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parry_alerts_received_total", Help: "Alerts received, by outcome (accepted or duplicate).",
+		}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Registry.MustRegister(m.requests, m.duration, m.alerts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -123,7 +131,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /healthz", s.wrap("GET /healthz", "", s.healthz))
 	mux.Handle("GET /readyz", s.wrap("GET /readyz", "", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
-	routes := append(s.routes(), s.Extra...)
+	mux.Handle("POST /v1/webhooks/alerts/{name}", s.wrap("POST /v1/webhooks/alerts/{name}", "", s.postWebhookAlerts))
+	routes := append(append(s.routes(), s.alertRoutes()...), s.Extra...)
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt.Pattern, rt.Role, rt.Handler))
 	}
@@ -263,6 +272,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
