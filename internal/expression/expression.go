@@ -88,7 +88,8 @@ func NewEngine() *Engine {
 // runtimeOptions compile without a typed scope: types were checked at validation time, and at run time the
 // values are JSON (numbers may be float64 where the checker saw int), so the generic operations are right.
 func runtimeOptions() []expr.Option {
-	opts := []expr.Option{expr.MaxNodes(MaxNodes), expr.Timezone("UTC")}
+	// An empty non-strict map environment makes the compiler load scope names with a direct map lookup.
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.MaxNodes(MaxNodes), expr.Timezone("UTC")}
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}
