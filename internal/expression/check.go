@@ -391,4 +391,3 @@ func (t TypeInfo) Describe() string {
 	}
 	return t.nt.String()
 }
-

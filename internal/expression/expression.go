@@ -34,9 +34,9 @@ const (
 	ScopeIncident = "incident" // the incident the run belongs to: {id, key, alerts}
 	ScopeInputs   = "inputs"
 	ScopeVars     = "vars"
-	ScopeSteps    = "steps" // steps.ID.{status, output, error, started_at, finished_at, attempts}
-	ScopeRun      = "run"   // {id, playbook, version, started_at}
-	ScopeIndex    = "index" // position in a for_each loop
+	ScopeSteps    = "steps"  // steps.ID.{status, output, error, started_at, finished_at, attempts}
+	ScopeRun      = "run"    // {id, playbook, version, started_at}
+	ScopeIndex    = "index"  // position in a for_each loop
 	ScopeOutput   = "output" // the step's own output, in until
 	ScopeError    = "error"  // in on_failure: {type, message, step}
 	ScopeNow      = "now"
