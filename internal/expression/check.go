@@ -32,6 +32,7 @@ var (
 	Float  = types.Float64
 	Bool   = types.Bool
 	Any    = types.Any
+	Nil    = types.Nil
 )
 
 // List is a list of elem.
@@ -339,7 +340,9 @@ type TypeInfo struct {
 }
 
 // Unknown reports whether nothing is known statically (alert data, http bodies): anything may come.
-func (t TypeInfo) Unknown() bool { return t.nt.Type == nil && !t.nt.Nil }
+func (t TypeInfo) Unknown() bool {
+	return t.nt.Type == nil && !t.nt.Nil || t.nt.Kind == reflect.Interface
+}
 
 // IsNil reports whether the expression is the literal nil.
 func (t TypeInfo) IsNil() bool { return t.nt.Nil }
@@ -391,3 +394,33 @@ func (t TypeInfo) Describe() string {
 	}
 	return t.nt.String()
 }
+
+// natureType is a Type whose nature is computed once: scopes reuse action output types across hundreds of
+// steps, and the checker would otherwise rebuild them for every Env.
+type natureType struct{ nt nature.Nature }
+
+func (n natureType) Nature() nature.Nature { return n.nt }
+func (n natureType) Equal(t types.Type) bool {
+	return t == types.Any || t.Nature().Type == n.nt.Type && t.Nature().Kind == n.nt.Kind
+}
+func (n natureType) String() string { return n.nt.String() }
+
+// Cached returns t with its checker description computed once.
+func Cached(t Type) Type {
+	if c, ok := t.(natureType); ok {
+		return c
+	}
+	return natureType{nt: t.Nature()}
+}
+
+// Type turns the static type of a checked expression back into a Type, to put it in a scope (a var's type
+// is its expression's type).
+func (t TypeInfo) Type() Type {
+	if t.Unknown() {
+		return Any
+	}
+	return natureType{nt: t.nt}
+}
+
+// Info describes a Type.
+func Info(t Type) TypeInfo { return TypeInfo{nt: t.Nature()} }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -89,11 +90,25 @@ func NewEngine() *Engine {
 // values are JSON (numbers may be float64 where the checker saw int), so the generic operations are right.
 func runtimeOptions() []expr.Option {
 	// An empty non-strict map environment makes the compiler load scope names with a direct map lookup.
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.MaxNodes(MaxNodes), expr.Timezone("UTC")}
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.MaxNodes(MaxNodes), expr.Timezone("UTC"), expr.Patch(nullSafe{})}
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}
 	return append(opts, functionOptions()...)
+}
+
+// nullSafe makes every field access null-safe at run time (a.b on null is null, as with a?.b): a skipped
+// step's output is null, and `if: steps.approve.output.approved` must then be false, not an error. Types were
+// checked strictly at validation time, so this only changes what happens to nulls.
+type nullSafe struct{}
+
+func (nullSafe) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || m.Method {
+		return
+	}
+	m.Optional = true
+	ast.Patch(node, &ast.ChainNode{Node: m})
 }
 
 // Compile returns the cached program for a bare expression, compiling it on first use.

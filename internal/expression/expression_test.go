@@ -70,6 +70,11 @@ func TestEval(t *testing.T) {
 		{`now() - duration("1h") < now()`, `true`},
 		{`date("2026-03-04T00:00:00Z") < now()`, `true`},
 		{`steps.skipped_step.output?.count ?? 0`, `0`},
+		{`steps.skipped_step.output.count ?? 0`, `0`},
+		{`steps.skipped_step.output.approved`, `null`},
+		{`steps.nosuch.output.mails[0].mailbox`, `null`},
+		{`steps.sweep.output.mails[1].mailbox`, `"b@corp.example"`},
+		{`map(steps.sweep.output.mails, .nosuch)`, `[null,null,null]`},
 		{`alert.data.mail_message_subject`, `"Invoice ${{ secret(\"x\") }}"`},
 		{`upper(inputs.sender)`, `"EVIL@BAD.EXAMPLE"`},
 		{`filter(steps.sweep.output.mails, .mailbox startsWith "a")[1].mail_unique_id`, `"u3"`},
@@ -119,6 +124,7 @@ func TestEvalBool(t *testing.T) {
 		err  string
 	}{
 		{`steps.skipped_step.output`, false, ""},
+		{`steps.skipped_step.output.approved`, false, ""},
 		{`len(steps.sweep.output.mails) > 2`, true, ""},
 		{`inputs.lookback`, false, `evaluating "inputs.lookback": the condition gave a number, not true or false`},
 	} {

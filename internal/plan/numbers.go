@@ -23,6 +23,9 @@ func normalizeNumbers(p *Plan) {
 			s.Finish.Output = normalizeMap(s.Finish.Output)
 		}
 		normalizeVars(s.Set)
+		if s.ForEach != nil {
+			s.ForEach.Items = normalize(s.ForEach.Items)
+		}
 		return true
 	})
 }

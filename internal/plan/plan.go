@@ -180,11 +180,12 @@ type Finish struct {
 	Output map[string]any `json:"output,omitempty"`
 }
 
-// ForEach runs the step once per item of Items (a whole template giving a list), with As and index in
-// scope, at most Concurrency at a time; the output is the list of outputs in input order. More than MaxItems
-// items fail the step.
+// ForEach runs the step once per item of Items, with As and index in scope, at most Concurrency at a time;
+// the output is the list of outputs in input order. Items is a template tree that evaluates to a list (a
+// whole template such as "${{ steps.sweep.output.mails }}", or a literal list). More than MaxItems items
+// fail the step.
 type ForEach struct {
-	Items       string `json:"items"`
+	Items       any    `json:"items"`
 	As          string `json:"as"`
 	Concurrency int    `json:"concurrency"`
 	MaxItems    int    `json:"max_items"`
