@@ -228,21 +228,22 @@ func New(opts Options) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.http == nil {
-		c.http = defaultHTTPClient(opts.ConnectTimeout, opts.Timeout)
+		c.http = defaultHTTPClient(opts.ConnectTimeout)
 	}
 	return c, nil
 }
 
-func defaultHTTPClient(connect, timeout time.Duration) *http.Client {
+// defaultHTTPClient bounds connecting here; the whole exchange, body included, is bounded by the request's
+// context (Options.Timeout).
+func defaultHTTPClient(connect time.Duration) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   connect,
-			ResponseHeaderTimeout: timeout,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       90 * time.Second,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: connect,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     90 * time.Second,
 		},
 		// A redirect could carry the token to another host; the vendor does not redirect.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -290,6 +291,8 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// secrets are redacted from any excerpt of the body before it is cut short (a cut secret would not match).
+	secrets []string
 }
 
 // decodeFunc turns a success answer into the caller's value, or an *Error for an error code in the body.
@@ -313,15 +316,36 @@ func (c *Client) exchangeOnce(ctx context.Context, r *request, decode decodeFunc
 	if err := c.takeSlot(ctx, r); err != nil {
 		return err
 	}
-	resp, err := c.send(ctx, r)
+	token, err := c.opts.Token.Token(ctx)
+	if err == nil && token == "" {
+		err = errors.New("the token is empty")
+	}
+	if err != nil {
+		return &Error{Method: r.method, Path: r.op(), kind: kindToken, Err: err}
+	}
+	resp, err := c.send(ctx, r, token)
 	if err == nil {
 		err = decode(r, resp)
 	}
 	var e *Error
-	if errors.As(err, &e) && e.kind == kindStatus && e.RateLimited() {
-		c.block(ctx, e)
+	if errors.As(err, &e) {
+		// The vendor may echo anything, the token or a ZIP password included, into a message.
+		e.Message = redact(e.Message, token, r.secret)
+		e.TraceID = truncate(redact(e.TraceID, token, r.secret), 100)
+		if e.kind == kindStatus && e.RateLimited() {
+			c.block(ctx, e)
+		}
 	}
 	return err
+}
+
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
 }
 
 func (c *Client) takeSlot(ctx context.Context, r *request) error {
@@ -380,19 +404,12 @@ func (c *Client) url(r *request) *url.URL {
 }
 
 // send performs one HTTP exchange and returns a success answer, or an *Error.
-func (c *Client) send(ctx context.Context, r *request) (*response, error) {
+func (c *Client) send(ctx context.Context, r *request, token string) (*response, error) {
 	fail := func(kind errorKind, err error) *Error {
 		return &Error{Method: r.method, Path: r.op(), kind: kind, Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	token, err := c.opts.Token.Token(ctx)
-	if err != nil {
-		return nil, fail(kindToken, err)
-	}
-	if token == "" {
-		return nil, fail(kindToken, errors.New("the token is empty"))
-	}
 	// wrote turns true once the request is on the wire: a failure after that may have been applied.
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -417,7 +434,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	isPost := r.mutating()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		e := fail(kindTransport, cleanTransportError(err, ctx))
+		e := fail(kindTransport, c.cleanTransportError(ctx, err))
 		e.applied = isPost && wrote.Load()
 		return nil, e
 	}
@@ -440,24 +457,25 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, r.max+1))
 	if err != nil {
 		e := &Error{Method: r.method, Path: r.op(), Status: resp.StatusCode, kind: kindDecode, applied: isPost,
-			Err: fmt.Errorf("reading body: %w", cleanTransportError(err, ctx))}
+			Err: fmt.Errorf("reading body: %w", c.cleanTransportError(ctx, err))}
 		return nil, e
 	}
 	if int64(len(data)) > r.max {
 		return nil, &Error{Method: r.method, Path: r.op(), Status: resp.StatusCode, kind: kindTooLarge, applied: isPost,
 			Err: fmt.Errorf("body is over the cap of %d bytes", r.max)}
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+	return &response{status: resp.StatusCode, header: resp.Header, body: data, secrets: []string{token, r.secret}}, nil
 }
 
 // cleanTransportError drops the *url.Error wrapper (its message repeats the method and URL) and names a timeout.
-func cleanTransportError(err error, ctx context.Context) error {
+func (c *Client) cleanTransportError(ctx context.Context, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("timed out: %w", err)
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("timed out after %s: %w", c.opts.Timeout, err)
 	}
 	return err
 }
@@ -494,8 +512,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
+		// An HTTP date has whole seconds: round up, so as never to come back early.
 		if d := t.Sub(now); d > 0 && d <= 24*time.Hour {
-			return d.Round(time.Second)
+			return (d + time.Second - 1).Truncate(time.Second)
 		}
 	}
 	return 0
@@ -506,7 +525,7 @@ func codeError(r *request, resp *response, env *envelope) error {
 	if env.Code == 0 {
 		return nil
 	}
-	e := &Error{Method: r.method, Path: r.op(), Status: resp.status, Code: int(env.Code), Message: excerpt([]byte(env.text())),
+	e := &Error{Method: r.method, Path: r.op(), Status: resp.status, Code: int(env.Code), Message: excerpt([]byte(env.text()), resp.secrets...),
 		TraceID: env.TraceID, kind: kindStatus}
 	e.RetryAfter = parseRetryAfter(resp.header.Get("Retry-After"), time.Now())
 	return e

@@ -109,7 +109,9 @@ func TestWindowDefaults(t *testing.T) {
 	only := func(start, end time.Time) SecurityEventsQuery {
 		return SecurityEventsQuery{Service: "onedrive", Event: "dlp", Start: start, End: end}
 	}
-	for _, p := range []interface{ Next(context.Context) (Page[SecurityEvent], error) }{
+	for _, p := range []interface {
+		Next(context.Context) (Page[SecurityEvent], error)
+	}{
 		c.SecurityEventPages(only(time.Time{}, time.Time{})),
 		c.SecurityEventPages(only(testNow.Add(-time.Hour), time.Time{})),
 		c.SecurityEventPages(only(time.Time{}, testNow)),

@@ -200,12 +200,7 @@ const excerptLen = 200
 
 // excerpt returns a short, printable, single-line excerpt of body with every secret replaced.
 func excerpt(body []byte, secrets ...string) string {
-	s := string(body)
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
+	s := redact(string(body), secrets...)
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

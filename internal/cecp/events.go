@@ -203,7 +203,7 @@ func (c *Client) DownloadQuarantinedMail(ctx context.Context, ev QuarantineEvent
 			return codeError(r, resp, &env)
 		}
 		return decodeError(r, resp, fmt.Errorf("the answer is not a ZIP archive (%d bytes starting %q)",
-			len(resp.body), truncate(excerpt(resp.body, password), 32)))
+			len(resp.body), truncate(excerpt(resp.body, resp.secrets...), 32)))
 	}
 	for i, path := range paths {
 		r := &request{method: http.MethodPost, path: path, body: body, max: c.opts.MaxDownloadBytes, secret: password, readOnly: true}
