@@ -212,14 +212,19 @@ func excerpt(body []byte, secrets ...string) string {
 			space = true
 			continue
 		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-			n++
-		}
+		sep := space && b.Len() > 0
 		space = false
-		if n >= excerptLen {
+		need := 1
+		if sep {
+			need = 2
+		}
+		if n+need > excerptLen {
 			b.WriteString("…")
 			break
+		}
+		if sep {
+			b.WriteByte(' ')
+			n++
 		}
 		b.WriteRune(r)
 		n++

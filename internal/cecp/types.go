@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TimeLayout is how the vendor writes timestamps, and how the client sends them.
@@ -42,12 +43,13 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("timestamp %.40s is neither ISO-8601 nor epoch milliseconds", b)
 		}
-		t.Time = time.UnixMilli(ms).UTC()
-		return nil
+		return t.setMillis(ms, string(b))
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+	s, ok := plainString(b)
+	if !ok {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
 	}
 	parsed, err := ParseTime(s)
 	if err != nil {
@@ -65,7 +67,9 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:T ") {
 		if ms, err := parseMillis(s); err == nil {
-			return time.UnixMilli(ms).UTC(), nil
+			var t Time
+			err := t.setMillis(ms, s)
+			return t.Time, err
 		}
 	}
 	for _, layout := range timeLayouts {
@@ -74,6 +78,20 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q is neither ISO-8601 nor epoch milliseconds", truncate(s, 40))
+}
+
+// Epoch milliseconds of 0001-01-01 and 9999-12-31: outside them a time cannot be written back as ISO-8601.
+const (
+	minMillis = -62135596800000
+	maxMillis = 253402300799999
+)
+
+func (t *Time) setMillis(ms int64, raw string) error {
+	if ms < minMillis || ms > maxMillis {
+		return fmt.Errorf("timestamp %.40s is outside the years 1 to 9999", raw)
+	}
+	t.Time = time.UnixMilli(ms).UTC()
+	return nil
 }
 
 func parseMillis(s string) (int64, error) {
@@ -126,6 +144,10 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
+	if out, ok := plainStrings(b); ok {
+		*s = out
+		return nil
+	}
 	var many []*string
 	if err := json.Unmarshal(b, &many); err != nil {
 		return err
@@ -146,6 +168,66 @@ func (s Strings) MarshalJSON() ([]byte, error) {
 		return []byte("[]"), nil
 	}
 	return json.Marshal([]string(s))
+}
+
+// plainString returns the content of a JSON string literal without escapes and with valid UTF-8, the common
+// case, without a second pass of the JSON decoder.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || bytes.IndexByte(in, '"') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// plainStrings decodes an array of plain string literals; anything else (escapes, null, numbers) is left to
+// encoding/json. The decoder has already checked that b is valid JSON.
+func plainStrings(b []byte) (Strings, bool) {
+	if len(b) < 2 || b[0] != '[' {
+		return nil, false
+	}
+	out := Strings{}
+	i := 1
+	skip := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	skip()
+	if i < len(b) && b[i] == ']' {
+		return out, true
+	}
+	for {
+		skip()
+		if i >= len(b) || b[i] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		v, ok := plainString(b[i : i+end+2])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		i += end + 2
+		skip()
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
 }
 
 // flexInt decodes a number, a numeric string, "" or null (0).
