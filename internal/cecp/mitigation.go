@@ -51,14 +51,28 @@ func providerFor(service string) string {
 	return ""
 }
 
-// prepareMailActions fills account_provider from the service and checks every rule of the vendor's page.
-func (c *Client) prepareMailActions(actions []MailAction) ([]MailAction, error) {
+// ValidateMailActions checks mail actions as MitigateMails does, except the batch size, without sending them:
+// a caller splitting many mails into batches can refuse them all before posting the first batch.
+func ValidateMailActions(actions []MailAction) error {
+	_, err := prepareMailActions(actions, 0)
+	return err
+}
+
+// ValidateAccountActions checks account actions as MitigateAccounts does, except the batch size.
+func ValidateAccountActions(actions []AccountAction) error {
+	_, err := prepareAccountActions(actions, 0)
+	return err
+}
+
+// prepareMailActions fills account_provider from the service and checks every rule of the vendor's page, and
+// the batch size when maxBatch > 0.
+func prepareMailActions(actions []MailAction, maxBatch int) ([]MailAction, error) {
 	p := problems{op: "mail mitigation batch"}
 	if len(actions) == 0 {
 		p.add("no mails")
 	}
-	if len(actions) > c.opts.MaxBatch {
-		p.add("%d mails is more than the batch size of %d (split the mails into batches)", len(actions), c.opts.MaxBatch)
+	if maxBatch > 0 && len(actions) > maxBatch {
+		p.add("%d mails is more than the batch size of %d (split the mails into batches)", len(actions), maxBatch)
 	}
 	out := make([]MailAction, len(actions))
 	for i, a := range actions {
@@ -102,20 +116,20 @@ func (c *Client) prepareMailActions(actions []MailAction) ([]MailAction, error) 
 // id; the vendor applies it asynchronously (see MailActionResults). On an *Error with MaybeApplied, look up
 // recent actions for the same mails before posting again.
 func (c *Client) MitigateMails(ctx context.Context, actions []MailAction) (BatchResult, error) {
-	actions, err := c.prepareMailActions(actions)
+	actions, err := prepareMailActions(actions, c.opts.MaxBatch)
 	if err != nil {
 		return BatchResult{}, err
 	}
 	return c.postBatch(ctx, "/v1/mitigation/mails", actions)
 }
 
-func (c *Client) prepareAccountActions(actions []AccountAction) ([]AccountAction, error) {
+func prepareAccountActions(actions []AccountAction, maxBatch int) ([]AccountAction, error) {
 	p := problems{op: "account mitigation batch"}
 	if len(actions) == 0 {
 		p.add("no accounts")
 	}
-	if len(actions) > c.opts.MaxBatch {
-		p.add("%d accounts is more than the batch size of %d (split the accounts into batches)", len(actions), c.opts.MaxBatch)
+	if maxBatch > 0 && len(actions) > maxBatch {
+		p.add("%d accounts is more than the batch size of %d (split the accounts into batches)", len(actions), maxBatch)
 	}
 	out := make([]AccountAction, len(actions))
 	for i, a := range actions {
@@ -144,7 +158,7 @@ func (c *Client) prepareAccountActions(actions []AccountAction) ([]AccountAction
 
 // MitigateAccounts posts one batch of account actions (Office 365 only) and returns its batch id.
 func (c *Client) MitigateAccounts(ctx context.Context, actions []AccountAction) (BatchResult, error) {
-	actions, err := c.prepareAccountActions(actions)
+	actions, err := prepareAccountActions(actions, c.opts.MaxBatch)
 	if err != nil {
 		return BatchResult{}, err
 	}
