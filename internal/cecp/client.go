@@ -29,7 +29,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultTimeout          = 60 * time.Second
+	DefaultTimeout          = 30 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultMaxPageBytes     = 32 << 20
 	DefaultMaxDownloadBytes = 50 << 20

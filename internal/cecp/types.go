@@ -24,12 +24,6 @@ type Time struct {
 // T returns t as a Time.
 func T(t time.Time) Time { return Time{t} }
 
-var timeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-}
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
@@ -72,7 +66,12 @@ func ParseTime(s string) (time.Time, error) {
 			return t.Time, err
 		}
 	}
-	for _, layout := range timeLayouts {
+	for _, layout := range [...]string{
+		time.RFC3339Nano,
+		"2006-01-02T15:04:05.999999999",
+		"2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02 15:04:05.999999999",
+	} {
 		if v, err := time.Parse(layout, s); err == nil {
 			return v.UTC(), nil
 		}

@@ -54,7 +54,7 @@ func (a *app) newCECPCmd() *cobra.Command {
 	pf.StringVar(&f.baseURL, "base-url", "", "API base URL, e.g. http://127.0.0.1:9090 for the simulator")
 	pf.StringVar(&f.region, "region", "", "API region: "+strings.Join(cecp.Regions(), ", "))
 	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the API token (default: the connection's token_secret, else $"+cecpTokenEnv+")")
-	pf.DurationVar(&f.timeout, "timeout", 0, "bound on one request (default: the connection's timeout, else 60s)")
+	pf.DurationVar(&f.timeout, "timeout", 0, "bound on one request (default: the connection's timeout, else 30s)")
 	a.bindSettings(pf, "secrets.dir")
 	cmd.AddCommand(
 		a.newCECPSecurityEventsCmd(f),

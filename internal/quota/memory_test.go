@@ -260,8 +260,8 @@ func TestLimitFor(t *testing.T) {
 		want Limit
 		err  string
 	}{
-		{config.CECPConnection{Name: "a"}, Limit{20, time.Minute, 5}, ""},
-		{config.CECPConnection{Name: "a", RateLimit: "100/1h"}, Limit{100, time.Hour, 25}, ""},
+		{config.CECPConnection{Name: "a"}, Limit{20, time.Minute, 4}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "100/1h"}, Limit{100, time.Hour, 20}, ""},
 		{config.CECPConnection{Name: "a", RateLimit: "20/1m", BackgroundReserve: 2}, Limit{20, time.Minute, 2}, ""},
 		{config.CECPConnection{Name: "a", RateLimit: "3/1s"}, Limit{3, time.Second, 0}, ""},
 		{config.CECPConnection{Name: "a", RateLimit: "5/1m", BackgroundReserve: 5}, Limit{}, `reading quota of connection "a": quota limit 5/1m0s: reserve 5 must be at least 0 and less than the requests per window`},
@@ -285,7 +285,7 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := o.limit("a"); got != (Limit{10, time.Minute, 2}) {
+	if got := o.limit("a"); got != (Limit{10, time.Minute, 2}) { // 10/5
 		t.Errorf("a: %v", got)
 	}
 	if got := o.limit("zzz"); got != DefaultLimit() {

@@ -71,8 +71,8 @@ type Limit struct {
 	Reserve int
 }
 
-// DefaultLimit is the vendor's documented quota, 20 requests per minute, with a quarter kept for response work.
-func DefaultLimit() Limit { return Limit{Requests: 20, Window: time.Minute, Reserve: 5} }
+// DefaultLimit is the vendor's documented quota, 20 requests per minute, with a fifth kept for response work.
+func DefaultLimit() Limit { return Limit{Requests: 20, Window: time.Minute, Reserve: 4} }
 
 // Validate reports a limit that cannot work.
 func (l Limit) Validate() error {
@@ -98,7 +98,8 @@ func (l Limit) capacity(c Class) int {
 }
 
 // LimitFor returns the quota configured for a CECP connection: rate_limit (20/1m when empty) and
-// background_reserve (a quarter of the requests when 0, since a poller without a reserve could starve incidents).
+// background_reserve (a fifth of the requests when 0, 4 of 20, since a poller without a reserve could starve
+// incidents).
 func LimitFor(conn config.CECPConnection) (Limit, error) {
 	l := DefaultLimit()
 	if conn.RateLimit != "" {
@@ -108,7 +109,7 @@ func LimitFor(conn config.CECPConnection) (Limit, error) {
 		}
 		l.Requests, l.Window = n, w
 	}
-	l.Reserve = l.Requests / 4
+	l.Reserve = l.Requests / 5
 	if conn.BackgroundReserve > 0 {
 		l.Reserve = conn.BackgroundReserve
 	}
