@@ -24,7 +24,6 @@ type Time struct {
 // T returns t as a Time.
 func T(t time.Time) Time { return Time{t} }
 
-
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
