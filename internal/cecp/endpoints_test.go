@@ -256,11 +256,15 @@ func TestPagination(t *testing.T) {
 	if q := v.requests()[before].Query; q != "limit=1&sender=billing%40evil.example" {
 		t.Errorf("bounded query %s", q)
 	}
-	// The bound on a page boundary: 2 items, no second request.
+	// The bound on a page boundary: 2 items, no second request, and the page still says there is more.
 	before = len(v.requests())
-	got, err = c.SweepPages(SweepQuery{Sender: "billing@evil.example", Limit: 2, MaxResults: 2}).Collect(context.Background())
-	if err != nil || len(got) != 2 || len(v.requests()) != before+1 {
-		t.Fatalf("bound on boundary: %d items, %v, %d requests", len(got), err, len(v.requests())-before)
+	p = c.SweepPages(SweepQuery{Sender: "billing@evil.example", Limit: 2, MaxResults: 2})
+	page, err := p.Next(context.Background())
+	if err != nil || len(page.Items) != 2 || !p.Done() || !strings.Contains(page.NextLink, "skiptoken=") {
+		t.Fatalf("bound on boundary: %d items, %v, done %v, next %q", len(page.Items), err, p.Done(), page.NextLink)
+	}
+	if _, err := p.Next(context.Background()); err != ErrNoMorePages || len(v.requests()) != before+1 {
+		t.Fatalf("after the bound: %v, %d requests", err, len(v.requests())-before)
 	}
 	// Breaking out of the iterator stops fetching.
 	before = len(v.requests())

@@ -24,7 +24,8 @@ var ErrNoMorePages = errors.New("cecp: no more pages")
 type Page[T any] struct {
 	Items       []T
 	CurrentLink string
-	// NextLink is "" on the last page (the vendor's "", null and absent alike).
+	// NextLink is "" on the vendor's last page (its "", null and absent alike). It stays set on the page where
+	// the pager's bound stops, to say that more items exist.
 	NextLink string
 	TraceID  string
 	// LastLogItemGenerationTime is set by the log endpoints: where a poller resumes.
@@ -145,8 +146,14 @@ func (p *Pager[T]) Next(ctx context.Context) (Page[T], error) {
 		p.empty = 0
 	}
 	switch {
-	case link == "" || p.done:
+	case link == "":
 		p.done, p.next = true, nil
+	case p.done:
+		// The bound stops here, but the page still says the vendor has more.
+		if u, err := p.c.checkLink(link); err == nil {
+			page.NextLink = u.String()
+		}
+		p.next = nil
 	case link == current || link == p.prev:
 		p.done, p.next = true, nil
 		p.pending = &Error{Method: http.MethodGet, Path: r.op(), kind: kindRefused,

@@ -175,6 +175,10 @@ func TestCECPSweep(t *testing.T) {
 		t.Errorf("requests %v", got)
 	}
 
+	_, errOut, _ = runCLI(t, f.env(), "", "cecp", "sweep", "--base-url", f.srv.URL, "--limit", "2")
+	if errOut != "parry: more results on the next page: use --all to follow them\n" {
+		t.Errorf("--limit 2: stderr %q", errOut)
+	}
 	out, errOut, code = runCLI(t, f.env(), "", "cecp", "sweep", "--base-url", f.srv.URL, "--all", "--json", "--limit", "2")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d: %s", code, errOut)
