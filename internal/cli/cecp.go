@@ -271,7 +271,7 @@ type listFlags struct {
 }
 
 func (l *listFlags) add(fs *pflag.FlagSet, max int) {
-	fs.IntVar(&l.limit, "limit", 0, fmt.Sprintf("page size, at most %d (the vendor's `limit`)", max))
+	fs.IntVar(&l.limit, "limit", 0, fmt.Sprintf("page size, at most %d (the vendor's limit parameter)", max))
 	fs.BoolVar(&l.all, "all", false, "follow next_link through every page (up to --max-results)")
 	fs.IntVar(&l.maxResults, "max-results", cecp.DefaultMaxResults, "with --all, stop after this many items")
 	fs.BoolVar(&l.asJSON, "json", false, "print the vendor's items as a JSON array, with the vendor's field names")

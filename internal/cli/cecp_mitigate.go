@@ -179,7 +179,7 @@ func (a *app) newCECPMitigateMailsCmd(f *cecpFlags) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&action, "action", "", "delete, quarantine or restore")
 	fs.StringVar(&from, "from", "", "JSON file of mails (- for stdin)")
-	fs.StringVar(&service, "service", cecp.ServiceExchange, "service of mails that do not say (exchange or gmail; gmail allows only delete)")
+	fs.StringVar(&service, "service", cecp.ServiceExchange, "service of the mails (exchange or gmail; gmail allows only delete); quarantine events are always exchange")
 	wf.add(cmd)
 	return cmd
 }
