@@ -11,5 +11,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newServerCmd(),
 		a.newHealthCmd(),
 		a.newAlertCmd(),
+		a.newCECPCmd(),
 	}
 }
