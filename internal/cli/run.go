@@ -17,6 +17,8 @@ import (
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/apiclient"
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
@@ -651,7 +653,7 @@ func (a *app) newRunExportCmd() *cobra.Command {
 }
 
 func (a *app) newRunReplayCmd() *cobra.Command {
-	var file string
+	var file, playbookFile string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "replay RUN | --file FILE",
@@ -685,7 +687,24 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 			if err := json.Unmarshal(data, &ex); err != nil {
 				return fmt.Errorf("reading export: %w", err)
 			}
-			res, err := runs.Replay(ex)
+			var newPlan json.RawMessage
+			if playbookFile != "" {
+				src, err := os.ReadFile(playbookFile)
+				if err != nil {
+					return fmt.Errorf("reading playbook: %w", err)
+				}
+				p, diags := playbook.Load(playbookFile, src)
+				if p == nil {
+					for _, d := range diags {
+						fmt.Fprintln(a.stderr, d.String())
+					}
+					return fmt.Errorf("%s does not compile", playbookFile)
+				}
+				if newPlan, err = plan.Encode(p); err != nil {
+					return err
+				}
+			}
+			res, err := runs.Replay(ex, newPlan)
 			if err != nil {
 				return err
 			}
@@ -703,6 +722,7 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", "an export written by parry run export (- for stdin)")
+	cmd.Flags().StringVar(&playbookFile, "playbook", "", "replay as if the run had used this (edited) playbook")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd

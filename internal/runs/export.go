@@ -104,13 +104,45 @@ type ReplayResult struct {
 }
 
 // Replay runs the exported history through the current Playbook workflow code, without a server. It reports
-// success, or the first step where the code now decides differently from what the history recorded.
-func Replay(ex Export) (ReplayResult, error) {
+// success, or the first step where the code now decides differently from what the history recorded. When
+// newPlan is given (an edited playbook, compiled), the history is replayed as if the run had started with it:
+// this shows whether the edit changes what the run did, and where.
+func Replay(ex Export, newPlan json.RawMessage) (ReplayResult, error) {
 	hist, err := client.HistoryFromJSON(bytes.NewReader(ex.History), client.HistoryJSONOptions{})
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("reading the exported history: %w", err)
 	}
+	if len(newPlan) > 0 {
+		if err := substitutePlan(hist, newPlan); err != nil {
+			return ReplayResult{}, err
+		}
+	}
 	return ReplayHistory(hist)
+}
+
+// substitutePlan replaces the plan in the run's start event.
+func substitutePlan(hist *historypb.History, newPlan json.RawMessage) error {
+	for _, ev := range hist.GetEvents() {
+		if ev.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED {
+			continue
+		}
+		payloads := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
+		if len(payloads) == 0 {
+			return errors.New("the history's start event has no input")
+		}
+		var in map[string]json.RawMessage
+		if err := json.Unmarshal(payloads[0].GetData(), &in); err != nil {
+			return fmt.Errorf("reading the run's input from the history: %w", err)
+		}
+		in["plan"] = newPlan
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		payloads[0].Data = data
+		return nil
+	}
+	return errors.New("the history has no start event")
 }
 
 // ReplayHistory replays one history (see Replay).
@@ -128,19 +160,28 @@ func ReplayHistory(hist *historypb.History) (ReplayResult, error) {
 		res.Message = fmt.Sprintf("replayed %d events: the current code makes the same decisions", res.Events)
 		return res, nil
 	}
-	res.Step, res.Message = explainNondeterminism(err.Error())
+	res.Step, res.Message = explainNondeterminism(err.Error(), func(step string) string {
+		for _, ev := range hist.GetEvents() {
+			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityId() == step {
+				return a.GetActivityType().GetName()
+			}
+		}
+		return ""
+	})
 	return res, nil
 }
 
 var (
-	reHistoryActivity = regexp.MustCompile(`history event is ActivityTaskScheduled: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
-	reReplayActivity  = regexp.MustCompile(`replay command is ScheduleActivityTask: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
+	reHistoryActivity = regexp.MustCompile(`(?:history event is|missing replay command for) ActivityTaskScheduled: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
+	reReplayActivity  = regexp.MustCompile(`(?:replay command is|extra replay command for) ScheduleActivityTask: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
+	rePosition        = regexp.MustCompile(`a matching (\w+) command was expected in history event position ([^.\s]+)\.`)
 	reHistoryEvent    = regexp.MustCompile(`history event is ([A-Za-z]+)`)
 	reReplayCommand   = regexp.MustCompile(`replay command is ([A-Za-z]+)`)
 )
 
-// explainNondeterminism turns the SDK's nondeterminism error into one line naming the step.
-func explainNondeterminism(msg string) (string, string) {
+// explainNondeterminism turns the SDK's nondeterminism error into one line naming the step. actionOf gives the
+// action a history step ran.
+func explainNondeterminism(msg string, actionOf func(step string) string) (string, string) {
 	h := reHistoryActivity.FindStringSubmatch(msg)
 	c := reReplayActivity.FindStringSubmatch(msg)
 	switch {
@@ -150,6 +191,14 @@ func explainNondeterminism(msg string) (string, string) {
 		return h[1], fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s), the current code does something else there%s", h[1], h[1], h[2], what(reReplayCommand, msg))
 	case c != nil:
 		return c[1], fmt.Sprintf("not deterministic at step %s: the current code runs step %s (%s) where the history has %s", c[1], c[1], c[2], strings.TrimPrefix(what(reHistoryEvent, msg), ": "))
+	}
+	if m := rePosition.FindStringSubmatch(msg); m != nil {
+		step := m[2]
+		what := strings.ToLower(m[1])
+		if a := actionOf(step); a != "" {
+			what = a
+		}
+		return step, fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s) there, the current code runs another step or none", step, step, what)
 	}
 	first := msg
 	if i := strings.IndexByte(first, '\n'); i > 0 {

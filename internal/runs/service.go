@@ -309,7 +309,10 @@ func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (stor
 		}
 		alert = AlertValue(a)
 	}
-	id := fmt.Sprintf("%s-retry-%s", runID, time.Now().UTC().Format("20060102T150405"))
+	id := NewRunID(time.Now()) + "-retry-of-" + runID
+	if len(id) > 250 {
+		id = NewRunID(time.Now()) + "-retry"
+	}
 	req := Request{RunID: id, Plan: p, Version: version, Inputs: inputs, AlertID: old.AlertID, Alert: alert, Incident: old.IncidentID,
 		RetryOf: runID, RetryFrom: from, StartedBy: rp.StartedBy}
 	if _, _, err := s.Starter.Record(ctx, s.Store.Pool, req); err != nil {
