@@ -204,6 +204,9 @@ func (v *validator) checkKind(s *Step) {
 func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 	at := s.ActionNode
 	var keys yamlnode.Map
+	if s.WithKey != nil && s.With == nil {
+		return // with is not a mapping: already reported, and what it lacks would only repeat it
+	}
 	if s.With != nil {
 		keys, _ = v.d.Map(s.With, `"with"`)
 		at = s.WithKey
@@ -215,7 +218,7 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 	}
 	for _, in := range spec.Inputs {
 		if in.Required && !keys.Has(in.Name) {
-			v.r.Errorf(yamlnode.At(at), "%s needs %q in with: %s", spec.Name, in.Name, strings.TrimSuffix(in.Description, "."))
+			v.r.Errorf(yamlnode.At(at), "%s needs %q in with", spec.Name, in.Name)
 		}
 	}
 	for _, g := range spec.AtLeastOne {
@@ -325,7 +328,7 @@ func (v *validator) checkExpressions() {
 		if t.DedupKey != nil {
 			ti, ok := v.expr(t.DedupKey, alertOnly, site{ctx: ctxTrigger, field: "dedup.key"})
 			if ok && !ti.Unknown() && !ti.IsString() && !ti.IsNumber() {
-				v.r.Errorf(v.exprPos(t.DedupKey, 0), "dedup.key must give a string, but this expression gives %s", ti.Describe())
+				v.r.Errorf(v.exprPos(t.DedupKey, 0), "\"dedup.key\" must give a string, but this expression gives %s", ti.Describe())
 			}
 		}
 	}
@@ -416,6 +419,8 @@ func (v *validator) checkStepExpressions(s *Step, env *expression.Env) {
 		elem := expression.Type(expression.Any)
 		if s.ForEach.Kind == yaml.SequenceNode {
 			v.valueType(s.ForEach, env, st, "for_each")
+		} else if !expression.IsTemplate(s.ForEach.Value) {
+			// not a list: reported by the parser
 		} else if ti, ok := v.templateType(s.ForEach, env, st, "for_each"); ok {
 			if !ti.Unknown() && !ti.IsList() {
 				v.r.Errorf(yamlnode.At(s.ForEach), "for_each needs a list, but this expression gives %s", ti.Describe())
@@ -486,7 +491,7 @@ func (v *validator) condition(e *Expr, env *expression.Env, st site, what string
 	}
 	ti, ok := v.expr(e, env, st)
 	if ok && !ti.Unknown() && !ti.IsBool() {
-		v.r.Errorf(v.exprPos(e, 0), "%s must be true or false, but this expression gives %s", what, ti.Describe())
+		v.r.Errorf(v.exprPos(e, 0), "%q must be true or false, but this expression gives %s", what, ti.Describe())
 	}
 }
 
@@ -533,7 +538,7 @@ func (v *validator) checkRef(ref expression.Ref, env *expression.Env, st site) (
 	case expression.ScopeSteps, expression.ScopeInputs, expression.ScopeVars, expression.ScopeIncident, expression.ScopeRun:
 		switch st.ctx {
 		case ctxTrigger:
-			return ref.RootOffset, fmt.Sprintf("%s sees only alert: %q does not exist before a run starts", st.field, ref.Root)
+			return ref.RootOffset, fmt.Sprintf("%q sees only alert: %q does not exist before a run starts", st.field, ref.Root)
 		case ctxInput:
 			return ref.RootOffset, fmt.Sprintf("an input's \"from\" sees only alert, not %q", ref.Root)
 		case ctxVars:
@@ -820,8 +825,19 @@ func (v *validator) literal(n *yaml.Node, t action.Type, enum []string, lo, hi *
 	}
 	switch t.Kind {
 	case action.Any, "":
-		if env != nil {
-			v.valueType(n, env, st, path)
+		if env == nil {
+			return
+		}
+		anyT := action.Type{Kind: action.Any}
+		switch n.Kind {
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				v.input(c, anyT, nil, env, st, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				v.input(n.Content[i+1], anyT, nil, env, st, path+"."+n.Content[i].Value)
+			}
 		}
 	case action.String:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
