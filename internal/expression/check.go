@@ -355,7 +355,10 @@ func (t TypeInfo) IsNumber() bool  { return t.nt.IsInteger || t.nt.IsFloat }
 func (t TypeInfo) IsList() bool {
 	return t.nt.Kind == reflect.Slice || t.nt.Kind == reflect.Array
 }
-func (t TypeInfo) IsMap() bool { return t.nt.Kind == reflect.Map || t.nt.Kind == reflect.Struct }
+func (t TypeInfo) IsMap() bool {
+	return t.nt.Kind == reflect.Map || t.nt.Kind == reflect.Struct && !t.nt.IsTime()
+}
+func (t TypeInfo) IsTime() bool { return t.nt.IsTime() }
 
 // Elem is the element type of a list (unknown when not a list or not known).
 func (t TypeInfo) Elem() TypeInfo {

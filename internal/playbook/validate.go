@@ -958,7 +958,7 @@ func compatible(ti expression.TypeInfo, t action.Type) bool {
 	}
 	switch t.Kind {
 	case action.String:
-		return ti.IsString()
+		return ti.IsString() || ti.IsTime() // a time becomes RFC 3339 text
 	case action.Int:
 		return ti.IsInteger()
 	case action.Number:

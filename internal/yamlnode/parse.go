@@ -94,6 +94,10 @@ func yamlErrorPos(err error) Pos {
 func yamlErrorMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = yamlLineRE.ReplaceAllString(msg, "")
+	if msg == "mapping values are not allowed in this context" {
+		// The usual cause in playbooks: an unquoted value with ": " in it, such as the a ? b : c operator.
+		msg += ` (a value that contains ": " must be quoted, e.g. "${{ a ? b : c }}")`
+	}
 	return "invalid YAML: " + msg
 }
 
