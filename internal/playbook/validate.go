@@ -33,6 +33,8 @@ type validator struct {
 	varTypes map[string]expression.Type
 	mainEnv  *expression.Env
 	failEnv  *expression.Env
+	ps       *expression.Parser
+	entries  map[string]expression.Type // steps.ID types by output kind, computed once
 }
 
 // outputTypes caches action output types converted for the checker, per catalog.
@@ -273,7 +275,7 @@ func (v *validator) buildEnvs() {
 		if s.ID == "" {
 			continue
 		}
-		steps[s.ID] = stepEntryType(v.stepOutputType(s))
+		steps[s.ID] = v.entryType(s)
 	}
 	v.mainEnv = expression.NewEnv(map[string]expression.Type{
 		expression.ScopeAlert:    alert,
@@ -284,6 +286,20 @@ func (v *validator) buildEnvs() {
 		expression.ScopeRun:      runType(),
 	})
 	v.failEnv = v.mainEnv.With(map[string]expression.Type{expression.ScopeError: errorType()})
+}
+
+// entryType is the type of steps.ID, shared by all steps with the same kind of output.
+func (v *validator) entryType(s *Step) expression.Type {
+	key := string(s.Kind) + ":" + s.Action
+	if s.ForEach != nil {
+		key += "[]"
+	}
+	if t, ok := v.entries[key]; ok {
+		return t
+	}
+	t := expression.Cached(stepEntryType(v.stepOutputType(s)))
+	v.entries[key] = t
+	return t
 }
 
 // stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
@@ -505,7 +521,7 @@ func (v *validator) expr(e *Expr, env *expression.Env, st site) (expression.Type
 }
 
 func (v *validator) checkSource(src string, n *yaml.Node, base int, env *expression.Env, st site) (expression.TypeInfo, bool) {
-	p, perr := expression.Parse(src)
+	p, perr := v.ps.Parse(src)
 	if perr != nil {
 		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s", perr.Message)
 		return expression.TypeInfo{}, false
