@@ -6,6 +6,12 @@ import "github.com/spf13/cobra"
 func (a *app) commands() []*cobra.Command {
 	return []*cobra.Command{
 		a.newVersionCmd(),
+		a.newMigrateCmd(),
+		a.newTokenCmd(),
+		a.newServerCmd(),
+		a.newHealthCmd(),
+		a.newAlertCmd(),
+		a.newCECPCmd(),
 		a.newLintCmd(),
 		a.newCompileCmd(),
 		a.newSchemaCmd(),
