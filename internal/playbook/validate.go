@@ -291,6 +291,9 @@ func (v *validator) buildEnvs() {
 // entryType is the type of steps.ID, shared by all steps with the same kind of output.
 func (v *validator) entryType(s *Step) expression.Type {
 	key := string(s.Kind) + ":" + s.Action
+	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet {
+		key = "step:" + s.ID // shaped by the step itself
+	}
 	if s.ForEach != nil {
 		key += "[]"
 	}
@@ -304,7 +307,7 @@ func (v *validator) entryType(s *Step) expression.Type {
 
 // stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
 func (v *validator) stepOutputType(s *Step) expression.Type {
-	t := kindOutputType(s.Kind)
+	t := kindOutputType(s)
 	if s.Kind == plan.KindAction {
 		t = expression.Any
 		if spec, ok := v.cat.Lookup(s.Action); ok {
@@ -497,7 +500,7 @@ func kindOrActionOutput(v *validator, s *Step) expression.Type {
 	if spec, ok := v.cat.Lookup(s.Action); ok && s.Kind == plan.KindAction {
 		return v.out.of(spec)
 	}
-	return kindOutputType(s.Kind)
+	return kindOutputType(s)
 }
 
 // condition checks an expression that must be true or false.
