@@ -46,10 +46,11 @@ func errorType() expression.Type {
 
 func approvalOutputType() expression.Type {
 	return expression.Object(map[string]expression.Type{
-		"approved": expression.Bool,
-		"by":       expression.String,
-		"comment":  expression.String,
-		"at":       expression.String,
+		"approved":  expression.Bool,
+		"by":        expression.String,
+		"comment":   expression.String,
+		"at":        expression.String,
+		"timed_out": expression.Bool,
 	})
 }
 
