@@ -37,6 +37,7 @@ func runType() expression.Type {
 		"version":    expression.Int,
 		"sha256":     expression.String,
 		"started_at": expression.String,
+		"retry_of":   expression.String,
 	})
 }
 
