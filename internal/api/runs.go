@@ -160,7 +160,7 @@ func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out, err := s.Runs.Approve(r.Context(), r.PathValue("id"), r.PathValue("step"),
-		workflows.ApprovalDecision{Approved: req.Approved, By: TokenFrom(r.Context()).Name, Comment: req.Comment})
+		workflows.ApprovalDecision{Approved: req.Approved, By: TokenFrom(r.Context()).Name, Roles: heldRoles(TokenFrom(r.Context()).Role), Comment: req.Comment})
 	if err != nil {
 		return runError(err)
 	}
@@ -202,4 +202,15 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) error {
 		return runError(err)
 	}
 	return WriteJSON(w, http.StatusCreated, run)
+}
+
+// heldRoles lists a role and every role below it.
+func heldRoles(r store.Role) []string {
+	var out []string
+	for _, x := range store.Roles() {
+		if r.Allows(x) {
+			out = append(out, string(x))
+		}
+	}
+	return out
 }
