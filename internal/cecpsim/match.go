@@ -36,7 +36,7 @@ func (g glob) match(s string) bool {
 		}
 		s = s[i+len(p):]
 	}
-	return len(s) >= len(last) && strings.HasSuffix(s, last)
+	return strings.HasSuffix(s, last)
 }
 
 func (g glob) any(ss []string) bool {

@@ -3,7 +3,6 @@ package cecpsim
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -33,6 +32,7 @@ var (
 // action is one item of a mitigation batch.
 type action struct {
 	id, batchID   string
+	seq           int  // position in the tenant's actions: request order, and item order within a batch
 	account       bool // an account action (else a mail action)
 	actionType    string
 	service       string
@@ -171,7 +171,9 @@ func (t *tenant) newBatch(now time.Time, items []*action) string {
 		a.id, a.batchID, a.requested, a.due = t.uuid(), batch, now.Truncate(time.Millisecond), now.Add(delay)
 		a.skew = time.Duration(t.rng.IntN(1500)) * time.Millisecond
 		a.fail = t.rng.Float64() < t.s.opts.ActionFailRate
+		a.seq = len(t.actions)
 		t.actions = append(t.actions, a)
+		t.actionByID[a.id] = a
 	}
 	t.batches[batch] = items
 	t.advance(now)
@@ -328,24 +330,26 @@ func (s *Server) actionResults(t *tenant, r *http.Request, now time.Time, accoun
 			return s.badRequest("%v", err)
 		}
 	}
-	var pms int64 = -1 << 62
-	var pid string
+	// Actions come in request order (item order within a batch); the token names the last one returned.
+	fromSeq := 0
 	if tok := p.get("skiptoken"); tok != "" {
-		if pms, pid, err = decodeSkip(tok); err != nil {
+		_, id, err := decodeSkip(tok)
+		if err != nil {
 			return s.badRequest("%v", err)
 		}
+		a, ok := t.actionByID[id]
+		if !ok {
+			return s.badRequest("parameter skiptoken=%q is not a token from a next_link", clip(tok))
+		}
+		fromSeq = a.seq + 1
 	}
 	var sel []*action
 	for _, a := range candidates {
-		if a.account != accounts || hasWindow && (a.requested.Before(start) || a.requested.After(end)) ||
-			!after(a.requested.UnixMilli(), a.id, pms, pid) {
+		if a.seq < fromSeq || a.account != accounts || hasWindow && (a.requested.Before(start) || a.requested.After(end)) {
 			continue
 		}
 		sel = append(sel, a)
 	}
-	sort.Slice(sel, func(i, j int) bool {
-		return after(sel[j].requested.UnixMilli(), sel[j].id, sel[i].requested.UnixMilli(), sel[i].id)
-	})
 	resp := actionsResponse{CurrentLink: currentLink(r), TraceID: s.traceID(), Actions: []actionItem{}}
 	if len(sel) > limit {
 		last := sel[limit-1]

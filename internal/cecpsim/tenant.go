@@ -33,6 +33,7 @@ type tenant struct {
 	actions     []*action // in request order, which is also due order (the delay is constant)
 	nextPending int       // actions before this index have reached their outcome
 	batches     map[string][]*action
+	actionByID  map[string]*action
 	applied     []Applied
 
 	accounts     map[string]*account
@@ -47,10 +48,11 @@ type tenant struct {
 func newTenant(s *Server, cfg Tenant, seed, index uint64) *tenant {
 	return &tenant{
 		s: s, name: cfg.Name, tokens: append([]string(nil), cfg.Tokens...), domain: cfg.Domain, cfg: cfg,
-		rng:      rand.New(rand.NewPCG(seed, 0x7e7a_0000+index)),
-		byUID:    map[string]*mail{},
-		batches:  map[string][]*action{},
-		accounts: map[string]*account{},
+		rng:        rand.New(rand.NewPCG(seed, 0x7e7a_0000+index)),
+		byUID:      map[string]*mail{},
+		batches:    map[string][]*action{},
+		actionByID: map[string]*action{},
+		accounts:   map[string]*account{},
 		blocklist: blocklist{senders: map[string]bool{}, urls: map[string]bool{}, sha1: map[string]bool{},
 			sha256: map[string]bool{}},
 	}
