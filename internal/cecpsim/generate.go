@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// Campaign sizes: at most this many mailboxes, and at most bulkGroup recipients on one message.
+const (
+	maxCampaignTargets = 1000
+	bulkGroup          = 25
+)
+
 // dataSpan is how far back generated mail goes: past the sweep's 7-day default and the 72-hour event reach, so
 // window defaults matter.
 const dataSpan = 10 * 24 * time.Hour
@@ -187,40 +193,38 @@ func (t *tenant) generate(now time.Time) {
 		if len(k.risks) > 0 {
 			c.risk = fill(pick(r, k.risks), r.IntN(90)+10)
 		}
-		targets := max(1, int(float64(n)*(0.15+0.45*r.Float64())))
+		targets := min(max(1, int(float64(n)*(0.15+0.45*r.Float64()))), maxCampaignTargets)
 		perm := r.Perm(n)[:targets]
 		sort.Ints(perm)
 		start := randomTime()
-		bulk := r.IntN(3) == 0 && targets > 1
-		var recipients []string
-		if bulk {
-			for _, p := range perm {
+		// A third of campaigns send one message to groups of recipients (sharing its message id); the others
+		// send one message per recipient.
+		group := 1
+		if r.IntN(3) == 0 {
+			group = bulkGroup
+		}
+		for g := 0; g < len(perm); g += group {
+			var recipients []string
+			for _, p := range perm[g:min(g+group, len(perm))] {
 				recipients = append(recipients, t.mailboxes[p])
 			}
-		}
-		var msgID string
-		for _, p := range perm {
-			mb := t.mailboxes[p]
-			at := start.Add(time.Duration(r.Int64N(int64(40 * time.Minute)))).Truncate(time.Millisecond)
-			if !at.Before(now) {
-				at = now.Add(-time.Second)
-			}
-			rcpt := []string{mb}
-			if bulk {
-				rcpt = recipients
-			}
-			m := t.newMail(mb, c.sender, rcpt, c.subject, at, c.sourceIP, c.sourceDomain, c.urls, c.attachments, false)
-			if bulk {
+			var msgID string
+			for _, mb := range recipients {
+				at := start.Add(time.Duration(r.Int64N(int64(40 * time.Minute)))).Truncate(time.Millisecond)
+				if !at.Before(now) {
+					at = now.Add(-time.Second)
+				}
+				m := t.newMail(mb, c.sender, recipients, c.subject, at, c.sourceIP, c.sourceDomain, c.urls, c.attachments, false)
 				if msgID == "" {
 					msgID = m.messageID
 				}
 				m.messageID = msgID
 				m.headers = mailHeaders(m, t.domain, false)
+				m.campaign = c
+				m.body = campaignBody(k.kind, mb, c.urls)
+				c.mails = append(c.mails, m)
+				all = append(all, m)
 			}
-			m.campaign = c
-			m.body = campaignBody(k.kind, mb, c.urls)
-			c.mails = append(c.mails, m)
-			all = append(all, m)
 		}
 		t.campaigns = append(t.campaigns, c)
 	}
@@ -283,8 +287,10 @@ func (t *tenant) newUniqueID() string {
 }
 
 func domainOf(addr string) string {
-	if a, err := netmail.ParseAddress(addr); err == nil {
-		addr = a.Address
+	if strings.ContainsAny(addr, "<\"(") {
+		if a, err := netmail.ParseAddress(addr); err == nil {
+			addr = a.Address
+		}
 	}
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		return strings.ToLower(addr[i+1:])
