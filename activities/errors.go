@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,7 +109,12 @@ func redactJSON(raw []byte, secrets []string) []byte {
 			continue
 		}
 		enc, _ := json.Marshal(v)
-		forms := []string{v, string(enc[1 : len(enc)-1])}
+		var plain bytes.Buffer
+		e := json.NewEncoder(&plain)
+		e.SetEscapeHTML(false)
+		_ = e.Encode(v)
+		noHTML := strings.TrimSuffix(plain.String(), "\n")
+		forms := []string{v, string(enc[1 : len(enc)-1]), noHTML[1 : len(noHTML)-1]}
 		for _, form := range forms {
 			if strings.Contains(s, form) {
 				s = strings.ReplaceAll(s, form, "[redacted]")
@@ -120,9 +126,4 @@ func redactJSON(raw []byte, secrets []string) []byte {
 		return raw
 	}
 	return []byte(s)
-}
-
-// rateLimited is a VendorRateLimited failure after delay.
-func rateLimited(delay time.Duration, format string, args ...any) error {
-	return &failure{typ: action.VendorRateLimited, msg: fmt.Sprintf(format, args...), delay: delay}
 }

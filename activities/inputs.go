@@ -90,7 +90,7 @@ func setPath(m map[string]any, path []string, v string) error {
 			}
 			cur = c[idx]
 		default:
-			return fmt.Errorf("%s is inside a %s, not an object or a list", p, kindOf(cur))
+			return fmt.Errorf("%s is inside %s, not an object or a list", p, kindOf(cur))
 		}
 	}
 	return nil
@@ -166,6 +166,10 @@ func checkValue(t action.Type, v any, path string, in *action.Input, add func(st
 		s, ok := v.(string)
 		if !ok {
 			bad()
+			return
+		}
+		if in != nil && in.Required && s == "" {
+			add("%s must not be empty", path)
 			return
 		}
 		if in != nil && len(in.Enum) > 0 && !slices.Contains(in.Enum, s) {
