@@ -63,6 +63,7 @@ func (s *syncBuffer) String() string {
 type harnessOpts struct {
 	sim       *cecpsim.Options
 	handler   http.Handler // a vendor stand-in instead of the simulator
+	wrap      func(http.Handler) http.Handler
 	batchSize int
 	limiter   cecp.Limiter
 	secrets   secret.Static
@@ -100,6 +101,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		}
 		t.Cleanup(sim.Close)
 		h.sim, handler = sim, sim
+	}
+	if o.wrap != nil {
+		handler = o.wrap(handler)
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
