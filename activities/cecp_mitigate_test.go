@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecp"
