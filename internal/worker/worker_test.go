@@ -142,7 +142,7 @@ func TestPhishingContainment(t *testing.T) {
 	cfg.CECP.Connections = []config.CECPConnection{{Name: "sim", BaseURL: srv.URL, TokenSecret: "cecp-token", BatchSize: 2}}
 	deps := activities.Deps{Config: cfg, Store: st, Artifacts: artifact.New(filepath.Join(t.TempDir(), "artifacts"), st.Pool),
 		Secrets: secret.Static{"cecp-token": "tok-phish-0123456789", "quarantine-zip": "zip-phish-987654"},
-		Logger: slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond}
+		Logger:  slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond}
 
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
