@@ -9,6 +9,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newMigrateCmd(),
 		a.newTokenCmd(),
 		a.newServerCmd(),
+		a.newWorkerCmd(),
 		a.newDevCmd(),
 		a.newHealthCmd(),
 		a.newAlertCmd(),

@@ -4,8 +4,12 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -13,7 +17,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/parry-soar/parry/activities"
+	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/quota"
+	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -45,9 +53,16 @@ func Register(r Registry, deps activities.Deps) error {
 	return nil
 }
 
-// New builds a worker on c that serves opts.TaskQueue. Start it with Run or Start; Stop waits for the
-// activities in flight (up to the worker's stop timeout).
-func New(c client.Client, opts Options) (sdkworker.Worker, error) {
+// Worker is a Temporal worker with parry's registrations. Serve runs it until its context ends.
+type Worker struct {
+	sdkworker.Worker
+	// fatal receives the error the SDK reports when the worker cannot go on (the namespace is gone, the
+	// credentials were revoked).
+	fatal chan error
+}
+
+// New builds a worker on c that serves opts.TaskQueue.
+func New(c client.Client, opts Options) (*Worker, error) {
 	if c == nil {
 		return nil, errors.New("building the worker: no Temporal client")
 	}
@@ -61,7 +76,15 @@ func New(c client.Client, opts Options) (sdkworker.Worker, error) {
 		// The SDK alternates sticky and normal workflow task polls and refuses a single slot.
 		return nil, errors.New("building the worker: worker.max_concurrent_workflows must be at least 2")
 	}
-	w := sdkworker.New(c, opts.TaskQueue, WorkerOptions(opts.Worker))
+	fatal := make(chan error, 1)
+	wo := WorkerOptions(opts.Worker)
+	wo.OnFatalError = func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	}
+	w := sdkworker.New(c, opts.TaskQueue, wo)
 	if err := Register(w, opts.Activities); err != nil {
 		return nil, err
 	}
@@ -70,7 +93,57 @@ func New(c client.Client, opts Options) (sdkworker.Worker, error) {
 			return nil, fmt.Errorf("building the worker: %w", err)
 		}
 	}
-	return w, nil
+	return &Worker{Worker: w, fatal: fatal}, nil
+}
+
+// Serve starts the worker and runs it until ctx ends, then stops it: it stops polling, and activities in
+// flight get the stop timeout to finish (a mitigation cut off later resumes from its ledger on another
+// worker). It returns early with the SDK's error when the worker cannot go on.
+func (w *Worker) Serve(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the worker: %w", err)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case ferr := <-w.fatal:
+		err = fmt.Errorf("the worker stopped: %w", ferr)
+	}
+	w.Stop()
+	return err
+}
+
+// ArtifactDir is where a data dir keeps artifacts.
+func ArtifactDir(dataDir string) string { return filepath.Join(dataDir, "artifacts") }
+
+// FromConfig assembles the options parry worker and parry dev run with: the task queue and sizes from the
+// configuration, the cluster-wide PostgreSQL quota for every CECP connection (response class), the artifact
+// directory under the data dir, and the given store, secrets and logger.
+func FromConfig(cfg config.Config, st *store.Store, secrets secret.Provider, logger *slog.Logger) (Options, error) {
+	limits, err := quota.Limits(cfg.CECP.Connections)
+	if err != nil {
+		return Options{}, fmt.Errorf("building the worker: %w", err)
+	}
+	limiter, err := quota.NewPostgres(st.Pool, limits)
+	if err != nil {
+		return Options{}, fmt.Errorf("building the worker: %w", err)
+	}
+	dir := ArtifactDir(cfg.DataDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Options{}, fmt.Errorf("creating the artifact directory: %w (set data_dir to a writable directory)", err)
+	}
+	return Options{
+		TaskQueue: cfg.Temporal.TaskQueue,
+		Worker:    cfg.Worker,
+		Activities: activities.Deps{
+			Config:    cfg,
+			Secrets:   secrets,
+			Limiter:   limiter,
+			Store:     st,
+			Artifacts: artifact.New(dir, st.Pool),
+			Logger:    logger,
+		},
+	}, nil
 }
 
 // stopTimeout bounds how long Stop waits for activities in flight.

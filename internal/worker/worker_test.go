@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -23,6 +25,7 @@ import (
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/quota"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -214,5 +217,65 @@ func TestPhishingContainment(t *testing.T) {
 	rows, err := st.ListAudit(t.Context(), store.AuditQuery{RunID: "run-phish"})
 	if err != nil || len(rows) != 4 { // three quarantine batches of 2, 2, 1 and one blocklist update
 		t.Errorf("audit rows %d, %v", len(rows), err)
+	}
+}
+
+// fakeSDK stands in for the SDK worker in Serve's tests.
+type fakeSDK struct {
+	sdkworker.Worker
+	events   []string
+	startErr error
+}
+
+func (f *fakeSDK) Start() error { f.events = append(f.events, "start"); return f.startErr }
+func (f *fakeSDK) Stop()        { f.events = append(f.events, "stop") }
+
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f := &fakeSDK{}
+	if err := (&Worker{Worker: f, fatal: make(chan error, 1)}).Serve(ctx); err != nil || strings.Join(f.events, ",") != "start,stop" {
+		t.Errorf("Serve until cancelled: %v, %v", err, f.events)
+	}
+
+	f = &fakeSDK{}
+	w := &Worker{Worker: f, fatal: make(chan error, 1)}
+	w.fatal <- errors.New("namespace parry is not found")
+	if err := w.Serve(context.Background()); err == nil || err.Error() != "the worker stopped: namespace parry is not found" ||
+		strings.Join(f.events, ",") != "start,stop" {
+		t.Errorf("Serve after a fatal error: %v, %v", err, f.events)
+	}
+
+	f = &fakeSDK{startErr: errors.New("no activities")}
+	if err := (&Worker{Worker: f, fatal: make(chan error, 1)}).Serve(context.Background()); err == nil ||
+		err.Error() != "starting the worker: no activities" || strings.Join(f.events, ",") != "start" {
+		t.Errorf("Serve with a failed start: %v, %v", err, f.events)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	st := storetest.NewStore(t)
+	cfg := config.Default(t.TempDir())
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.CECP.Connections = []config.CECPConnection{{Name: "prod", Region: "eu", TokenSecret: "t", RateLimit: "2/1h"}}
+	opts, err := FromConfig(cfg, st, secret.Static{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.TaskQueue != "parry" || opts.Worker != cfg.Worker || opts.Activities.Artifacts.Dir != ArtifactDir(cfg.DataDir) {
+		t.Errorf("options %+v", opts)
+	}
+	if fi, err := os.Stat(ArtifactDir(cfg.DataDir)); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("artifact dir: %v, %v", fi, err)
+	}
+	// The limiter is the cluster-wide one with the connection's own limit.
+	lim, ok := opts.Activities.Limiter.(*quota.Postgres)
+	if !ok || lim.Limit("prod").Requests != 2 || lim.Limit("prod").Window != time.Hour {
+		t.Errorf("limiter %T %+v", opts.Activities.Limiter, opts.Activities.Limiter)
+	}
+
+	cfg.CECP.Connections[0].RateLimit = "lots"
+	if _, err := FromConfig(cfg, st, secret.Static{}, nil); err == nil || !strings.HasPrefix(err.Error(), `building the worker: reading quota of connection "prod"`) {
+		t.Errorf("bad rate limit: %v", err)
 	}
 }
