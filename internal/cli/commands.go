@@ -10,5 +10,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newTokenCmd(),
 		a.newServerCmd(),
 		a.newHealthCmd(),
+		a.newSimCmd(),
 	}
 }
