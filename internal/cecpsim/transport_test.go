@@ -252,10 +252,10 @@ func TestParseFaults(t *testing.T) {
 		t.Fatalf("empty: %v %v", f, err)
 	}
 	for spec, msg := range map[string]string{
-		"500=2":        "fault 500=2: the rate must be a number between 0 and 1",
-		"500":          `fault "500" is not KEY=VALUE`,
-		"latency=fast": "fault latency=fast: the value must be a duration like 50ms",
-		"404=0.1":      `unknown fault "404" (known: 429, 500, 503, drop-after-post, hang, latency, malformed-json, paths, rate-limit-200, storm)`,
+		"500=2":           "fault 500=2: the rate must be a number between 0 and 1",
+		"500":             `fault "500" is not KEY=VALUE`,
+		"latency=fast":    "fault latency=fast: the value must be a duration like 50ms",
+		"404=0.1":         `unknown fault "404" (known: 429, 500, 503, drop-after-post, hang, latency, malformed-json, paths, rate-limit-200, storm)`,
 		"500=0.1,500=0.2": `fault "500" is given twice`,
 	} {
 		if _, err := ParseFaults(spec); err == nil || err.Error() != msg {
