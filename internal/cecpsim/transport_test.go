@@ -263,3 +263,14 @@ func TestParseFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestStormGivenAtStart(t *testing.T) {
+	h := newHarness(t, Options{Seed: 45, TimeScale: 10, Faults: Faults{Storm429: Duration(10 * time.Second)}})
+	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 429 {
+		t.Fatalf("first request during a storm set at start: %d", code)
+	}
+	h.clock.Advance(time.Second) // ten seconds scaled by 10
+	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 200 {
+		t.Fatalf("after the storm: %d", code)
+	}
+}
