@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/pglocal"
 	"github.com/parry-soar/parry/internal/service"
@@ -153,7 +152,12 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
 	}
 	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}
-	srv := &api.Server{Store: st, Logger: logger, Checks: service.Checks(deps), MaxBodyBytes: cfg.API.MaxBodyBytes, Connections: connectionNames(cfg)}
+	svc := service.Runs(deps)
+	srv := service.API(deps, svc)
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); service.Background(bgCtx, deps, svc) }()
+	stack.add("run tracker", func(context.Context) error { stopBg(); <-bgDone; return nil })
 	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() { served <- service.Serve(serveCtx, l, srv.Handler(), logger) }()
@@ -225,12 +229,4 @@ func (a *app) devCluster(ctx context.Context, dataDir string, logger *slog.Logge
 		return nil, err
 	}
 	return c, nil
-}
-
-func connectionNames(cfg config.Config) []string {
-	names := make([]string, 0, len(cfg.CECP.Connections))
-	for _, c := range cfg.CECP.Connections {
-		names = append(names, c.Name)
-	}
-	return names
 }
