@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 )
 
@@ -37,6 +38,10 @@ type Server struct {
 	Checks       []Check
 	MaxBodyBytes int64
 	Metrics      *Metrics
+	// Connections are the configured CECP connection names alerts may name (nil: not checked).
+	Connections []string
+	// Runs starts, shows and acts on playbook runs (nil: no /v1/runs endpoints).
+	Runs *runs.Service
 	// Extra lets later parts (runs, alerts, playbooks) add routes without this file knowing them.
 	Extra []Route
 }
@@ -57,6 +62,8 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Details lists per-item problems (for example one entry per invalid alert).
+	Details any `json:"details,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -71,6 +78,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	alerts   *prometheus.CounterVec
 }
 
 // NewMetrics creates the registry with Go and process collectors and the HTTP request metrics.
@@ -84,8 +92,11 @@ func NewMetrics() *Metrics {
 			Name: "parry_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parry_alerts_received_total", Help: "Alerts received, by outcome (accepted or duplicate).",
+		}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Registry.MustRegister(m.requests, m.duration, m.alerts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -123,7 +134,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /healthz", s.wrap("GET /healthz", "", s.healthz))
 	mux.Handle("GET /readyz", s.wrap("GET /readyz", "", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
-	routes := append(s.routes(), s.Extra...)
+	mux.Handle("POST /v1/webhooks/alerts/{name}", s.wrap("POST /v1/webhooks/alerts/{name}", "", s.postWebhookAlerts))
+	routes := append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.Extra...)
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt.Pattern, rt.Role, rt.Handler))
 	}
@@ -263,6 +275,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

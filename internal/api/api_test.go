@@ -36,7 +36,7 @@ func newFixture(t *testing.T, checks ...api.Check) *fixture {
 		}
 		f.tokens[role] = plain
 	}
-	s := &api.Server{Store: st, Checks: checks, MaxBodyBytes: 1024}
+	s := &api.Server{Store: st, Checks: checks, MaxBodyBytes: 4096, Connections: []string{"prod", "sim"}}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
@@ -63,7 +63,7 @@ func compact(t *testing.T, s string) string {
 	if err := json.Compact(&b, []byte(s)); err != nil {
 		t.Fatalf("not JSON: %q", s)
 	}
-	return b.String()
+	return strings.TrimSpace(b.String())
 }
 
 func TestHealthAndReady(t *testing.T) {
@@ -98,7 +98,7 @@ func TestAuthAndErrors(t *testing.T) {
 		code                            int
 		want                            string
 	}{
-		{"no header", "GET", "/v1/whoami", "", "", 401, `{"error":{"code":"unauthorized","message":"missing Authorization: Bearer \u003ctoken\u003e header"}}`},
+		{"no header", "GET", "/v1/whoami", "", "", 401, `{"error":{"code":"unauthorized","message":"missing Authorization: Bearer <token> header"}}`},
 		{"bad token", "GET", "/v1/whoami", "pry_wrong", "", 401, `{"error":{"code":"unauthorized","message":"invalid or revoked token"}}`},
 		{"whoami", "GET", "/v1/whoami", f.tokens[store.RoleIngest], "", 200, `{"name":"ingest-token","role":"ingest"}`},
 		{"forbidden", "GET", "/v1/tokens", f.tokens[store.RoleAuthor], "", 403, `{"error":{"code":"forbidden","message":"token \"author-token\" has role author; this needs admin or higher"}}`},
@@ -108,7 +108,7 @@ func TestAuthAndErrors(t *testing.T) {
 		{"wrong type", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":5}`, 400, `{"error":{"code":"bad_json","message":"field \"name\" must be string, not number"}}`},
 		{"empty body", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], ``, 400, `{"error":{"code":"bad_json","message":"request body is empty; expected JSON"}}`},
 		{"bad role", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"x","role":"root"}`, 400, `{"error":{"code":"invalid","message":"unknown role \"root\" (roles: ingest, viewer, responder, author, admin)"}}`},
-		{"too large", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"` + strings.Repeat("a", 2000) + `"}`, 413, `{"error":{"code":"body_too_large","message":"request body is larger than 1024 bytes"}}`},
+		{"too large", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"` + strings.Repeat("a", 5000) + `"}`, 413, `{"error":{"code":"body_too_large","message":"request body is larger than 4096 bytes"}}`},
 		{"revoke unknown", "DELETE", "/v1/tokens/ghost", f.tokens[store.RoleAdmin], ``, 404, `{"error":{"code":"not_found","message":"no live token named \"ghost\""}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,12 +28,15 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 type CreateTokenRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Webhook also creates a secret for HMAC-signed alert webhooks (POST /v1/webhooks/alerts/{name}).
+	Webhook bool `json:"webhook,omitempty"`
 }
 
 // CreateTokenResponse carries the token, shown this once.
 type CreateTokenResponse struct {
-	Token string      `json:"token"`
-	Info  store.Token `json:"info"`
+	Token         string      `json:"token"`
+	WebhookSecret string      `json:"webhook_secret,omitempty"`
+	Info          store.Token `json:"info"`
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
@@ -56,11 +59,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	resp := CreateTokenResponse{Token: plain, Info: tok}
+	if req.Webhook {
+		if resp.WebhookSecret, err = s.Store.NewWebhookSecret(r.Context(), tok.Name); err != nil {
+			return err
+		}
+	}
 	if _, err := s.Store.AppendAudit(r.Context(), store.AuditEvent{Actor: "token:" + actor.Name, Action: "token.create",
 		Details: mustJSON(map[string]any{"name": tok.Name, "role": tok.Role})}); err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusCreated, CreateTokenResponse{Token: plain, Info: tok})
+	return WriteJSON(w, http.StatusCreated, resp)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {

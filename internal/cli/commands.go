@@ -9,7 +9,15 @@ func (a *app) commands() []*cobra.Command {
 		a.newMigrateCmd(),
 		a.newTokenCmd(),
 		a.newServerCmd(),
+		a.newDevCmd(),
 		a.newHealthCmd(),
+		a.newAlertCmd(),
+		a.newCECPCmd(),
+		a.newLintCmd(),
+		a.newCompileCmd(),
+		a.newSchemaCmd(),
+		a.newGraphCmd(),
+		a.newRunCmd(),
 		a.newSimCmd(),
 	}
 }

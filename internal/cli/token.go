@@ -26,7 +26,7 @@ func (a *app) newTokenCmd() *cobra.Command {
 
 func (a *app) newTokenCreateCmd() *cobra.Command {
 	var name, role string
-	var asJSON, direct bool
+	var asJSON, direct, webhook bool
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --role ROLE",
 		Short: "Create an API token (printed once; only its SHA-256 is stored)",
@@ -59,12 +59,17 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 					return err
 				}
 				resp = api.CreateTokenResponse{Token: plain, Info: tok}
+				if webhook {
+					if resp.WebhookSecret, err = st.NewWebhookSecret(cmd.Context(), name); err != nil {
+						return err
+					}
+				}
 			} else {
 				c, _, err := a.apiClient(cmd)
 				if err != nil {
 					return err
 				}
-				if err := c.Do(cmd.Context(), "POST", "/v1/tokens", api.CreateTokenRequest{Name: name, Role: string(r)}, &resp); err != nil {
+				if err := c.Do(cmd.Context(), "POST", "/v1/tokens", api.CreateTokenRequest{Name: name, Role: string(r), Webhook: webhook}, &resp); err != nil {
 					return err
 				}
 			}
@@ -72,6 +77,11 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 				return writeJSON(a.stdout, resp)
 			}
 			fmt.Fprintf(a.stderr, "Created token %q with role %s. Store it now: it is not shown again.\n", resp.Info.Name, resp.Info.Role)
+			if resp.WebhookSecret != "" {
+				fmt.Fprintf(a.stderr, "Webhook secret (second line): sign bodies posted to /v1/webhooks/alerts/%s with HMAC-SHA256 in X-Parry-Signature-256: sha256=<hex>.\n", resp.Info.Name)
+				_, err = fmt.Fprintf(a.stdout, "%s\n%s\n", resp.Token, resp.WebhookSecret)
+				return err
+			}
 			_, err = fmt.Fprintln(a.stdout, resp.Token)
 			return err
 		},
@@ -79,6 +89,7 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "token name (unique among live tokens)")
 	cmd.Flags().StringVar(&role, "role", "", "ingest | viewer | responder | author | admin")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the token and its record as JSON")
+	cmd.Flags().BoolVar(&webhook, "webhook", false, "also create a secret for HMAC-signed alert webhooks (printed on a second line)")
 	cmd.Flags().BoolVar(&direct, "direct", false, "write to the database directly instead of calling the API (bootstrap)")
 	a.bindSettings(cmd.Flags(), append([]string{"database_url"}, clientSettings...)...)
 	return cmd

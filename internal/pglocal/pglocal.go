@@ -139,6 +139,20 @@ func (c *Cluster) Init(ctx context.Context) error {
 	return nil
 }
 
+// Reachable reports (nil) whether a cluster in dir can be run: always when not running as root; as root, when
+// the postgres user can walk down to dir's parent.
+func Reachable(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	c := &Cluster{}
+	cred, err := c.runAs()
+	if err != nil {
+		return err
+	}
+	return checkReachable(dir, cred)
+}
+
 // checkReachable makes sure the postgres user can walk down to dir; as root, home directories are often 0700.
 func checkReachable(dir string, cred *syscall.Credential) error {
 	abs, err := filepath.Abs(dir)

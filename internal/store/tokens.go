@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -167,4 +168,41 @@ func (s *Store) CountLiveTokens(ctx context.Context) (int, error) {
 	var n int
 	err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL").Scan(&n)
 	return n, err
+}
+
+// NewWebhookSecret generates and stores a webhook signing secret for the live token with the given name,
+// replacing any previous one, and returns it (hex); it is shown once.
+func (s *Store) NewWebhookSecret(ctx context.Context, name string) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generating a webhook secret: %w", err)
+	}
+	secret := hex.EncodeToString(raw)
+	tag, err := s.Pool.Exec(ctx, "UPDATE api_tokens SET webhook_secret = $2 WHERE name = $1 AND revoked_at IS NULL", name, []byte(secret))
+	if err != nil {
+		return "", fmt.Errorf("storing the webhook secret of %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", fmt.Errorf("storing the webhook secret of %q: %w", name, ErrNotFound)
+	}
+	return secret, nil
+}
+
+// WebhookToken returns the live token with the given name and its webhook secret, for signature checks.
+// ErrBadToken when there is no such token or it has no webhook secret.
+func (s *Store) WebhookToken(ctx context.Context, name string) (Token, []byte, error) {
+	var t Token
+	var role string
+	var secret []byte
+	err := s.Pool.QueryRow(ctx, `SELECT id, name, role, prefix, created_at, created_by, last_used_at, webhook_secret
+		FROM api_tokens WHERE name = $1 AND revoked_at IS NULL AND webhook_secret IS NOT NULL`, name).
+		Scan(&t.ID, &t.Name, &role, &t.Prefix, &t.CreatedAt, &t.CreatedBy, &t.LastUsedAt, &secret)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Token{}, nil, ErrBadToken
+	}
+	if err != nil {
+		return Token{}, nil, fmt.Errorf("reading webhook token: %w", err)
+	}
+	t.Role = Role(role)
+	return t, secret, nil
 }
