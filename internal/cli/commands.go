@@ -12,5 +12,9 @@ func (a *app) commands() []*cobra.Command {
 		a.newHealthCmd(),
 		a.newAlertCmd(),
 		a.newCECPCmd(),
+		a.newLintCmd(),
+		a.newCompileCmd(),
+		a.newSchemaCmd(),
+		a.newGraphCmd(),
 	}
 }

@@ -38,6 +38,7 @@ func (l *Linter) Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
 		v := &validator{
 			pb: pb, d: &yamlnode.Decoder{Src: pb.Src, R: r}, r: r, cat: l.catalog,
 			out: &outputTypes{byAction: map[string]expression.Type{}},
+			ps:  expression.NewParser(), entries: map[string]expression.Type{},
 		}
 		v.run()
 	}
