@@ -16,5 +16,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newCompileCmd(),
 		a.newSchemaCmd(),
 		a.newGraphCmd(),
+		a.newTestCmd(),
 	}
 }
