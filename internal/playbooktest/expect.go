@@ -313,4 +313,3 @@ func show(v any) string {
 	}
 	return s
 }
-

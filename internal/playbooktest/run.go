@@ -55,7 +55,7 @@ func NewRunner(cat *action.Catalog) *Runner {
 	return &Runner{cat: cat, lint: playbook.NewLinter(cat), wf: workflows.New()}
 }
 
-func (r *Runner) catalog() *action.Catalog  { return r.cat }
+func (r *Runner) catalog() *action.Catalog { return r.cat }
 func (r *Runner) linter() *playbook.Linter { return r.lint }
 
 // CaseResult is the outcome of one case. The JSON field names are part of parry's stable CLI output.
