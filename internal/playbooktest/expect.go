@@ -1,6 +1,7 @@
 package playbooktest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -44,6 +45,7 @@ func (cr *caseRun) check(o *outcome) {
 	}
 	if len(ex.asserts) > 0 {
 		scope := assertScope(o)
+		scope[scopeCalls] = cr.callScope()
 		for _, a := range ex.asserts {
 			cr.checkAssert(a, scope)
 		}
@@ -124,6 +126,64 @@ func assertScope(o *outcome) expression.Scope {
 	}
 	scope[scopeStatus] = o.status
 	return scope
+}
+
+// callScope lists the calls of each step of the playbook under test, in the order they were made (for_each
+// items by index, then retries by attempt).
+func (cr *caseRun) callScope() map[string]any {
+	byStep := map[string][]call{}
+	for _, c := range cr.calls {
+		if c.playbook == cr.f.plan.Name {
+			id := baseID(c.step)
+			byStep[id] = append(byStep[id], c)
+		}
+	}
+	out := make(map[string]any, len(byStep))
+	for id, calls := range byStep {
+		slices.SortStableFunc(calls, func(a, b call) int {
+			return cmp.Or(cmp.Compare(itemIndex(a.step), itemIndex(b.step)), cmp.Compare(a.seq, b.seq))
+		})
+		l := make([]any, len(calls))
+		for i, c := range calls {
+			l[i] = map[string]any{"step": c.step, "action": c.action, "attempt": int64(c.attempt), "with": normalizeFloats(c.with)}
+		}
+		out[id] = l
+	}
+	return out
+}
+
+// itemIndex is N of a for_each item's id#N (-1 without).
+func itemIndex(execID string) int {
+	_, n, ok := strings.Cut(execID, "#")
+	if !ok {
+		return -1
+	}
+	i, _ := strconv.Atoi(n)
+	return i
+}
+
+// normalizeFloats gives whole numbers decoded as float64 (activity inputs travel as JSON) back their
+// integer type, so asserts compare them as the playbook wrote them.
+func normalizeFloats(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalizeFloats(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalizeFloats(e)
+		}
+		return out
+	}
+	return v
 }
 
 func (cr *caseRun) checkAssert(a assertion, scope expression.Scope) {

@@ -98,7 +98,7 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 func (idx *index) playbookNames() string { return joinWords(idx.names) }
 
 // assertEnv is the typed scope of asserts: steps (of the playbook under test, typed from the action catalog),
-// output, error and status.
+// output, error, status, and calls (each action step's calls in order, with what they were called with).
 func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 	steps := make(map[string]expression.Type, len(idx.mainIDs))
 	for _, id := range idx.mainIDs {
@@ -134,11 +134,30 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 		}
 		output = expression.Object(fields)
 	}
+	calls := map[string]expression.Type{}
+	for _, id := range idx.mainIDs {
+		st := idx.mainKinds[id]
+		if st.kind != plan.KindAction {
+			continue
+		}
+		spec, ok := cat.Lookup(st.action)
+		if !ok {
+			continue
+		}
+		with := make(map[string]expression.Type, len(spec.Inputs))
+		for _, in := range spec.Inputs {
+			with[in.Name] = exprType(in.Type)
+		}
+		calls[id] = expression.List(expression.Object(map[string]expression.Type{
+			"step": expression.String, "action": expression.String, "attempt": expression.Int, "with": expression.Object(with),
+		}))
+	}
 	return expression.NewEnv(map[string]expression.Type{
 		scopeSteps:  expression.Object(steps),
 		scopeOutput: output,
 		scopeError:  errorType(),
 		scopeStatus: expression.String,
+		scopeCalls:  expression.Object(calls),
 	})
 }
 
@@ -148,6 +167,7 @@ const (
 	scopeOutput = expression.ScopeOutput
 	scopeError  = expression.ScopeError
 	scopeStatus = "status"
+	scopeCalls  = "calls"
 )
 
 func errorType() expression.Type {

@@ -279,7 +279,11 @@ func (ld *loader) caseNode(n *yaml.Node, fileMocks map[string]*mock, names map[s
 		ld.d.Str(n, `"description"`)
 	}
 	if n := m.Get("now"); n != nil {
-		if s, ok := ld.d.Str(n, `"now"`); ok {
+		s, ok := n.Value, n.Kind == yaml.ScalarNode && n.Tag == "!!timestamp" // unquoted times are YAML timestamps
+		if !ok {
+			s, ok = ld.d.Str(n, `"now"`)
+		}
+		if ok {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				ld.rep.Errorf(yamlnode.At(n), `"now" must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got %q`, s)

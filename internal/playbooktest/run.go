@@ -177,6 +177,7 @@ type call struct {
 	action   string
 	with     map[string]any
 	attempt  int32
+	seq      int // order of arrival
 }
 
 // outcome is how a run ended, decoded with whole numbers as int64 like the plan's own values.
@@ -347,7 +348,7 @@ func (cr *caseRun) handle(ctx context.Context, in workflows.ActionInput) (workfl
 	key := in.Run.ID + "\x00" + in.Step
 	n := cr.counts[key]
 	cr.counts[key] = n + 1
-	cr.calls = append(cr.calls, call{playbook: in.Run.Playbook, step: in.Step, action: act, with: in.With, attempt: info.Attempt})
+	cr.calls = append(cr.calls, call{playbook: in.Run.Playbook, step: in.Step, action: act, with: in.With, attempt: info.Attempt, seq: len(cr.calls)})
 	mk := cr.lookup(in.Step, act)
 	var rp reply
 	if mk == nil {

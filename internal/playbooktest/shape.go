@@ -65,8 +65,11 @@ func checkShape(r *yamlnode.Reporter, n *yaml.Node, t action.Type, what, path st
 			checkShape(r, c, *t.Elem, what, path+"["+strconv.Itoa(i)+"]")
 		}
 	case action.String:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		switch {
+		case n.Kind != yaml.ScalarNode:
 			r.Errorf(at, "%s must be a string, got %s", subject(what, path), yamlnode.KindName(n))
+		case n.Tag != "!!str":
+			r.Errorf(at, "%s must be a string, got %s (quote it: %q)", subject(what, path), yamlnode.KindName(n), n.Value)
 		}
 	case action.Int:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
