@@ -189,7 +189,14 @@ func normalizeFloats(v any) any {
 func (cr *caseRun) checkAssert(a assertion, scope expression.Scope) {
 	ok, err := cr.r.wf.Engine.EvalBool(a.src, scope)
 	if err != nil {
-		cr.failf(a.line, "assert %s: %v", a.src, err)
+		// The engine's message quotes the expression, which the failure already shows.
+		msg := err.Error()
+		if strings.HasPrefix(msg, "evaluating \"") {
+			if i := strings.Index(msg, "\": "); i > 0 {
+				msg = msg[i+3:]
+			}
+		}
+		cr.failf(a.line, "assert %s: %s", a.src, msg)
 		return
 	}
 	if !ok {
@@ -326,7 +333,7 @@ func match(want, got any, path string) string {
 			return fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))
 		}
 		if len(g) != len(w) {
-			return fmt.Sprintf("%s: got %s (%d items), want %s (%d items)", path, show(got), len(g), show(want), len(w))
+			return fmt.Sprintf("%s: got %s (%s), want %s (%s)", path, show(got), plural(len(g), "item"), show(want), plural(len(w), "item"))
 		}
 		for i := range w {
 			if d := match(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {

@@ -45,12 +45,16 @@ const (
 // Load reads, decodes and checks one test file against the playbook it tests (and the playbooks that one
 // calls). Every problem is a diagnostic with the file's position; the File is nil when any is an error.
 func (r *Runner) Load(path string) (*File, []Diagnostic) {
-	rep := &yamlnode.Reporter{File: path}
 	data, err := readCapped(path, yamlnode.DefaultLimits.MaxBytes)
 	if err != nil {
-		rep.Errorf(yamlnode.Pos{Line: 1, Column: 1}, "%v", err)
-		return nil, rep.Diags
+		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error, Message: err.Error()}}
 	}
+	return r.LoadSource(path, data)
+}
+
+// LoadSource is Load for a test file already read; path still locates the playbooks it names.
+func (r *Runner) LoadSource(path string, data []byte) (*File, []Diagnostic) {
+	rep := &yamlnode.Reporter{File: path}
 	src := yamlnode.Parse(path, data, yamlnode.DefaultLimits, rep)
 	if src.Root == nil {
 		if !rep.HasErrors() {
@@ -170,20 +174,27 @@ func (ld *loader) loadPlaybooks(top yamlnode.Map) bool {
 		return false
 	}
 	good := true
+	listed := map[string]bool{}
 	for _, it := range items {
 		name, ok := ld.d.Str(it, "a playbook name")
 		if !ok {
 			good = false
 			continue
 		}
-		if _, dup := ld.file.plans[name]; dup {
-			ld.rep.Errorf(yamlnode.At(it), "playbook %q is listed twice (or is the playbook under test)", name)
+		if name == p.Name {
+			ld.rep.Errorf(yamlnode.At(it), "playbook %q is the one under test: list only the playbooks it calls", name)
 			good = false
 			continue
 		}
+		if listed[name] {
+			ld.rep.Errorf(yamlnode.At(it), "playbook %q is listed twice", name)
+			good = false
+			continue
+		}
+		listed[name] = true
 		path := findPlaybook(dir, name)
 		if path == "" {
-			ld.rep.Errorf(yamlnode.At(it), "playbook %q: no %s.yaml or %s.yml in %s", name, name, name, dir)
+			ld.rep.Errorf(yamlnode.At(it), "playbook %q: no %s.yaml beside this test file", name, name)
 			good = false
 			continue
 		}
@@ -326,7 +337,7 @@ func (ld *loader) inputs(n *yaml.Node) map[string]any {
 	for _, f := range m.Fields {
 		if !slices.Contains(declared, f.Key.Value) {
 			if len(declared) == 0 {
-				ld.rep.Errorf(yamlnode.At(f.Key), "unknown input %q: %s declares no inputs", f.Key.Value, ld.file.plan.Name)
+				ld.rep.Errorf(yamlnode.At(f.Key), "unknown input %q: playbook %s declares no inputs", f.Key.Value, ld.file.plan.Name)
 			} else {
 				ld.rep.Errorf(yamlnode.At(f.Key), "unknown input %q of %s%s", f.Key.Value, ld.file.plan.Name, fieldHint(f.Key.Value, declared))
 			}

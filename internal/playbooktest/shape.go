@@ -3,6 +3,7 @@ package playbooktest
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -106,7 +107,7 @@ func fieldHint(word string, names []string) string {
 		return h
 	}
 	if len(names) <= 6 {
-		return fmt.Sprintf(" (fields: %s)", joinWords(names))
+		return fmt.Sprintf(" (known: %s)", strings.Join(names, ", "))
 	}
 	return ""
 }
