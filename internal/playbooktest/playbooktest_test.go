@@ -77,9 +77,9 @@ func TestDiscover(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"a.yaml": "", "a.test.yaml": "",
 		"b.yml": "", "b.test.yml": "",
-		"sub/c.yaml": "",
+		"sub/c.yaml":          "",
 		".hidden/d.test.yaml": "",
-		"notes.txt": "", ".test.yaml": "",
+		"notes.txt":           "", ".test.yaml": "",
 	})
 	rel := func(l []string) string {
 		var out []string
