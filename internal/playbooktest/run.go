@@ -2,6 +2,7 @@ package playbooktest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -135,11 +137,12 @@ func (r *Runner) RunCase(ctx context.Context, f *File, c *Case) CaseResult {
 	d := time.Since(start)
 	res := CaseResult{
 		File: f.Path, Playbook: f.Name(), Case: c.Name, Status: StatusPass,
-		Failures: cr.failures, Warnings: cr.warnings, Duration: d,
+		Failures: []string{}, Warnings: cr.warnings, Duration: d,
 		DurationMS: float64(d.Microseconds()) / 1000,
 	}
-	if res.Failures == nil {
-		res.Failures = []string{}
+	slices.SortStableFunc(cr.failures, func(a, b failure) int { return cmp.Compare(a.line, b.line) })
+	for _, f := range cr.failures {
+		res.Failures = append(res.Failures, f.text)
 	}
 	if res.Warnings == nil {
 		res.Warnings = []string{}
@@ -165,7 +168,7 @@ type caseRun struct {
 	synth    map[string]json.RawMessage
 	warned   map[string]bool
 	warnings []string
-	failures []string
+	failures []failure
 	children []string
 	answered map[string]bool
 }
@@ -195,7 +198,13 @@ type outcome struct {
 func (cr *caseRun) failf(line int, format string, args ...any) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	cr.failures = append(cr.failures, cr.where(line)+fmt.Sprintf(format, args...))
+	cr.failures = append(cr.failures, failure{line: line, text: cr.where(line) + fmt.Sprintf(format, args...)})
+}
+
+// failure is one difference, kept with its line so a case's failures read in the order of the test file.
+type failure struct {
+	line int
+	text string
 }
 
 // where prefixes a failure with the test file's base name and the expectation's line, the way go test does.
