@@ -170,7 +170,10 @@ type ApprovalDecision struct {
 	Step     string `json:"step"`
 	Approved bool   `json:"approved"`
 	By       string `json:"by"`
-	Comment  string `json:"comment,omitempty"`
+	// Roles are the roles the decider holds (its token's role and every lower one), matched against
+	// `role:R` entries of the step's approvers.
+	Roles   []string `json:"roles,omitempty"`
+	Comment string   `json:"comment,omitempty"`
 }
 
 // ApprovalOutput is an approval step's output.

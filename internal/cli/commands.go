@@ -9,6 +9,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newMigrateCmd(),
 		a.newTokenCmd(),
 		a.newServerCmd(),
+		a.newDevCmd(),
 		a.newHealthCmd(),
 		a.newAlertCmd(),
 		a.newCECPCmd(),
@@ -16,6 +17,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newCompileCmd(),
 		a.newSchemaCmd(),
 		a.newGraphCmd(),
+		a.newRunCmd(),
 		a.newTestCmd(),
 	}
 }

@@ -294,7 +294,7 @@ func (g *graph) mermaidItems(b *strings.Builder, items []any, indent string) {
 	}
 }
 
-var mermaidEscaper = strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "|", "#124;")
+var mermaidEscaper = strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;", "|", "#124;", "&", "#amp;")
 
 func mermaidText(s string) string { return mermaidEscaper.Replace(s) }
 

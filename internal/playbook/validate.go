@@ -15,6 +15,7 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/suggest"
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
@@ -209,6 +210,9 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 	if s.WithKey != nil && s.With == nil {
 		return // with is not a mapping: already reported, and what it lacks would only repeat it
 	}
+	if s.WithKey == nil && misspeltWith(s.Node) {
+		return // "wiht:" was reported with a did-you-mean; listing every input it lacks would bury that
+	}
 	if s.With != nil {
 		keys, _ = v.d.Map(s.With, `"with"`)
 		at = s.WithKey
@@ -244,6 +248,15 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 			v.r.Errorf(yamlnode.At(last.Key), "%q cannot be used together with %q", last.Key.Value, set[0].Key.Value)
 		}
 	}
+}
+
+func misspeltWith(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "with" && !contains(stepKeys, k) && suggest.Closest(k, []string{"with"}) == "with" {
+			return true
+		}
+	}
+	return false
 }
 
 // secretCallRE matches a whole secret("name") value.
@@ -291,6 +304,9 @@ func (v *validator) buildEnvs() {
 // entryType is the type of steps.ID, shared by all steps with the same kind of output.
 func (v *validator) entryType(s *Step) expression.Type {
 	key := string(s.Kind) + ":" + s.Action
+	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet {
+		key = "step:" + s.ID // shaped by the step itself
+	}
 	if s.ForEach != nil {
 		key += "[]"
 	}
@@ -304,7 +320,7 @@ func (v *validator) entryType(s *Step) expression.Type {
 
 // stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
 func (v *validator) stepOutputType(s *Step) expression.Type {
-	t := kindOutputType(s.Kind)
+	t := kindOutputType(s)
 	if s.Kind == plan.KindAction {
 		t = expression.Any
 		if spec, ok := v.cat.Lookup(s.Action); ok {
@@ -497,7 +513,7 @@ func kindOrActionOutput(v *validator, s *Step) expression.Type {
 	if spec, ok := v.cat.Lookup(s.Action); ok && s.Kind == plan.KindAction {
 		return v.out.of(spec)
 	}
-	return kindOutputType(s.Kind)
+	return kindOutputType(s)
 }
 
 // condition checks an expression that must be true or false.
