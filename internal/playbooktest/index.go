@@ -20,6 +20,8 @@ type stepInfo struct {
 	call      string
 	loop      bool
 	approvers []string
+	branches  []string // parallel
+	sets      []string // set
 }
 
 // index lists the steps of the playbook under test and of the playbooks it calls, for checking mocks,
@@ -52,6 +54,14 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 				st.call = s.Call.Playbook
 			case plan.KindApproval:
 				st.approvers = s.Approval.Approvers
+			case plan.KindParallel:
+				for _, b := range s.Parallel {
+					st.branches = append(st.branches, b.Name)
+				}
+			case plan.KindSet:
+				for _, v := range s.Set {
+					st.sets = append(st.sets, v.Name)
+				}
 			}
 			if _, seen := idx.steps[s.ID]; !seen || isMain {
 				idx.steps[s.ID] = st
@@ -120,6 +130,20 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 			if st.loop {
 				out = expression.List(out)
 			}
+		case plan.KindParallel:
+			// Each branch's status.
+			m := make(map[string]expression.Type, len(st.branches))
+			for _, b := range st.branches {
+				m[b] = expression.String
+			}
+			out = expression.Object(m)
+		case plan.KindSet:
+			// The values it assigned.
+			m := make(map[string]expression.Type, len(st.sets))
+			for _, v := range st.sets {
+				m[v] = expression.Any
+			}
+			out = expression.Object(m)
 		}
 		steps[id] = expression.Object(map[string]expression.Type{
 			"status": expression.String, "output": out, "error": errorType(),

@@ -28,7 +28,7 @@ var (
 	mockKeys     = []string{"output", "error", "sequence"}
 	replyKeys    = []string{"output", "error"}
 	errorKeys    = []string{"type", "message"}
-	answerKeys   = []string{"decision", "by", "comment"}
+	answerKeys   = []string{"decision", "by", "roles", "comment"}
 	expectKeys   = []string{"status", "error", "steps", "output", "assert", "calls"}
 	failureKeys  = []string{"step", "type", "message"}
 	callKeys     = []string{"step", "action", "with", "times", "never"}
@@ -585,10 +585,8 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 			ld.rep.Errorf(yamlnode.At(f.Key), "step %q is %s step, not an approval%s", st.id, article(string(st.kind)), approvalHint(st.kind))
 			continue
 		}
-		a := answer{line: f.Key.Line, by: "tester"}
-		if len(st.approvers) > 0 {
-			a.by = st.approvers[0]
-		}
+		a := defaultAnswer(st.approvers)
+		a.line = f.Key.Line
 		decNode := f.Value
 		if f.Value.Kind == yaml.MappingNode {
 			am, _ := ld.d.Map(f.Value, "an approval answer")
@@ -600,6 +598,16 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 			if bn := am.Get("by"); bn != nil {
 				if s, ok := ld.d.Str(bn, `"by"`); ok {
 					a.by = s
+				}
+			}
+			if rn := am.Get("roles"); rn != nil {
+				a.roles = nil
+				if items, ok := ld.d.Seq(rn, `"roles"`); ok {
+					for _, it := range items {
+						if r, ok := ld.d.Str(it, "a role"); ok {
+							a.roles = append(a.roles, r)
+						}
+					}
 				}
 			}
 			if cn := am.Get("comment"); cn != nil {
@@ -620,6 +628,23 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 		out[st.id] = a
 	}
 	return out
+}
+
+// defaultAnswer decides as the step's first named approver, else as "tester" holding the first role the
+// approvers accept (role:R), so that a plain "approve" passes the approval's own check.
+func defaultAnswer(approvers []string) answer {
+	a := answer{by: "tester"}
+	for _, ap := range approvers {
+		if !strings.HasPrefix(ap, "role:") {
+			a.by = ap
+			return a
+		}
+	}
+	for _, ap := range approvers {
+		a.roles = []string{strings.TrimPrefix(ap, "role:")}
+		return a
+	}
+	return a
 }
 
 func approvalHint(k plan.Kind) string {

@@ -82,6 +82,7 @@ var decisions = []string{decisionApprove, decisionReject, decisionTimeout}
 type answer struct {
 	decision string
 	by       string
+	roles    []string // the roles the decider holds, matched against role:R approvers
 	comment  string
 	line     int
 }

@@ -458,7 +458,7 @@ func (cr *caseRun) answer(wid string, w workflows.Wait) {
 	if a.decision == decisionTimeout {
 		return
 	}
-	d := workflows.ApprovalDecision{Step: w.Step, Approved: a.decision == decisionApprove, By: a.by, Comment: a.comment}
+	d := workflows.ApprovalDecision{Step: w.Step, Approved: a.decision == decisionApprove, By: a.by, Roles: a.roles, Comment: a.comment}
 	cb := &testsuite.TestUpdateCallback{
 		OnReject: func(err error) {
 			cr.failf(a.line, "the answer to approval %s was refused: %v", w.Step, err)
