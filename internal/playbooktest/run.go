@@ -126,12 +126,14 @@ func (r *Runner) RunFile(ctx context.Context, path string) FileResult {
 	return res
 }
 
-// RunCase runs one case of a loaded file on a fresh test environment and checks its expectations.
+// RunCase runs one case of a loaded file on a fresh test environment and checks its expectations. A case
+// takes milliseconds, so ctx is only checked before it starts.
 func (r *Runner) RunCase(ctx context.Context, f *File, c *Case) CaseResult {
 	start := time.Now()
 	cr := &caseRun{r: r, f: f, c: c, counts: map[string]int{}, warned: map[string]bool{}, answered: map[string]bool{}, synth: map[string]json.RawMessage{}}
-	o := cr.execute()
-	if o != nil {
+	if err := ctx.Err(); err != nil {
+		cr.failf(c.line, "not run: %v", err)
+	} else if o := cr.execute(); o != nil {
 		cr.check(o)
 	}
 	d := time.Since(start)
