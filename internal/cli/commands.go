@@ -19,5 +19,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newGraphCmd(),
 		a.newRunCmd(),
 		a.newSimCmd(),
+		a.newTestCmd(),
 	}
 }
