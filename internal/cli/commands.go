@@ -19,5 +19,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newSchemaCmd(),
 		a.newGraphCmd(),
 		a.newRunCmd(),
+		a.newSimCmd(),
+		a.newTestCmd(),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/pglocal"
+	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
@@ -85,9 +87,13 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		return err
 	}
 	// Fail on a taken port before starting anything, with the flag that moves it.
-	for _, p := range []struct{ addr, flag string }{
+	ports := []struct{ addr, flag string }{
 		{cfg.API.Listen, "--listen"}, {cfg.Dev.TemporalListen, "--dev-temporal-listen"}, {cfg.Dev.UIListen, "--dev-ui-listen"},
-	} {
+	}
+	if cfg.Dev.Sim {
+		ports = append(ports, struct{ addr, flag string }{cfg.Dev.SimListen, "--dev-sim-listen"})
+	}
+	for _, p := range ports {
 		l, err := service.Listen(p.addr, p.flag)
 		if err != nil {
 			return err
@@ -133,6 +139,22 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	stack.add("Temporal UI", stopUI)
 
 	secrets := service.Secrets(cfg, a.getenv)
+	simURL := "off (--sim=false)"
+	if cfg.Dev.Sim {
+		url, stopSim, err := startDevSim(cfg.Dev.SimListen, logger)
+		if err != nil {
+			return err
+		}
+		stack.add("CECP simulator", stopSim)
+		simURL = url + " (token " + devSimToken + "; connection \"sim\")"
+		if _, err := cfg.Connection("sim"); err != nil {
+			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m"})
+		}
+		if cfg.CECP.DefaultConnection == "" {
+			cfg.CECP.DefaultConnection = "sim"
+		}
+		secrets = secret.Chain{secret.Static{devSimSecret: devSimToken}, secrets}
+	}
 	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 30*time.Second)
 	if err != nil {
 		return err
@@ -153,7 +175,12 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
 	}
 	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}
-	srv := &api.Server{Store: st, Logger: logger, Checks: service.Checks(deps), MaxBodyBytes: cfg.API.MaxBodyBytes, Connections: connectionNames(cfg)}
+	svc := service.Runs(deps)
+	srv := service.API(deps, svc)
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); service.Background(bgCtx, deps, svc) }()
+	stack.add("run tracker", func(context.Context) error { stopBg(); <-bgDone; return nil })
 	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() { served <- service.Serve(serveCtx, l, srv.Handler(), logger) }()
@@ -169,10 +196,11 @@ parry dev is running (Ctrl-C to stop)
   Temporal     %s   namespace %s, task queue %s
   Temporal UI  %s
   PostgreSQL   %s
+  CECP sim     %s
   data dir     %s
   %s
   The CLI finds the API and the token by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
-`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), cfg.DataDir, tokenNote, apiURL, tokenPath)
+`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, tokenNote, apiURL, tokenPath)
 
 	select {
 	case <-ctx.Done():
@@ -227,10 +255,27 @@ func (a *app) devCluster(ctx context.Context, dataDir string, logger *slog.Logge
 	return c, nil
 }
 
-func connectionNames(cfg config.Config) []string {
-	names := make([]string, 0, len(cfg.CECP.Connections))
-	for _, c := range cfg.CECP.Connections {
-		names = append(names, c.Name)
+// The dev simulator's token is no secret: the simulator holds nothing real and listens on loopback.
+const (
+	devSimToken  = "dev-sim-token"
+	devSimSecret = "dev-sim-token"
+)
+
+// startDevSim serves the CECP simulator (seeded, so its mailboxes and campaigns are the same at every start).
+func startDevSim(listen string, logger *slog.Logger) (string, func(context.Context) error, error) {
+	sim, err := cecpsim.New(cecpsim.Options{Seed: 1, Tokens: []string{devSimToken}})
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the CECP simulator: %w", err)
 	}
-	return names
+	l, err := service.Listen(listen, "--dev-sim-listen")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go srv.Serve(l)
+	return "http://" + l.Addr().String(), func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		sim.Close()
+		return err
+	}, nil
 }

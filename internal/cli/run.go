@@ -727,4 +727,3 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
-

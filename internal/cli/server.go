@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
@@ -56,7 +55,11 @@ func (a *app) newServerCmd() *cobra.Command {
 			} else if created {
 				logger.Warn("no API token existed: created an admin token", "file", path)
 			}
-			srv := &api.Server{Store: st, Logger: logger, Checks: service.Checks(deps), MaxBodyBytes: cfg.API.MaxBodyBytes}
+			svc := service.Runs(deps)
+			srv := service.API(deps, svc)
+			bg := make(chan struct{})
+			go func() { defer close(bg); service.Background(ctx, deps, svc) }()
+			defer func() { <-bg }()
 			logger.Info("parry server listening", "api", "http://"+l.Addr().String(), "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 			fmt.Fprintf(a.stderr, "parry server: API on http://%s (Ctrl-C to stop)\n", l.Addr())
 			return service.Serve(ctx, l, srv.Handler(), logger)

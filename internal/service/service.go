@@ -20,6 +20,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 )
@@ -150,4 +151,27 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Runs builds the run service (start, show, approve, retry…) over the dependencies.
+func Runs(d Deps) *runs.Service {
+	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue}
+	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter}
+}
+
+// API builds the HTTP API over the dependencies.
+func API(d Deps, svc *runs.Service) *api.Server {
+	names := make([]string, 0, len(d.Config.CECP.Connections))
+	for _, c := range d.Config.CECP.Connections {
+		names = append(names, c.Name)
+	}
+	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
+		Connections: names, Runs: svc}
+}
+
+// Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also
+// starts runs recorded while Temporal was unreachable).
+func Background(ctx context.Context, d Deps, svc *runs.Service) {
+	t := &runs.Tracker{Service: svc, Logger: d.Logger, Interval: 2 * time.Second, Namespace: d.Config.Temporal.Namespace}
+	_ = t.Run(ctx)
 }
