@@ -74,7 +74,7 @@ type harnessOpts struct {
 // harness runs activities on Temporal's activity test environment against the simulator (or a handler), a
 // fresh database and a temporary artifact directory.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *cecpsim.Server
 	url   string
 	st    *store.Store
@@ -85,7 +85,7 @@ type harness struct {
 	runID string
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, runID: "run-" + strings.ReplaceAll(t.Name(), "/", "-"), logs: &syncBuffer{}}
 	handler := o.handler
