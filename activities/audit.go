@@ -42,7 +42,8 @@ func (a *Activities) audit(ctx context.Context, c *call, e auditEntry) error {
 		if err != nil {
 			return fmt.Errorf("encoding audit details: %w", err)
 		}
-		details = b
+		// Details quote vendor and endpoint messages, which may echo what they were sent.
+		details = redactJSON(b, c.secrets)
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -65,8 +66,9 @@ func (a *Activities) audit(ctx context.Context, c *call, e auditEntry) error {
 	return nil
 }
 
-// auditFailure appends the row of a call that failed; the call's own error is what the step reports, so a
-// row that cannot be written is logged instead.
+// auditFailure appends a row that must not fail the step: the row of a call that failed (the call's own error
+// is what the step reports), or of a call that cannot be repeated safely. A row that cannot be written is
+// logged instead.
 func (a *Activities) auditFailure(ctx context.Context, c *call, e auditEntry) {
 	if err := a.audit(ctx, c, e); err != nil {
 		c.logger.Error("audit row not recorded", "operation", e.operation, "outcome", e.outcome, "error", err.Error())

@@ -179,9 +179,8 @@ func (a *Activities) httpRequest(ctx context.Context, c *call) (any, error) {
 		case !ok:
 			outcome = OutcomeFailed
 		}
-		if err := a.audit(ctx, c, auditEntry{operation: op, targets: 1, outcome: outcome, details: map[string]any{"status": resp.StatusCode}}); err != nil && ok {
-			return nil, err
-		}
+		// Failing the step over a lost audit row would send the request again on the retry: log it instead.
+		a.auditFailure(ctx, c, auditEntry{operation: op, targets: 1, outcome: outcome, details: map[string]any{"status": resp.StatusCode}})
 	}
 	if !ok {
 		return nil, statusFailure(op, resp, data)
