@@ -13,6 +13,7 @@ package activities
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -199,6 +200,13 @@ type call struct {
 	// secrets are the values the wrapper removes from errors and the output: the step's secrets, and any a
 	// handler read itself (a webhook URL).
 	secrets []string
+}
+
+// holder names this attempt for the mitigation lease: unique even when two attempts of a step run at once.
+func (c *call) holder() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%s#%d/%x", c.runID, c.step, c.attempt, b)
 }
 
 // hide adds values to those kept out of the step's error and output.

@@ -209,12 +209,12 @@ func (a *Activities) mitigate(ctx context.Context, c *call, m *mitigation, wait 
 		items = items[n:]
 	}
 	l := ledger{pool: a.deps.Store.Pool}
-	var rows map[int]chunkRow
-	err = l.lock(ctx, c.runID, c.step, func() error {
-		var err error
-		rows, err = a.postChunks(ctx, c, v, m, chunks, l)
-		return err
-	})
+	ls, err := l.acquire(ctx, c.runID, c.step, c.holder())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.postChunks(ctx, c, v, m, chunks, l, ls)
+	ls.release(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func keysOf(items []mitItem) []string {
 // postChunks posts every chunk the ledger does not show as accepted. A chunk that may already be at the vendor
 // (an earlier POST got no clear answer) is first looked up among the vendor's recent actions, and only its
 // items not found there are posted.
-func (a *Activities) postChunks(ctx context.Context, c *call, v *vendor, m *mitigation, chunks [][]mitItem, l ledger) (map[int]chunkRow, error) {
+func (a *Activities) postChunks(ctx context.Context, c *call, v *vendor, m *mitigation, chunks [][]mitItem, l ledger, ls *lease) (map[int]chunkRow, error) {
 	rows, err := l.load(ctx, c.runID, c.step)
 	if err != nil {
 		return nil, err
@@ -289,6 +289,11 @@ func (a *Activities) postChunks(ctx context.Context, c *call, v *vendor, m *miti
 				}
 			}
 			continue
+		}
+		if i > 0 {
+			if err := ls.renew(ctx); err != nil {
+				return nil, err
+			}
 		}
 		row := chunkRow{Chunk: i, Kind: m.kind, Connection: v.name, ActionType: m.actionType, Keys: keys}
 		if seen {

@@ -392,22 +392,56 @@ func TestMitigateWaitGivesUp(t *testing.T) {
 	}
 }
 
-func TestLedgerLock(t *testing.T) {
+func TestLease(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	l := ledger{pool: h.st.Pool}
 	ctx := context.Background()
-	err := l.lock(ctx, "r", "s", func() error {
-		inner := l.lock(ctx, "r", "s", func() error { t.Error("a second attempt got the lock"); return nil })
-		if f := classify(inner); f.typ != action.VendorUnavailable || f.msg != "another attempt of step s is still posting its batches; this one will retry" {
-			t.Errorf("second lock: %v", inner)
-		}
-		return l.lock(ctx, "r", "other", func() error { return nil })
-	})
+	a, err := l.acquire(ctx, "r", "s", "A")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.lock(ctx, "r", "s", func() error { return nil }); err != nil {
-		t.Errorf("lock after release: %v", err)
+	_, err = l.acquire(ctx, "r", "s", "B")
+	if f := classify(err); f.typ != action.VendorUnavailable || f.msg != "another attempt of step s is still posting its batches; this one will retry" {
+		t.Errorf("second holder: %v", err)
+	}
+	if _, err := l.acquire(ctx, "r", "other", "B"); err != nil {
+		t.Errorf("another step's lease: %v", err)
+	}
+	if err := a.renew(ctx); err != nil {
+		t.Errorf("renew: %v", err)
+	}
+	a.release(ctx)
+	b, err := l.acquire(ctx, "r", "s", "B")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	// B's worker dies; its lease runs out and A takes over. B, back from the dead, cannot renew.
+	if _, err := h.st.Pool.Exec(ctx, `UPDATE mitigation_leases SET expires_at = now() - interval '1 second' WHERE holder = 'B'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.acquire(ctx, "r", "s", "A"); err != nil {
+		t.Fatalf("taking an expired lease: %v", err)
+	}
+	if err := b.renew(ctx); err == nil {
+		t.Error("a holder whose lease was taken renewed it")
+	}
+	b.release(ctx) // must not delete A's lease
+	if _, err := l.acquire(ctx, "r", "s", "C"); err == nil {
+		t.Error("B's release dropped A's lease")
+	}
+}
+
+// TestMitigateBusyStep: while another attempt holds the step's lease, an attempt posts nothing.
+func TestMitigateBusyStep(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	mails := campaignMails(t, h)
+	if _, err := (ledger{pool: h.st.Pool}).acquire(context.Background(), h.runID, "purge", "zombie"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.exec("cecp.mitigate_mails", "purge", map[string]any{"action": "delete", "mails": mails})
+	wantErr(t, err, action.VendorUnavailable, "another attempt of step purge is still posting its batches; this one will retry")
+	if n := h.sim.Requests()["POST /v1/mitigation/mails"]; n != 0 {
+		t.Errorf("%d POSTs while another attempt held the step", n)
 	}
 }
 

@@ -3,9 +3,11 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parry-soar/parry/internal/action"
@@ -126,36 +128,55 @@ func (l ledger) markAudited(ctx context.Context, runID, step string, chunk int) 
 	return nil
 }
 
-// ledgerLockClass is the first key of the advisory locks that keep two attempts of one step from posting at
-// once (an attempt that outlived its timeout on a partitioned worker while the retry started elsewhere).
-const ledgerLockClass = 0x6d697467 // "mitg"
+// leaseTTL is how long a mitigation lease lasts unless renewed; the holder renews it before every batch,
+// each of which takes at most a vendor timeout or two.
+const leaseTTL = 3 * time.Minute
 
-// lock takes the step's posting lock for the duration of post. The lock belongs to a dedicated connection, so
-// it is released when the worker dies and its connection closes.
-func (l ledger) lock(ctx context.Context, runID, step string, post func() error) error {
-	conn, err := l.pool.Acquire(ctx)
+// lease is an attempt's exclusive right to post a step's batches. It is a row rather than a lock held on a
+// connection, so that waiting mitigations never pin the pool's connections.
+type lease struct {
+	l      ledger
+	runID  string
+	step   string
+	holder string
+}
+
+// acquire takes the step's lease for holder, unless another holder has a live one.
+func (l ledger) acquire(ctx context.Context, runID, step, holder string) (*lease, error) {
+	ls := &lease{l: l, runID: runID, step: step, holder: holder}
+	if err := ls.take(ctx); err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+func (ls *lease) take(ctx context.Context) error {
+	var got string
+	err := ls.l.pool.QueryRow(ctx, `INSERT INTO mitigation_leases (run_id, step_id, holder, expires_at)
+		VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+		ON CONFLICT (run_id, step_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE mitigation_leases.holder = excluded.holder OR mitigation_leases.expires_at < now()
+		RETURNING holder`, ls.runID, ls.step, ls.holder, leaseTTL.Milliseconds()).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &failure{typ: action.VendorUnavailable,
+			msg: fmt.Sprintf("another attempt of step %s is still posting its batches; this one will retry", ls.step)}
+	}
 	if err != nil {
-		return fmt.Errorf("locking the mitigation ledger: %w", err)
+		return fmt.Errorf("taking the mitigation lease: %w", err)
 	}
-	defer conn.Release()
-	key := runID + "/" + step
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1::int4, hashtext($2))`, ledgerLockClass, key).Scan(&ok); err != nil {
-		return fmt.Errorf("locking the mitigation ledger: %w", err)
-	}
-	if !ok {
-		return &failure{typ: action.VendorUnavailable, delay: 0,
-			msg: fmt.Sprintf("another attempt of step %s is still posting its batches; this one will retry", step)}
-	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1::int4, hashtext($2))`, ledgerLockClass, key); err != nil {
-			// A lock that could not be released must not go back to the pool with its connection.
-			conn.Conn().Close(uctx)
-		}
-	}()
-	return post()
+	return nil
+}
+
+// renew extends the lease before the next batch; it fails when the lease expired and another attempt took it.
+func (ls *lease) renew(ctx context.Context) error { return ls.take(ctx) }
+
+// release gives the lease up, even when ctx was cancelled.
+func (ls *lease) release(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	// A lease that could not be deleted expires on its own.
+	_, _ = ls.l.pool.Exec(rctx, `DELETE FROM mitigation_leases WHERE run_id = $1 AND step_id = $2 AND holder = $3`,
+		ls.runID, ls.step, ls.holder)
 }
 
 func nonNil(s []string) []string {

@@ -21,3 +21,14 @@ CREATE TABLE mitigation_chunks (
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, step_id, chunk)
 );
+
+-- One attempt of a mitigation step posts at a time: an attempt takes the step's lease before posting and renews
+-- it before each batch; a lease whose holder died expires. (A worker cut off from Temporal may still be running
+-- an attempt that Temporal has timed out and retried elsewhere.)
+CREATE TABLE mitigation_leases (
+    run_id     text        NOT NULL,
+    step_id    text        NOT NULL,
+    holder     text        NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+);
