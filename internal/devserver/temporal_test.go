@@ -14,6 +14,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -37,12 +38,12 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
-func startTestTemporal(t *testing.T, dir, listen string) *Temporal {
+func startTestTemporal(t *testing.T, dir, listen string, namespaces ...string) *Temporal {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	began := time.Now()
-	tmp, err := StartTemporal(ctx, TemporalOptions{DataDir: dir, Listen: listen, Logger: testLogger(t)})
+	tmp, err := StartTemporal(ctx, TemporalOptions{DataDir: dir, Listen: listen, Namespaces: namespaces, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("StartTemporal: %v", err)
 	}
@@ -140,7 +141,7 @@ func TestRestartResumesWorkflow(t *testing.T) {
 
 	// Stop released the port and the data dir: the same address must be free again.
 	restarted := time.Now()
-	second := startTestTemporal(t, dir, address)
+	second := startTestTemporal(t, dir, address, "parry-extra")
 	if second.Created() {
 		t.Errorf("second start: Created() = true, want false (database reused)")
 	}
@@ -148,6 +149,11 @@ func TestRestartResumesWorkflow(t *testing.T) {
 		t.Errorf("second start: Address() = %s, want %s", second.Address(), address)
 	}
 	c2, stopWorker2 := connect(t, second.Address())
+	for _, ns := range []string{DefaultNamespace, "parry-extra"} {
+		if _, err := c2.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns}); err != nil {
+			t.Errorf("namespace %s not registered: %v", ns, err)
+		}
+	}
 	var got string
 	if err := c2.GetWorkflow(ctx, run.GetID(), run.GetRunID()).Get(ctx, &got); err != nil {
 		t.Fatalf("waiting for the workflow after the restart: %v", err)
