@@ -174,9 +174,8 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		return nil, err
 	}
 
-	srv, err := runStart(ctx, serverOpts, slogger)
+	srv, err := runStart(ctx, serverOpts, slogger, release)
 	if err != nil {
-		release()
 		return nil, err
 	}
 	t := &Temporal{
@@ -244,8 +243,10 @@ func stopServer(s temporal.Server) (err error) {
 
 // runStart builds and starts the server in a goroutine of its own. A Fatal from the
 // server ends that goroutine (see serverLogger), a panic is recovered there, and ctx
-// is honoured although the server's Start takes none.
-func runStart(ctx context.Context, opts []temporal.ServerOption, logger *serverLogger) (temporal.Server, error) {
+// is honoured although the server's Start takes none. On failure it calls release
+// once the server is down: when ctx ends first that is later, in the background, so
+// the data dir stays locked until the abandoned server has stopped.
+func runStart(ctx context.Context, opts []temporal.ServerOption, logger *serverLogger, release func()) (temporal.Server, error) {
 	fatal := logger.fatal
 	type result struct {
 		srv temporal.Server
@@ -291,6 +292,7 @@ func runStart(ctx context.Context, opts []temporal.ServerOption, logger *serverL
 			_ = stopServer(r.srv)
 		}
 		logger.mute()
+		release()
 		return nil, fmt.Errorf("starting temporal server: %s", msg)
 	case <-ctx.Done():
 		go func() {
@@ -299,6 +301,7 @@ func runStart(ctx context.Context, opts []temporal.ServerOption, logger *serverL
 				_ = stopServer(r.srv)
 			}
 			logger.mute()
+			release()
 		}()
 		return nil, fmt.Errorf("starting temporal server: %w", ctx.Err())
 	}

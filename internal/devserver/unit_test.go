@@ -234,3 +234,14 @@ func TestServerLoggerPanicPanics(t *testing.T) {
 	l.Panic("invariant broken")
 	t.Error("Panic returned")
 }
+
+func TestFailedReportsFatalAfterStart(t *testing.T) {
+	tmp := &Temporal{fatal: newFatalSignal(), failed: make(chan error, 1), stopped: make(chan struct{})}
+	go tmp.watchFatal()
+	tmp.fatal.raise("Failed to serve on frontend listener: use of closed network connection")
+	tmp.fatal.raise("a second fatal is not reported")
+	err := <-tmp.Failed()
+	if want := "temporal server failed: Failed to serve on frontend listener: use of closed network connection"; err == nil || err.Error() != want {
+		t.Errorf("Failed() = %v, want %q", err, want)
+	}
+}
