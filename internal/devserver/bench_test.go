@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +57,9 @@ func benchmarkStart(b *testing.B, dataDir func(*testing.B) string) {
 			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MB")
 			b.ReportMetric(float64(after.Sys)/(1<<20), "sys-MB")
+			if rss, ok := residentMB(); ok {
+				b.ReportMetric(rss, "rss-MB")
+			}
 		}
 		if err := tmp.Stop(ctx); err != nil {
 			b.Fatal(err)
@@ -101,4 +107,23 @@ func populate(b *testing.B, dir string, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// residentMB reads the process's resident set size where /proc offers it: what a
+// laptop's task manager shows for parry dev, stacks and the UI assets included.
+func residentMB() (float64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			if err != nil {
+				return 0, false
+			}
+			return float64(kb) / 1024, true
+		}
+	}
+	return 0, false
 }

@@ -64,19 +64,17 @@ func (l listenAddr) dialIP() netip.Addr {
 	return netip.IPv6Loopback()
 }
 
-// reserve binds the address to prove it is free, resolving port 0 to a concrete port,
-// and releases it. A port the server fails to bind later would end in its Fatal path,
-// so the common failures are caught here with a message that says what to do.
-func (l listenAddr) reserve(flag string) (netip.AddrPort, error) {
+// reserve binds the address to prove it is free, resolving port 0 to a concrete port.
+// The caller closes the listener just before the server binds the port itself: a
+// port the server fails to bind ends in its Fatal path, so the common failures are
+// caught here with a message that says what to do.
+func (l listenAddr) reserve(flag string) (net.Listener, netip.AddrPort, error) {
 	ln, err := net.Listen("tcp", l.bind.String())
 	if err != nil {
-		return netip.AddrPort{}, listenError(l.bind.String(), flag, err)
+		return nil, netip.AddrPort{}, listenError(l.bind.String(), flag, err)
 	}
 	got := ln.Addr().(*net.TCPAddr).AddrPort()
-	if err := ln.Close(); err != nil {
-		return netip.AddrPort{}, fmt.Errorf("releasing %s: %w", l.bind, err)
-	}
-	return netip.AddrPortFrom(l.bind.Addr(), got.Port()), nil
+	return ln, netip.AddrPortFrom(l.bind.Addr(), got.Port()), nil
 }
 
 // listenError turns a bind failure into one line naming the address and the remedy.
@@ -94,7 +92,8 @@ func listenError(addr, flag string, err error) error {
 }
 
 // freePorts returns n distinct free TCP ports on ip. All listeners stay open until
-// every port is chosen, so the kernel cannot hand out the same port twice.
+// every port is chosen, so the kernel cannot hand out the same port twice; a port
+// the caller still holds open is never among them either.
 func freePorts(ip netip.Addr, n int) ([]int, error) {
 	lns := make([]net.Listener, 0, n)
 	defer func() {

@@ -129,7 +129,28 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	}
 	release := func() { _ = unlockFile(lock) }
 
-	front, err := listen.reserve(temporalListenFlag)
+	// A taken port is the likeliest failure; report it before the database work.
+	frontLn, _, err := listen.reserve(temporalListenFlag)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	_ = frontLn.Close()
+
+	dbPath := filepath.Join(dataDir, databaseFile)
+	created, err := prepareDatabase(ctx, dbPath)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if err := registerNamespaces(dbPath, namespaces); err != nil {
+		release()
+		return nil, err
+	}
+
+	// The ports again, now that the server is about to bind them, to keep the window
+	// in which another process can take one (and make the server give up) short.
+	frontLn, front, err := listen.reserve(temporalListenFlag)
 	if err != nil {
 		release()
 		return nil, err
@@ -140,19 +161,9 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	if listen.bind.Addr().Is6() && listen.bind.Addr().IsLoopback() {
 		internalIP = netip.IPv6Loopback()
 	}
-	ports, err := freePorts(internalIP, 3)
+	ports, err := freePorts(internalIP, 3) // the frontend's port is held, so not chosen
+	_ = frontLn.Close()
 	if err != nil {
-		release()
-		return nil, err
-	}
-
-	dbPath := filepath.Join(dataDir, databaseFile)
-	created, err := prepareDatabase(ctx, dbPath)
-	if err != nil {
-		release()
-		return nil, err
-	}
-	if err := registerNamespaces(dbPath, namespaces); err != nil {
 		release()
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestListenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.reserve("--flag")
+	_, _, err = l.reserve("--flag")
 	var pe *PortInUseError
 	if !errors.As(err, &pe) || err.Error() != taken+" is in use: stop the other process or pass --flag" {
 		t.Errorf("reserve on a taken port = %v", err)
@@ -70,7 +70,7 @@ func TestListenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.reserve("--flag")
+	_, _, err = l.reserve("--flag")
 	want := "cannot listen on 192.0.2.1:7233: the address is not on this machine: pass another with --flag"
 	if err == nil || err.Error() != want {
 		t.Errorf("reserve on a foreign address = %v, want %q", err, want)
@@ -80,9 +80,13 @@ func TestListenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := l.reserve("--flag")
+	ln, got, err := l.reserve("--flag")
 	if err != nil || got.Port() == 0 {
-		t.Errorf("reserve port 0 = %v, %v; want a concrete free port", got, err)
+		t.Fatalf("reserve port 0 = %v, %v; want a concrete free port", got, err)
+	}
+	defer ln.Close()
+	if held := ln.Addr().(*net.TCPAddr).Port; held != int(got.Port()) {
+		t.Errorf("reserve returned port %d but holds %d", got.Port(), held)
 	}
 }
 
