@@ -20,8 +20,9 @@ import (
 // Fatal is the important part: the server calls it where it cannot go on (a port it
 // cannot bind, a listener that dies) and the stock logger then exits the process. In
 // parry dev the server shares the process with the API and the worker, so Fatal here
-// logs, reports the failure once on fatal, and ends only the goroutine that called
-// it (runtime.Goexit runs its deferred calls; fx turns that into a start error).
+// logs, passes the first message to fatal for StartTemporal or Failed to report, and
+// ends only the goroutine that called it (runtime.Goexit runs its deferred calls; fx
+// turns that into a start error).
 //
 // After Stop the logger goes quiet (see mute): the server leaves some goroutines
 // behind (gRPC clients it never closes), and their reconnect warnings are noise.
@@ -100,11 +101,9 @@ func (s *serverLogger) quiet() { s.muted.raise(slog.LevelError) }
 // mute drops everything logged from now on, here and in every derived logger.
 func (s *serverLogger) mute() { s.muted.close() }
 
-// ignoredMessages are warnings the server logs on every start about features parry
-// does not use.
-var ignoredMessages = []string{
-	"HTTP API port has not been set", // Nexus over HTTP
-}
+// nexusHTTPWarning starts the warning the server logs on every start because its
+// HTTP API (used for Nexus, which parry does not use) has no port.
+const nexusHTTPWarning = "HTTP API port has not been set"
 
 func (s *serverLogger) Debug(msg string, tags ...tag.Tag) { s.emit(slog.LevelDebug, msg, tags) }
 func (s *serverLogger) Info(msg string, tags ...tag.Tag)  { s.emit(slog.LevelInfo, msg, tags) }
@@ -151,14 +150,7 @@ func (s *serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	s.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
-func ignored(msg string) bool {
-	for _, p := range ignoredMessages {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}
+func ignored(msg string) bool { return strings.HasPrefix(msg, nexusHTTPWarning) }
 
 func tagsToAttrs(tags []tag.Tag) []slog.Attr {
 	attrs := make([]slog.Attr, 0, len(tags))
