@@ -8,4 +8,4 @@ import (
 	"github.com/parry-soar/parry/internal/cli"
 )
 
-func main() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, nil)) }

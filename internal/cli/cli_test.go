@@ -3,9 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/parry-soar/parry/internal/store/storetest"
 )
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // runCLI runs parry with args and returns stdout, stderr and the exit code.
 func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, int) {

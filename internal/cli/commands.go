@@ -6,5 +6,19 @@ import "github.com/spf13/cobra"
 func (a *app) commands() []*cobra.Command {
 	return []*cobra.Command{
 		a.newVersionCmd(),
+		a.newMigrateCmd(),
+		a.newTokenCmd(),
+		a.newServerCmd(),
+		a.newDevCmd(),
+		a.newHealthCmd(),
+		a.newAlertCmd(),
+		a.newCECPCmd(),
+		a.newLintCmd(),
+		a.newCompileCmd(),
+		a.newSchemaCmd(),
+		a.newGraphCmd(),
+		a.newRunCmd(),
+		a.newSimCmd(),
+		a.newTestCmd(),
 	}
 }

@@ -283,3 +283,9 @@ func ExpandHome(path string) string {
 	}
 	return path
 }
+
+// AdminTokenFile is where parry dev (and a first parry server start) writes the bootstrap admin token, mode 0600.
+func AdminTokenFile(dataDir string) string { return filepath.Join(dataDir, "admin.token") }
+
+// APIURLFile is where parry dev writes the URL of its API, so the CLI finds it without PARRY_URL.
+func APIURLFile(dataDir string) string { return filepath.Join(dataDir, "api.url") }

@@ -1,0 +1,39 @@
+# parry's developer commands. `make test` is what CI runs.
+GO ?= go
+export GOTOOLCHAIN ?= local
+
+.PHONY: test test-short dev build bench fuzz histories docs lint-playbooks
+
+## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+## test-short: unit tests only (no PostgreSQL, no embedded Temporal server)
+test-short:
+	$(GO) test -short ./...
+
+## dev: run everything embedded (Temporal + UI, PostgreSQL, API, worker, CECP simulator)
+dev:
+	$(GO) run ./cmd/parry dev
+
+## build: the parry binary in ./bin
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/parry ./cmd/parry
+
+## bench: every benchmark once, figures printed (see README "Performance")
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... | tee bench.out
+
+## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
+## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)
+histories:
+	PARRY_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./internal/e2e/
+
+## docs: regenerate docs/actions.md from the action catalog
+docs:
+	PARRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestActionsDoc ./internal/action/...
+
+## lint-playbooks: lint the shipped playbooks
+lint-playbooks:
+	$(GO) run ./cmd/parry lint playbooks

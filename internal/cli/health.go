@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parry-soar/parry/internal/apiclient"
+)
+
+func (a *app) newHealthCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "health",
+		Short: "Ask a parry API whether it is ready (exit 0) or not (exit 1); for container health checks",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.apiClient(cmd)
+			if err != nil {
+				c = apiclient.New(a.clientURL(cmd), "")
+			}
+			var body json.RawMessage
+			err = c.Do(cmd.Context(), "GET", "/readyz", nil, &body)
+			if err != nil {
+				return fmt.Errorf("not ready: %w", err)
+			}
+			_, err = fmt.Fprintln(a.stdout, string(body))
+			return err
+		},
+	}
+	a.bindSettings(cmd.Flags(), clientSettings...)
+	return cmd
+}

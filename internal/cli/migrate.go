@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/store"
+)
+
+func (a *app) newMigrateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations embedded in this binary",
+		Long:  "Apply the database migrations embedded in this binary. parry server and parry dev also do this at start-up; concurrent runs are safe.",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			st, closeFn, err := a.openStore(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			applied, err := store.Migrate(cmd.Context(), st.Pool)
+			for _, v := range applied {
+				fmt.Fprintf(a.stdout, "applied %s\n", v)
+			}
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintln(a.stdout, "database is up to date")
+			}
+			return nil
+		},
+	}
+	a.bindSettings(cmd.Flags(), "database_url")
+	return cmd
+}
+
+// openStore connects to the configured database.
+func (a *app) openStore(cmd *cobra.Command, cfg config.Config) (*store.Store, func(), error) {
+	pool, err := store.Open(cmd.Context(), cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store.New(pool), pool.Close, nil
+}

@@ -1,0 +1,288 @@
+// Package expression is parry's expression language: expr-lang (https://expr-lang.org) with deterministic
+// builtins only, the SOC helpers, and ${{ }} templates.
+//
+// Two halves share the same function set. At validation time, Env type-checks an expression against a typed
+// scope (what alert, inputs, vars and each step's output look like) and reports errors with their offset in
+// the source. At run time, Engine compiles sources once, caches the programs (safe for concurrent use) and
+// evaluates them against a Scope of plain JSON-like values with an injected clock. Evaluating never does I/O:
+// workflow code can call it.
+package expression
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Size caps for one expression: source length in bytes and AST nodes.
+const (
+	MaxSourceBytes = 4096
+	MaxNodes       = 400
+)
+
+// Names in the scope.
+const (
+	ScopeAlert    = "alert"    // the triggering alert, or null on a manual run
+	ScopeIncident = "incident" // the incident the run belongs to: {id, key, alerts}
+	ScopeInputs   = "inputs"
+	ScopeVars     = "vars"
+	ScopeSteps    = "steps"  // steps.ID.{status, output, error, started_at, finished_at, attempts}
+	ScopeRun      = "run"    // {id, playbook, version, started_at}
+	ScopeIndex    = "index"  // position in a for_each loop
+	ScopeOutput   = "output" // the step's own output, in until
+	ScopeError    = "error"  // in on_failure: {type, message, step}
+	ScopeNow      = "now"
+)
+
+// Scope holds what an expression can read, by name: plain JSON-like values (map[string]any, []any, string,
+// float64 or int, bool, nil) plus the clock under "now". The interpreter builds one per run and updates it as
+// steps finish; With adds loop variables without copying the values.
+type Scope map[string]any
+
+// NewScope returns a scope whose now() reads clock (workflow.Now in workflow code). The clock's time is
+// returned in UTC.
+func NewScope(clock func() time.Time) Scope {
+	return Scope{ScopeNow: func() time.Time { return clock().UTC() }}
+}
+
+// With returns a copy of the scope (a shallow copy: the values are shared) with extra names set.
+func (s Scope) With(kv ...any) Scope {
+	out := make(Scope, len(s)+len(kv)/2)
+	for k, v := range s {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// Engine compiles and runs expressions and templates. Compiled programs and parsed templates are cached by
+// source; an Engine is safe for concurrent use and meant to be shared by a whole worker.
+type Engine struct {
+	mu        sync.RWMutex
+	programs  map[string]*vm.Program
+	templates map[string]*Template
+	maxCached int
+	vms       sync.Pool
+}
+
+// NewEngine returns an engine whose cache holds up to 10,000 programs.
+func NewEngine() *Engine {
+	return &Engine{
+		programs:  make(map[string]*vm.Program),
+		templates: make(map[string]*Template),
+		maxCached: 10_000,
+		vms:       sync.Pool{New: func() any { return new(vm.VM) }},
+	}
+}
+
+// runtimeOptions compile without a typed scope: types were checked at validation time, and at run time the
+// values are JSON (numbers may be float64 where the checker saw int), so the generic operations are right.
+func runtimeOptions() []expr.Option {
+	// An empty non-strict map environment makes the compiler load scope names with a direct map lookup.
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.MaxNodes(MaxNodes), expr.Timezone("UTC"), expr.Patch(nullSafe{})}
+	for _, b := range disabledBuiltins {
+		opts = append(opts, expr.DisableBuiltin(b))
+	}
+	return append(opts, functionOptions()...)
+}
+
+// nullSafe makes every field access null-safe at run time (a.b on null is null, as with a?.b): a skipped
+// step's output is null, and `if: steps.approve.output.approved` must then be false, not an error. Types were
+// checked strictly at validation time, so this only changes what happens to nulls.
+type nullSafe struct{}
+
+func (nullSafe) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || m.Method {
+		return
+	}
+	m.Optional = true
+	ast.Patch(node, &ast.ChainNode{Node: m})
+}
+
+// Compile returns the cached program for a bare expression, compiling it on first use.
+func (e *Engine) Compile(src string) (*vm.Program, error) {
+	e.mu.RLock()
+	p, ok := e.programs[src]
+	e.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	if len(src) > MaxSourceBytes {
+		return nil, fmt.Errorf("expression is %d bytes, longer than the limit of %d", len(src), MaxSourceBytes)
+	}
+	if err := rejectForbidden(src); err != nil {
+		return nil, err
+	}
+	p, err := expr.Compile(src, runtimeOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("compiling expression %s: %s", quoteShort(src), plainMessage(err))
+	}
+	e.mu.Lock()
+	if len(e.programs) >= e.maxCached {
+		clear(e.programs) // a worker sees a bounded set of plans: dropping everything now and then is cheap
+	}
+	e.programs[src] = p
+	e.mu.Unlock()
+	return p, nil
+}
+
+// Eval evaluates a bare expression (a condition, a dedup key) against the scope.
+func (e *Engine) Eval(src string, scope Scope) (any, error) {
+	p, err := e.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return e.run(src, p, scope)
+}
+
+func (e *Engine) run(src string, p *vm.Program, scope Scope) (out any, err error) {
+	m := e.vms.Get().(*vm.VM)
+	defer e.vms.Put(m)
+	out, err = m.Run(p, map[string]any(scope))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s: %s", quoteShort(src), plainMessage(err))
+	}
+	return out, nil
+}
+
+// EvalBool evaluates a condition. Null counts as false (a skipped step's output is null); any other
+// non-boolean result is an error.
+func (e *Engine) EvalBool(src string, scope Scope) (bool, error) {
+	v, err := e.Eval(src, scope)
+	if err != nil {
+		return false, err
+	}
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("evaluating %s: the condition gave %s, not true or false", quoteShort(src), typeName(v))
+}
+
+// rejectForbidden applies the validation-time rules (size, secret(), no time zone names) at run time too: a
+// plan that reached a worker without validation must not be able to read a secret through an expression.
+func rejectForbidden(src string) error {
+	if _, perr := Parse(src); perr != nil {
+		return fmt.Errorf("compiling expression %s: %s", quoteShort(src), perr.Message)
+	}
+	return nil
+}
+
+// plainMessage drops expr's "(1:5)\n | source\n | ....^" decoration, which makes no sense in a run's status.
+func plainMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
+
+func quoteShort(src string) string {
+	const max = 80
+	if len(src) > max {
+		src = src[:max] + "…"
+	}
+	return strconv.Quote(src)
+}
+
+// FormatTime writes a time the way the vendor API and the run records expect it: RFC 3339 in UTC, with
+// milliseconds only when there are any (2026-01-02T03:04:05Z, 2026-01-02T03:04:05.120Z).
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
+
+// Plain converts an evaluation result into a JSON-like value: times become RFC 3339 strings (UTC),
+// durations their text (1h30m0s), other slices []any and other maps map[string]any; NaN and infinities,
+// which JSON cannot carry, become null. Values that are already plain are returned as they are, uncopied.
+func Plain(v any) any {
+	if isPlain(v) {
+		return v
+	}
+	switch x := v.(type) {
+	case float64:
+		return nil // NaN or infinite
+	case time.Time:
+		return FormatTime(x)
+	case time.Duration:
+		return x.String()
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Plain(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Plain(e)
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = Plain(rv.Index(i).Interface())
+		}
+		return out
+	case reflect.Map:
+		if rv.Type().Key().Kind() == reflect.String {
+			out := make(map[string]any, rv.Len())
+			it := rv.MapRange()
+			for it.Next() {
+				out[it.Key().String()] = Plain(it.Value().Interface())
+			}
+			return out
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(rv.Uint())
+	case reflect.Float32:
+		return Plain(rv.Float())
+	}
+	return fmt.Sprint(v)
+}
+
+func isPlain(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, int, int64:
+		return true
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case map[string]any:
+		for _, e := range x {
+			if !isPlain(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range x {
+			if !isPlain(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

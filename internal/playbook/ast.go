@@ -1,0 +1,156 @@
+package playbook
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/yamlnode"
+)
+
+// Playbook is a parsed playbook: every value keeps its YAML node, so later passes can report positions.
+type Playbook struct {
+	File   string
+	Src    *yamlnode.Source
+	SHA256 string
+
+	Name        string
+	NameNode    *yaml.Node
+	Description string
+	Trigger     *Trigger
+	Inputs      []*Input
+	Vars        []*Var
+	Steps       []*Step
+	Output      *yaml.Node // mapping of templates, or nil
+	OnFailure   []*Step
+	Timeout     time.Duration
+
+	// stepCount counts every step (branches and on_failure included), for the size limit.
+	stepCount int
+}
+
+// Trigger is on.alert.
+type Trigger struct {
+	When        *Expr
+	DedupKey    *Expr
+	DedupWindow time.Duration
+}
+
+// Input is one declared input.
+type Input struct {
+	Name        string
+	Key         *yaml.Node
+	Type        string
+	TypeNode    *yaml.Node
+	Required    bool
+	Default     *yaml.Node
+	From        *Expr
+	Description string
+}
+
+// Var is a name bound to a value node (vars, set).
+type Var struct {
+	Name  string
+	Key   *yaml.Node
+	Value *yaml.Node
+}
+
+// Expr is a bare expression inside a scalar: Src starts at rune Offset of Node's value (non-zero when the
+// author wrapped a condition in ${{ }}).
+type Expr struct {
+	Src    string
+	Node   *yaml.Node
+	Offset int
+}
+
+// Step is one step of any kind.
+type Step struct {
+	Node    *yaml.Node
+	ID      string
+	IDNode  *yaml.Node
+	Name    string
+	Kind    plan.Kind
+	KindKey *yaml.Node // the key that set the kind (action:, parallel:, ...)
+
+	If *Expr
+
+	Action     string
+	ActionNode *yaml.Node
+	With       *yaml.Node // mapping (action, call)
+	WithKey    *yaml.Node
+	Call       string
+	CallNode   *yaml.Node
+	Branches   []*Branch
+	Approval   *Approval
+	Wait       time.Duration
+	Set        []*Var
+	Finish     *Finish
+	Fail       *yaml.Node
+
+	ForEach     *yaml.Node // a template string or a literal list
+	As          string
+	AsNode      *yaml.Node
+	Concurrency int
+	Until       *Expr
+	Every       time.Duration
+	MaxAttempts int
+	Retry       *RetryOverride
+	Timeout     time.Duration
+	OnError     plan.OnError
+	OnErrorGoto *yaml.Node
+	Next        []*NextRule
+
+	// Where the step sits: its list, its index there, and the parallel step and branch around it (nil at the
+	// top level). inOnFailure marks the on_failure list and everything inside it.
+	list        *stepList
+	index       int
+	parent      *Step
+	inOnFailure bool
+}
+
+// stepList is one ordered list of steps: the top level, on_failure, or a parallel branch.
+type stepList struct {
+	name   string // "steps", "on_failure", or "branch NAME of step ID"
+	steps  []*Step
+	parent *Step // the parallel step, for branches
+	branch string
+}
+
+// Branch is a named list of steps in a parallel step.
+type Branch struct {
+	Name  string
+	Key   *yaml.Node
+	Steps []*Step
+	list  *stepList
+}
+
+// Approval is an approval step's settings.
+type Approval struct {
+	Prompt    *yaml.Node
+	Approvers []string
+	Timeout   time.Duration
+	OnTimeout string
+}
+
+// Finish is a finish step's settings.
+type Finish struct {
+	Status string
+	Output *yaml.Node
+}
+
+// RetryOverride holds the retry keys a step sets; nil fields keep the action's default.
+type RetryOverride struct {
+	MaxAttempts     *int
+	InitialInterval *time.Duration
+	Backoff         *float64
+	MaxInterval     *time.Duration
+	NonRetryable    []string
+}
+
+// NextRule is one `next` rule; If is nil for an unconditional jump.
+type NextRule struct {
+	If       *Expr
+	Goto     string
+	GotoNode *yaml.Node
+}

@@ -1,0 +1,172 @@
+package playbook
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/parry-soar/parry/internal/action"
+	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/yamlnode"
+)
+
+// Linter lints and compiles playbooks against one action catalog. It is safe for concurrent use.
+type Linter struct {
+	catalog *action.Catalog
+}
+
+// NewLinter returns a linter for the given catalog (action.Default() when nil).
+func NewLinter(cat *action.Catalog) *Linter {
+	if cat == nil {
+		cat = action.Default()
+	}
+	return &Linter{catalog: cat}
+}
+
+// Load parses, validates and compiles one playbook. The diagnostics are sorted; the plan is nil when any of
+// them is an error (warnings do not stop compilation).
+func (l *Linter) Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
+	r := &yamlnode.Reporter{File: file}
+	pb := parse(file, src, r)
+	if pb != nil {
+		v := &validator{
+			pb: pb, d: &yamlnode.Decoder{Src: pb.Src, R: r}, r: r, cat: l.catalog,
+			out: &outputTypes{byAction: map[string]expression.Type{}},
+			ps:  expression.NewParser(), entries: map[string]expression.Type{},
+		}
+		v.run()
+	}
+	yamlnode.Sort(r.Diags)
+	diags := r.Diags
+	if len(diags) > MaxDiagnostics {
+		next := diags[MaxDiagnostics]
+		diags = append(diags[:MaxDiagnostics:MaxDiagnostics], Diagnostic{File: file, Line: next.Line, Column: next.Column,
+			Severity: next.Severity, Message: fmt.Sprintf("too many problems: only the first %d are shown", MaxDiagnostics)})
+	}
+	if pb == nil || r.HasErrors() {
+		return nil, diags
+	}
+	return compile(pb, l.catalog), diags
+}
+
+// MaxDiagnostics is how many problems Load reports for one file; the rest usually follow from them.
+const MaxDiagnostics = 200
+
+// Load parses, validates and compiles one playbook with the default catalog.
+func Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
+	return NewLinter(nil).Load(file, src)
+}
+
+// LoadFile reads and loads one file. The error is for a file that cannot be read.
+func (l *Linter) LoadFile(path string) (*plan.Plan, []Diagnostic, error) {
+	data, err := readCapped(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if data == nil {
+		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error,
+			Message: fmt.Sprintf("file is larger than the limit of %d bytes", MaxFileBytes)}}, nil
+	}
+	p, diags := l.Load(path, data)
+	return p, diags, nil
+}
+
+// Lint loads every playbook named by paths (files, or directories searched recursively for .yaml and .yml
+// files, skipping NAME.test.yaml test files and hidden directories) and returns all diagnostics, sorted.
+func (l *Linter) Lint(paths []string) ([]Diagnostic, error) {
+	files, err := PlaybookFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var all []Diagnostic
+	for _, f := range files {
+		_, diags, err := l.LoadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, diags...)
+	}
+	yamlnode.Sort(all)
+	return all, nil
+}
+
+// PlaybookFiles expands paths into the playbook files they name, sorted. A file named explicitly is
+// always included, whatever its extension.
+func PlaybookFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, unwrapPathError(err))
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if d.IsDir() {
+				if path != p && strings.HasPrefix(name, ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if IsPlaybookFile(name) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", p, unwrapPathError(err))
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// IsPlaybookFile says whether a file name looks like a playbook: .yaml or .yml, but not a NAME.test.yaml
+// test file.
+func IsPlaybookFile(name string) bool {
+	ext := filepath.Ext(name)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	return !strings.HasSuffix(strings.TrimSuffix(name, ext), ".test")
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readCapped reads at most MaxFileBytes; it returns nil data when the file is larger.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileBytes {
+		return nil, nil
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}

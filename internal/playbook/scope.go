@@ -1,0 +1,149 @@
+package playbook
+
+import (
+	"github.com/parry-soar/parry/internal/action"
+	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/plan"
+)
+
+// The static shapes of the scope. They document what the run puts there (docs/playbooks.md lists them).
+
+func alertType() expression.Type {
+	return expression.Object(map[string]expression.Type{
+		"id":          expression.String,
+		"source":      expression.String,
+		"kind":        expression.String,
+		"severity":    expression.String,
+		"title":       expression.String,
+		"connection":  expression.String,
+		"observed_at": expression.String,
+		"received_at": expression.String,
+		"data":        expression.Any,
+	})
+}
+
+func incidentType(alert expression.Type) expression.Type {
+	return expression.Object(map[string]expression.Type{
+		"id":     expression.String,
+		"key":    expression.String,
+		"alerts": expression.List(alert),
+	})
+}
+
+func runType() expression.Type {
+	return expression.Object(map[string]expression.Type{
+		"id":         expression.String,
+		"playbook":   expression.String,
+		"version":    expression.Int,
+		"sha256":     expression.String,
+		"started_at": expression.String,
+		"retry_of":   expression.String,
+	})
+}
+
+func errorType() expression.Type {
+	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
+}
+
+func approvalOutputType() expression.Type {
+	return expression.Object(map[string]expression.Type{
+		"approved":  expression.Bool,
+		"by":        expression.String,
+		"comment":   expression.String,
+		"at":        expression.String,
+		"timed_out": expression.Bool,
+	})
+}
+
+// stepEntryType is steps.ID.
+func stepEntryType(output expression.Type) expression.Type {
+	return expression.Object(map[string]expression.Type{
+		"status":      expression.String,
+		"output":      output,
+		"error":       errorType(),
+		"started_at":  expression.String,
+		"finished_at": expression.String,
+		"attempts":    expression.Int,
+	})
+}
+
+// exprType converts a catalog type to a checker type.
+func exprType(t action.Type) expression.Type {
+	switch t.Kind {
+	case action.String:
+		return expression.String
+	case action.Int:
+		return expression.Int
+	case action.Number:
+		return expression.Float
+	case action.Bool:
+		return expression.Bool
+	case action.List:
+		if t.Elem == nil {
+			return expression.List(expression.Any)
+		}
+		return expression.List(exprType(*t.Elem))
+	case action.Object:
+		if len(t.Fields) == 0 {
+			return expression.OpenObject(nil)
+		}
+		m := make(map[string]expression.Type, len(t.Fields))
+		for _, f := range t.Fields {
+			m[f.Name] = exprType(f.Type)
+		}
+		return expression.Object(m)
+	}
+	return expression.Any
+}
+
+// inputType is the checker type of a declared input.
+func inputType(name string) expression.Type {
+	switch name {
+	case "string":
+		return expression.String
+	case "int":
+		return expression.Int
+	case "number":
+		return expression.Float
+	case "bool":
+		return expression.Bool
+	case "list":
+		return expression.List(expression.Any)
+	case "object":
+		return expression.OpenObject(nil)
+	}
+	return expression.Any
+}
+
+// reservedNames cannot be loop variables: they would hide part of the scope.
+var reservedNames = []string{
+	expression.ScopeAlert, expression.ScopeIncident, expression.ScopeInputs, expression.ScopeVars,
+	expression.ScopeSteps, expression.ScopeRun, expression.ScopeIndex, expression.ScopeOutput,
+	expression.ScopeError, expression.ScopeNow, "env", "true", "false", "nil", "in", "not", "and", "or",
+	"let", "if", "else", "matches", "contains", "startsWith", "endsWith",
+}
+
+// kindOutputType is the output type of a step of a kind other than action, as the interpreter records it.
+func kindOutputType(s *Step) expression.Type {
+	switch s.Kind {
+	case plan.KindApproval:
+		return approvalOutputType()
+	case plan.KindCall:
+		return expression.Any
+	case plan.KindParallel:
+		// Each branch's status: succeeded, failed or cancelled.
+		m := make(map[string]expression.Type, len(s.Branches))
+		for _, b := range s.Branches {
+			m[b.Name] = expression.String
+		}
+		return expression.Object(m)
+	case plan.KindSet:
+		// The values it assigned (their types may change from one run of the step to the next).
+		m := make(map[string]expression.Type, len(s.Set))
+		for _, v := range s.Set {
+			m[v.Name] = expression.Any
+		}
+		return expression.Object(m)
+	}
+	return expression.Nil // wait has no output; finish and fail end the run
+}

@@ -1,0 +1,303 @@
+package quota
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parry-soar/parry/internal/config"
+)
+
+// clock is a manual clock for the in-process limiter.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newMemory(t *testing.T, l Limit, c *clock) *Memory {
+	t.Helper()
+	m, err := NewMemory(Options{Default: l, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func take(t *testing.T, l Limiter, ctx context.Context, key string) time.Duration {
+	t.Helper()
+	w, err := l.Take(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestMemoryFixedWindow(t *testing.T) {
+	c := newClock()
+	m := newMemory(t, Limit{Requests: 3, Window: time.Minute, Reserve: 1}, c)
+	ctx := context.Background()
+	for i := range 3 {
+		if w := take(t, m, ctx, "a"); w != 0 {
+			t.Fatalf("take %d refused with %s", i, w)
+		}
+		c.Add(10 * time.Second)
+	}
+	// The window opened 30s ago by the first request: 30s left.
+	if w := take(t, m, ctx, "a"); w != 30*time.Second {
+		t.Fatalf("full window: wait %s, want 30s", w)
+	}
+	// Another key has its own window.
+	if w := take(t, m, ctx, "b"); w != 0 {
+		t.Fatalf("key b refused with %s", w)
+	}
+	c.Add(30 * time.Second)
+	if w := take(t, m, ctx, "a"); w != 0 {
+		t.Fatalf("new window refused with %s", w)
+	}
+	// The new window was opened by that request, not aligned to the old one.
+	c.Add(59 * time.Second)
+	take(t, m, ctx, "a")
+	take(t, m, ctx, "a")
+	if w := take(t, m, ctx, "a"); w != time.Second {
+		t.Fatalf("second window: wait %s, want 1s", w)
+	}
+}
+
+func TestMemoryBackgroundReserve(t *testing.T) {
+	c := newClock()
+	m := newMemory(t, Limit{Requests: 4, Window: time.Minute, Reserve: 2}, c)
+	bg := WithClass(context.Background(), Background)
+	resp := context.Background()
+	if take(t, m, bg, "k") != 0 || take(t, m, bg, "k") != 0 {
+		t.Fatal("background refused inside its share")
+	}
+	if w := take(t, m, bg, "k"); w != time.Minute {
+		t.Fatalf("background took the reserve (wait %s)", w)
+	}
+	if take(t, m, resp, "k") != 0 || take(t, m, resp, "k") != 0 {
+		t.Fatal("response refused its reserve")
+	}
+	if w := take(t, m, resp, "k"); w != time.Minute {
+		t.Fatalf("response went over the limit (wait %s)", w)
+	}
+	// Response work may use every slot, and then background gets nothing.
+	c.Add(time.Minute)
+	for range 4 {
+		if take(t, m, resp, "k") != 0 {
+			t.Fatal("response refused")
+		}
+	}
+	if take(t, m, bg, "k") == 0 {
+		t.Fatal("background got a slot of a full window")
+	}
+}
+
+func TestMemoryBlock(t *testing.T) {
+	ctx := context.Background()
+	l := Limit{Requests: 3, Window: time.Minute, Reserve: 0}
+	t.Run("until", func(t *testing.T) {
+		c := newClock()
+		m := newMemory(t, l, c)
+		take(t, m, ctx, "k")
+		if err := m.Block(ctx, "k", c.Now().Add(90*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if w := take(t, m, ctx, "k"); w != 90*time.Second {
+			t.Fatalf("blocked: wait %s, want 90s", w)
+		}
+		// A shorter block never shortens a longer one.
+		_ = m.Block(ctx, "k", c.Now().Add(time.Second))
+		if w := take(t, m, ctx, "k"); w != 90*time.Second {
+			t.Fatalf("after shorter block: wait %s, want 90s", w)
+		}
+		c.Add(90 * time.Second)
+		// The block is over and the vendor's window reset during it: a fresh window of 3.
+		for i := range 3 {
+			if w := take(t, m, ctx, "k"); w != 0 {
+				t.Fatalf("after block, take %d refused with %s", i, w)
+			}
+		}
+	})
+	t.Run("until window reset", func(t *testing.T) {
+		c := newClock()
+		m := newMemory(t, l, c)
+		take(t, m, ctx, "k")
+		c.Add(20 * time.Second)
+		if err := m.Block(ctx, "k", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if w := take(t, m, ctx, "k"); w != 40*time.Second {
+			t.Fatalf("blocked: wait %s, want the 40s left of the window", w)
+		}
+		c.Add(40 * time.Second)
+		if w := take(t, m, ctx, "k"); w != 0 {
+			t.Fatalf("after reset: wait %s", w)
+		}
+	})
+	t.Run("no window open", func(t *testing.T) {
+		c := newClock()
+		m := newMemory(t, l, c)
+		_ = m.Block(ctx, "k", time.Time{})
+		if w := take(t, m, ctx, "k"); w != time.Minute {
+			t.Fatalf("blocked: wait %s, want a whole window", w)
+		}
+	})
+	t.Run("expired window", func(t *testing.T) {
+		c := newClock()
+		m := newMemory(t, l, c)
+		take(t, m, ctx, "k")
+		c.Add(5 * time.Minute)
+		_ = m.Block(ctx, "k", time.Time{})
+		if w := take(t, m, ctx, "k"); w != time.Minute {
+			t.Fatalf("blocked: wait %s, want a whole window", w)
+		}
+	})
+}
+
+// TestMemoryConcurrent checks that many goroutines never get more than N slots of one window, and that
+// background callers hammering the limiter leave the reserve to response callers.
+func TestMemoryConcurrent(t *testing.T) {
+	c := newClock()
+	l := Limit{Requests: 20, Window: time.Minute, Reserve: 5}
+	m := newMemory(t, l, c)
+	for round := range 5 {
+		var granted, bgGranted, respGranted atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				bg := g%4 != 0
+				if bg {
+					ctx = WithClass(ctx, Background)
+				}
+				for range 10 {
+					w, err := m.Take(ctx, "k")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if w == 0 {
+						granted.Add(1)
+						if bg {
+							bgGranted.Add(1)
+						} else {
+							respGranted.Add(1)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if granted.Load() != 20 {
+			t.Fatalf("round %d: %d slots granted, want 20", round, granted.Load())
+		}
+		if bgGranted.Load() > 15 {
+			t.Fatalf("round %d: background took %d slots, more than 15", round, bgGranted.Load())
+		}
+		if respGranted.Load() < 5 {
+			t.Fatalf("round %d: response got %d slots, fewer than its reserve of 5", round, respGranted.Load())
+		}
+		c.Add(time.Minute)
+	}
+}
+
+func TestWait(t *testing.T) {
+	c := newClock()
+	m := newMemory(t, Limit{Requests: 1, Window: 30 * time.Millisecond}, c)
+	ctx := context.Background()
+	take(t, m, ctx, "k")
+	var waits []time.Duration
+	done := make(chan error, 1)
+	go func() {
+		done <- Wait(ctx, m, "k", func(w time.Duration) {
+			waits = append(waits, w)
+			c.Add(w) // the manual clock follows the sleep
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+	if len(waits) != 1 || waits[0] != 30*time.Millisecond {
+		t.Fatalf("waits %v, want [30ms]", waits)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	m2 := newMemory(t, Limit{Requests: 1, Window: time.Hour}, c)
+	take(t, m2, ctx, "k")
+	cancel()
+	if err := Wait(cctx, m2, "k", nil); err != context.Canceled {
+		t.Fatalf("cancelled Wait: %v", err)
+	}
+}
+
+func TestLimitFor(t *testing.T) {
+	for _, tc := range []struct {
+		conn config.CECPConnection
+		want Limit
+		err  string
+	}{
+		{config.CECPConnection{Name: "a"}, Limit{20, time.Minute, 4}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "100/1h"}, Limit{100, time.Hour, 20}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "20/1m", BackgroundReserve: 2}, Limit{20, time.Minute, 2}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "3/1s"}, Limit{3, time.Second, 0}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "5/1m", BackgroundReserve: 5}, Limit{}, `reading quota of connection "a": quota limit 5/1m0s: reserve 5 must be at least 0 and less than the requests per window`},
+		{config.CECPConnection{Name: "a", RateLimit: "x"}, Limit{}, `reading quota of connection "a": rate "x" is not N/DURATION (like 20/1m)`},
+	} {
+		got, err := LimitFor(tc.conn)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%+v: error %v, want %q", tc.conn, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: got %v, %v; want %v", tc.conn, got, err, tc.want)
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	o, err := Limits([]config.CECPConnection{{Name: "a", RateLimit: "10/1m"}, {Name: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.limit("a"); got != (Limit{10, time.Minute, 2}) { // 10/5
+		t.Errorf("a: %v", got)
+	}
+	if got := o.limit("zzz"); got != DefaultLimit() {
+		t.Errorf("unknown key: %v", got)
+	}
+	if _, err := NewMemory(Options{Keys: map[string]Limit{"x": {Requests: 0, Window: time.Second}}}); err == nil || !strings.Contains(err.Error(), `limit of "x"`) {
+		t.Errorf("bad limit accepted: %v", err)
+	}
+	if (Options{}).limit("k") != DefaultLimit() {
+		t.Error("zero options do not default")
+	}
+	if Background.String() != "background" || ClassFrom(context.Background()) != Response {
+		t.Error("class defaults")
+	}
+}

@@ -1,0 +1,177 @@
+// Package service assembles parry's long-running parts (API, worker, dispatcher, poller) from configuration, for
+// `parry server`, `parry worker` and `parry dev`, so the three start things the same way.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/runs"
+	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/store"
+)
+
+// Deps are the shared dependencies of the long-running parts.
+type Deps struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Store    *store.Store
+	Temporal client.Client
+	Secrets  secret.Provider
+}
+
+// Secrets is the secret provider the configuration describes: PARRY_SECRET_<NAME>, then secrets.dir.
+func Secrets(cfg config.Config, getenv func(string) string) secret.Provider {
+	return secret.Chain{secret.Env{Getenv: getenv}, secret.Dir{Path: cfg.Secrets.Dir}}
+}
+
+// Checks are the readiness checks of /readyz.
+func Checks(d Deps) []api.Check {
+	return []api.Check{
+		{Name: "postgres", Check: func(ctx context.Context) error { return d.Store.Pool.Ping(ctx) }},
+		{Name: "temporal", Check: func(ctx context.Context) error {
+			_, err := d.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			if err != nil {
+				return fmt.Errorf("temporal at %s: %w", d.Config.Temporal.Address, err)
+			}
+			return nil
+		}},
+	}
+}
+
+// Listen opens the API's listener with an error that says what to do when the address is taken.
+func Listen(addr, flag string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s is in use: stop the other process or pass %s", addr, flag)
+		}
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// Serve serves h on l until ctx is done, then shuts down gracefully (10 s for requests in flight).
+func Serve(ctx context.Context, l net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down the API: %w", err)
+	}
+	return nil
+}
+
+// BootstrapAdminToken creates an admin token when the database has no live token at all, and writes it to
+// the data dir with mode 0600. It returns the file path and whether a token was created now.
+func BootstrapAdminToken(ctx context.Context, st *store.Store, dataDir string) (string, bool, error) {
+	path := config.AdminTokenFile(dataDir)
+	n, err := st.CountLiveTokens(ctx)
+	if err != nil {
+		return path, false, fmt.Errorf("counting tokens: %w", err)
+	}
+	if n > 0 {
+		return path, false, nil
+	}
+	if err := EnsureDir(dataDir); err != nil {
+		return path, false, err
+	}
+	name := "admin"
+	if host, err := os.Hostname(); err == nil && host != "" {
+		name = "admin@" + strings.SplitN(host, ".", 2)[0]
+	}
+	plain, _, err := st.CreateToken(ctx, name, store.RoleAdmin, "bootstrap")
+	if err != nil {
+		return path, false, fmt.Errorf("creating the admin token: %w", err)
+	}
+	if err := WriteFileAtomic(path, []byte(plain+"\n"), 0o600); err != nil {
+		return path, false, fmt.Errorf("writing the admin token: %w", err)
+	}
+	return path, true, nil
+}
+
+// EnsureDir creates dir (0700) and checks it is writable, with an error that says so plainly.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s cannot be created: %w (choose another with --data-dir)", dir, unwrapPath(err))
+	}
+	probe, err := os.CreateTemp(dir, ".write-test-")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w (fix its permissions or choose another with --data-dir)", dir, unwrapPath(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// WriteFileAtomic writes a file through a temporary file and a rename, so readers never see half a file.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Runs builds the run service (start, show, approve, retry…) over the dependencies.
+func Runs(d Deps) *runs.Service {
+	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue}
+	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter}
+}
+
+// API builds the HTTP API over the dependencies.
+func API(d Deps, svc *runs.Service) *api.Server {
+	names := make([]string, 0, len(d.Config.CECP.Connections))
+	for _, c := range d.Config.CECP.Connections {
+		names = append(names, c.Name)
+	}
+	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
+		Connections: names, Runs: svc}
+}
+
+// Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also
+// starts runs recorded while Temporal was unreachable).
+func Background(ctx context.Context, d Deps, svc *runs.Service) {
+	t := &runs.Tracker{Service: svc, Logger: d.Logger, Interval: 2 * time.Second, Namespace: d.Config.Temporal.Namespace}
+	_ = t.Run(ctx)
+}

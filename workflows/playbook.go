@@ -1,0 +1,969 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/plan"
+)
+
+// Workflows holds what workflow code shares across executions. The engine is only a cache of compiled
+// expressions: sharing it changes no result.
+type Workflows struct {
+	Engine *expression.Engine
+}
+
+// New returns the workflows with a fresh expression engine.
+func New() *Workflows { return &Workflows{Engine: expression.NewEngine()} }
+
+// Playbook interprets a plan. Every condition and template is evaluated here, deterministically, with the
+// workflow clock as now(); each action step is one activity (type = action name, ActivityID = step id, id#N in
+// for_each loops). Interpreting adds no history events of its own: no markers, side effects or local
+// activities. A run that succeeds returns a Result; a run that fails returns an application error of type
+// FailureType whose details are a Failure.
+func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
+	p, err := plan.Decode(in.Plan)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, nil)
+	}
+	r := newRunner(ctx, w.Engine, in, p)
+	if err := r.registerHandlers(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.prepare(ctx); err != nil {
+		return nil, r.fail(ctx, err)
+	}
+	err = r.runList(ctx, p.Steps)
+	var fin *finishSignal
+	switch {
+	case err == nil:
+	case errors.As(err, &fin):
+	default:
+		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			r.cancelOpen()
+			return nil, temporal.NewCanceledError(r.snapshot())
+		}
+		return nil, r.fail(ctx, err)
+	}
+	res := &Result{Status: StatusSucceeded}
+	if fin != nil {
+		if fin.status != "" {
+			res.Status = fin.status
+		}
+		res.Output = fin.output
+	}
+	if res.Output == nil && p.Output != nil {
+		out, err := r.eval.EvalValue(p.Output, r.scope)
+		if err != nil {
+			return nil, r.fail(ctx, &stepFailure{err: StepError{Type: ErrExpression, Message: "evaluating the playbook's output: " + err.Error()}})
+		}
+		res.Output, _ = out.(map[string]any)
+	}
+	if n := jsonSize(res.Output); n > r.limits.MaxOutputBytes {
+		return nil, r.fail(ctx, &stepFailure{err: StepError{Type: ErrLimit, Message: fmt.Sprintf("the playbook's output is %d bytes, over the %d-byte limit", n, r.limits.MaxOutputBytes)}})
+	}
+	res.Steps = r.snapshot()
+	return res, nil
+}
+
+// runner is the state of one execution of the interpreter.
+type runner struct {
+	eval   *expression.Engine
+	in     Input
+	plan   *plan.Plan
+	limits Limits
+
+	scope    expression.Scope
+	steps    map[string]any // the scope's "steps": id → {status, output, error, started_at, finished_at, attempts}
+	vars     map[string]any
+	incident map[string]any
+	records  map[string]*StepRecord
+
+	executions int
+	current    map[string]CurrentStep
+	waits      map[string]Wait
+	approvals  map[string]*pendingApproval
+	decided    map[string]ApprovalOutput // approvals already decided, so a second decision gets a clear refusal
+	seenAlerts map[string]bool
+}
+
+type pendingApproval struct {
+	approvers []string
+	decision  *ApprovalOutput
+}
+
+func newRunner(ctx workflow.Context, eng *expression.Engine, in Input, p *plan.Plan) *runner {
+	r := &runner{
+		eval: eng, in: in, plan: p, limits: in.Limits.withDefaults(),
+		steps: map[string]any{}, vars: map[string]any{}, records: map[string]*StepRecord{},
+		current: map[string]CurrentStep{}, waits: map[string]Wait{}, approvals: map[string]*pendingApproval{}, decided: map[string]ApprovalOutput{},
+		seenAlerts: map[string]bool{},
+	}
+	info := workflow.GetInfo(ctx)
+	r.scope = expression.NewScope(func() time.Time { return workflow.Now(ctx) })
+	r.scope[expression.ScopeSteps] = r.steps
+	r.scope[expression.ScopeVars] = r.vars
+	r.scope[expression.ScopeAlert] = nilIfEmpty(in.Alert)
+	r.scope[expression.ScopeRun] = map[string]any{
+		"id": in.RunID, "playbook": in.Playbook.Name, "version": int64(in.Playbook.Version), "sha256": in.Playbook.SHA256,
+		"started_at": info.WorkflowStartTime.UTC().Format(time.RFC3339Nano), "retry_of": in.RetryOf,
+	}
+	if in.Incident != nil {
+		alerts := make([]any, 0, len(in.Incident.Alerts))
+		for _, a := range in.Incident.Alerts {
+			alerts = append(alerts, a)
+			r.seenAlerts[alertKey(a)] = true
+		}
+		r.incident = map[string]any{"id": in.Incident.ID, "key": in.Incident.Key, "alerts": alerts}
+		r.scope[expression.ScopeIncident] = r.incident
+	} else {
+		r.scope[expression.ScopeIncident] = nil
+	}
+	return r
+}
+
+func nilIfEmpty(m map[string]any) any {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func alertKey(a map[string]any) string { return fmt.Sprint(a["id"]) }
+
+// registerHandlers installs the status query, the approval update and the alert signal. None writes history
+// by being installed.
+func (r *runner) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status(), nil }); err != nil {
+		return err
+	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproval,
+		func(ctx workflow.Context, d ApprovalDecision) (ApprovalOutput, error) {
+			out := ApprovalOutput{Approved: d.Approved, By: d.By, Comment: d.Comment, At: workflow.Now(ctx).UTC()}
+			r.approvals[d.Step].decision = &out
+			return out, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d ApprovalDecision) error {
+			if prev, ok := r.decided[d.Step]; ok {
+				return fmt.Errorf("step %q was already decided by %s", d.Step, prev.By)
+			}
+			p, ok := r.approvals[d.Step]
+			if !ok {
+				pending := make([]string, 0, len(r.approvals))
+				for id := range r.approvals {
+					pending = append(pending, id)
+				}
+				sort.Strings(pending)
+				if len(pending) == 0 {
+					return fmt.Errorf("step %q is not waiting for an approval (no step is)", d.Step)
+				}
+				return fmt.Errorf("step %q is not waiting for an approval (waiting: %s)", d.Step, strings.Join(pending, ", "))
+			}
+			if p.decision != nil {
+				return fmt.Errorf("step %q was already decided by %s", d.Step, p.decision.By)
+			}
+			if strings.TrimSpace(d.By) == "" {
+				return errors.New("an approval decision needs who decided (by)")
+			}
+			if len(p.approvers) > 0 && !mayApprove(p.approvers, d) {
+				return fmt.Errorf("%s may not decide step %q (approvers: %s)", d.By, d.Step, strings.Join(p.approvers, ", "))
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	ch := workflow.GetSignalChannel(ctx, SignalAlert)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var a map[string]any
+			if !ch.Receive(ctx, &a) {
+				return
+			}
+			r.addAlert(a)
+		}
+	})
+	return nil
+}
+
+func (r *runner) addAlert(a map[string]any) {
+	if a == nil || r.seenAlerts[alertKey(a)] {
+		return
+	}
+	r.seenAlerts[alertKey(a)] = true
+	if r.incident == nil {
+		r.incident = map[string]any{"id": nil, "key": "", "alerts": []any{}}
+		r.scope[expression.ScopeIncident] = r.incident
+	}
+	alerts, _ := r.incident["alerts"].([]any)
+	// A new slice each time: a loop iterating the old one keeps seeing what it started with.
+	next := make([]any, len(alerts), len(alerts)+1)
+	copy(next, alerts)
+	r.incident["alerts"] = append(next, a)
+}
+
+// prepare resolves the inputs and evaluates the vars.
+func (r *runner) prepare(ctx workflow.Context) error {
+	inputs, err := ResolveInputs(r.eval, r.plan, r.in.Inputs, r.in.Alert, workflow.Now(ctx))
+	if err != nil {
+		return &stepFailure{err: StepError{Type: ErrInvalidInput, Message: err.Error()}}
+	}
+	r.scope[expression.ScopeInputs] = inputs
+	for _, v := range r.plan.Vars {
+		val, err := r.eval.EvalValue(v.Value, r.scope)
+		if err != nil {
+			return &stepFailure{err: StepError{Type: ErrExpression, Message: fmt.Sprintf("evaluating vars.%s: %s", v.Name, err)}}
+		}
+		r.vars[v.Name] = val
+	}
+	return nil
+}
+
+// Control flow that unwinds step lists.
+type (
+	// stepFailure is a step failure the step's on_error did not handle: it fails the run.
+	stepFailure struct {
+		err StepError
+	}
+	// finishSignal is a finish step: the run succeeds now.
+	finishSignal struct {
+		status string
+		output map[string]any
+	}
+	// failSignal is a fail step: the run fails now, whatever on_error says.
+	failSignal struct {
+		err StepError
+	}
+)
+
+func (e *stepFailure) Error() string  { return e.err.Step + ": " + e.err.Message }
+func (e *finishSignal) Error() string { return "finished" }
+func (e *failSignal) Error() string   { return e.err.Message }
+
+// skipped is returned by runStep for a step whose `if` was false: its next rules are not evaluated.
+var errSkipped = errors.New("skipped")
+
+// runList runs steps in order, following next rules, on_error and goto; `end` ends the list.
+func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
+	index := make(map[string]int, len(steps))
+	for i := range steps {
+		index[steps[i].ID] = i
+	}
+	for i := 0; i < len(steps); {
+		st := &steps[i]
+		jump := ""
+		err := r.runStep(ctx, st)
+		var se *StepError
+		switch {
+		case err == nil:
+		case errors.Is(err, errSkipped):
+			i++
+			continue
+		case errors.As(err, &se):
+			if ctx.Err() != nil {
+				return &stepFailure{err: *se}
+			}
+			switch st.OnError.Action {
+			case plan.OnErrorContinue:
+			case plan.OnErrorGoto:
+				jump = st.OnError.Goto
+			default:
+				return &stepFailure{err: *se}
+			}
+		default:
+			return err // finish, fail, or a failure from inside (parallel branch, loop)
+		}
+		if jump == "" {
+			j, err := r.nextRule(st)
+			if err != nil {
+				return err
+			}
+			jump = j
+		}
+		switch jump {
+		case "":
+			i++
+		case plan.End:
+			return nil
+		default:
+			j, ok := index[jump]
+			if !ok || j <= i {
+				return &stepFailure{err: StepError{Type: ErrInvalidInput, Step: st.ID, Message: fmt.Sprintf("goto %q: no such later step in this list", jump)}}
+			}
+			i = j
+		}
+	}
+	return nil
+}
+
+// nextRule returns the goto of the first next rule whose condition holds ("" when none).
+func (r *runner) nextRule(st *plan.Step) (string, error) {
+	for _, n := range st.Next {
+		if n.If == "" {
+			return n.Goto, nil
+		}
+		ok, err := r.eval.EvalBool(n.If, r.scope)
+		if err != nil {
+			return "", &stepFailure{err: StepError{Type: ErrExpression, Step: st.ID, Message: "evaluating next.if: " + err.Error()}}
+		}
+		if ok {
+			return n.Goto, nil
+		}
+	}
+	return "", nil
+}
+
+// reusable kinds take a retried run's recorded result instead of executing again.
+func reusable(k plan.Kind) bool {
+	return k == plan.KindAction || k == plan.KindApproval || k == plan.KindWait || k == plan.KindCall
+}
+
+// runStep runs one step with its modifiers and records the outcome. A failure comes back as *StepError (for
+// runList to apply on_error); finish and fail steps and failures from nested lists come back as they are.
+func (r *runner) runStep(ctx workflow.Context, st *plan.Step) error {
+	if rec, ok := r.in.Reuse[st.ID]; ok && reusable(st.Kind) {
+		rec.Reused = true
+		r.setRecord(st.ID, rec)
+		if rec.Status == StatusSkipped {
+			return errSkipped
+		}
+		return nil
+	}
+	if st.If != "" {
+		ok, err := r.eval.EvalBool(st.If, r.scope)
+		if err != nil {
+			return r.finishStep(ctx, st.ID, nil, &StepError{Type: ErrExpression, Step: st.ID, Message: "evaluating if: " + err.Error()}, 0)
+		}
+		if !ok {
+			now := workflow.Now(ctx).UTC()
+			r.setRecord(st.ID, StepRecord{Status: StatusSkipped, StartedAt: &now, FinishedAt: &now})
+			return errSkipped
+		}
+	}
+	now := workflow.Now(ctx).UTC()
+	r.setRecord(st.ID, StepRecord{Status: StatusRunning, StartedAt: &now})
+	var out any
+	var attempts int
+	var err error
+	if st.ForEach != nil {
+		out, err = r.runForEach(ctx, st)
+	} else {
+		out, attempts, err = r.runRepeat(ctx, st, st.ID, r.scope)
+	}
+	var se *StepError
+	if err != nil && !errors.As(err, &se) {
+		// finish/fail signals and nested failures: record the step's end, then unwind.
+		var fs *failSignal
+		switch {
+		case errors.As(err, &fs):
+			fs.err.Step = st.ID
+			r.endRecord(ctx, st.ID, nil, &fs.err, attempts)
+		case isFinish(err):
+			r.endRecord(ctx, st.ID, out, nil, attempts)
+		default:
+			var sf *stepFailure
+			if errors.As(err, &sf) {
+				r.endRecord(ctx, st.ID, nil, &StepError{Type: sf.err.Type, Message: sf.err.Message, Step: sf.err.Step}, attempts)
+			}
+		}
+		return err
+	}
+	return r.finishStep(ctx, st.ID, out, se, attempts)
+}
+
+func isFinish(err error) bool {
+	var f *finishSignal
+	return errors.As(err, &f)
+}
+
+// finishStep records a step's end, enforcing the output bound, and returns the error as *StepError.
+func (r *runner) finishStep(ctx workflow.Context, id string, out any, se *StepError, attempts int) error {
+	if se == nil {
+		if n := jsonSize(out); n > r.limits.MaxOutputBytes {
+			se = &StepError{Type: ErrLimit, Message: fmt.Sprintf("the output of step %s is %d bytes, over the %d-byte limit: return less (filter or chunk the work)", id, n, r.limits.MaxOutputBytes)}
+			out = nil
+		}
+	}
+	if se != nil {
+		if se.Step == "" {
+			se.Step = id
+		}
+		r.endRecord(ctx, id, nil, se, attempts)
+		return se
+	}
+	r.endRecord(ctx, id, out, nil, attempts)
+	return nil
+}
+
+// Error implements error so a *StepError can travel as one.
+func (e *StepError) Error() string { return e.Type + ": " + e.Message }
+
+func (r *runner) setRecord(id string, rec StepRecord) {
+	cp := rec
+	r.records[id] = &cp
+	r.steps[id] = recordScope(cp)
+}
+
+func (r *runner) endRecord(ctx workflow.Context, id string, out any, se *StepError, attempts int) {
+	rec := r.records[id]
+	if rec == nil {
+		rec = &StepRecord{}
+	}
+	now := workflow.Now(ctx).UTC()
+	rec.FinishedAt = &now
+	rec.Output = out
+	rec.Error = se
+	rec.Attempts = attempts
+	switch {
+	case se == nil:
+		rec.Status = StatusSucceeded
+	case se.Type == ErrCancelled:
+		rec.Status = StatusCancelled
+	default:
+		rec.Status = StatusFailed
+	}
+	r.setRecord(id, *rec)
+}
+
+// recordScope is how playbooks see a step: steps.ID.{status, output, error, started_at, finished_at, attempts}.
+func recordScope(rec StepRecord) map[string]any {
+	m := map[string]any{"status": rec.Status, "output": rec.Output, "error": nil, "started_at": nil, "finished_at": nil, "attempts": int64(rec.Attempts)}
+	if rec.Error != nil {
+		m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step}
+	}
+	if rec.StartedAt != nil {
+		m["started_at"] = rec.StartedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if rec.FinishedAt != nil {
+		m["finished_at"] = rec.FinishedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+// countExecution enforces the bound on step executions per run.
+func (r *runner) countExecution(id string) *StepError {
+	r.executions++
+	if r.executions > r.limits.MaxStepExecutions {
+		return &StepError{Type: ErrLimit, Step: id, Message: fmt.Sprintf("this run executed more than %d steps (loops and repeats count each time): a runaway loop, or raise the limit", r.limits.MaxStepExecutions)}
+	}
+	return nil
+}
+
+// runRepeat runs a step's body once, or with until/every until its condition holds.
+func (r *runner) runRepeat(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
+	if st.Until == nil {
+		out, attempts, err := r.runOnce(ctx, st, execID, scope)
+		return out, attempts, err
+	}
+	for attempt := 1; ; attempt++ {
+		out, _, err := r.runOnce(ctx, st, execID, scope)
+		if err != nil {
+			return nil, attempt, err
+		}
+		ok, err := r.eval.EvalBool(st.Until.Condition, scope.With(expression.ScopeOutput, out))
+		if err != nil {
+			return nil, attempt, &StepError{Type: ErrExpression, Message: "evaluating until: " + err.Error()}
+		}
+		if ok {
+			return out, attempt, nil
+		}
+		if attempt >= st.Until.MaxAttempts {
+			return nil, attempt, &StepError{Type: ErrUntilExhausted, Message: fmt.Sprintf("the until condition was still false after %d attempts", attempt)}
+		}
+		if err := r.sleep(ctx, execID, st.Until.Every.D()); err != nil {
+			return nil, attempt, err
+		}
+	}
+}
+
+// runForEach runs the step once per item, at most concurrency at a time, keeping the outputs in item order.
+// The first failing item fails the step and cancels the items still running.
+func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
+	v, err := r.eval.EvalValue(st.ForEach.Items, r.scope)
+	if err != nil {
+		return nil, &StepError{Type: ErrExpression, Message: "evaluating for_each: " + err.Error()}
+	}
+	if v == nil {
+		v = []any{}
+	}
+	items, ok := v.([]any)
+	if !ok {
+		return nil, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
+	}
+	if st.ForEach.MaxItems > 0 && len(items) > st.ForEach.MaxItems {
+		return nil, &StepError{Type: ErrLimit, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
+	}
+	as := st.ForEach.As
+	if as == "" {
+		as = "item"
+	}
+	outs := make([]any, len(items))
+	conc := max(1, st.ForEach.Concurrency)
+	lctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	var firstErr error
+	sem := workflow.NewSemaphore(lctx, int64(conc))
+	wg := workflow.NewWaitGroup(lctx)
+	for i, item := range items {
+		if firstErr != nil {
+			break
+		}
+		if err := sem.Acquire(lctx, 1); err != nil {
+			break
+		}
+		if firstErr != nil {
+			sem.Release(1)
+			break
+		}
+		wg.Add(1)
+		i, item := i, item
+		workflow.Go(lctx, func(gctx workflow.Context) {
+			defer wg.Done()
+			defer sem.Release(1)
+			scope := r.scope.With(as, item, expression.ScopeIndex, int64(i))
+			out, _, err := r.runRepeat(gctx, st, fmt.Sprintf("%s#%d", st.ID, i), scope)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = wrapItem(i, err)
+					cancel()
+				}
+				return
+			}
+			outs[i] = out
+		})
+	}
+	wg.Wait(ctx)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return outs, nil
+}
+
+func wrapItem(i int, err error) error {
+	var se *StepError
+	if errors.As(err, &se) {
+		return &StepError{Type: se.Type, Message: fmt.Sprintf("item %d: %s", i, se.Message)}
+	}
+	return err
+}
+
+// runOnce runs the step's kind once and returns its output and, for actions, the activity's attempts.
+func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
+	if se := r.countExecution(execID); se != nil {
+		return nil, 0, se
+	}
+	switch st.Kind {
+	case plan.KindAction:
+		return r.runAction(ctx, st, execID, scope)
+	case plan.KindParallel:
+		out, err := r.runParallel(ctx, st)
+		return out, 0, err
+	case plan.KindCall:
+		out, err := r.runCall(ctx, st, execID, scope)
+		return out, 0, err
+	case plan.KindApproval:
+		out, err := r.runApproval(ctx, st, execID, scope)
+		return out, 0, err
+	case plan.KindWait:
+		return nil, 0, r.sleep(ctx, execID, st.Wait.D())
+	case plan.KindSet:
+		out := make(map[string]any, len(st.Set))
+		for _, v := range st.Set {
+			val, err := r.eval.EvalValue(v.Value, scope)
+			if err != nil {
+				return nil, 0, &StepError{Type: ErrExpression, Message: fmt.Sprintf("evaluating set.%s: %s", v.Name, err)}
+			}
+			r.vars[v.Name] = val
+			out[v.Name] = val
+		}
+		return out, 0, nil
+	case plan.KindFinish:
+		var out map[string]any
+		if st.Finish.Output != nil {
+			v, err := r.eval.EvalValue(st.Finish.Output, scope)
+			if err != nil {
+				return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating finish.output: " + err.Error()}
+			}
+			out, _ = v.(map[string]any)
+		}
+		return out, 0, &finishSignal{status: st.Finish.Status, output: out}
+	case plan.KindFail:
+		msg, err := r.eval.EvalTemplate(st.Fail, scope)
+		if err != nil {
+			return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating fail: " + err.Error()}
+		}
+		return nil, 0, &failSignal{err: StepError{Type: ErrFailStep, Message: fmt.Sprint(msg)}}
+	}
+	return nil, 0, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("step kind %q is not known to this parry", st.Kind)}
+}
+
+// ActionResult is what every action activity returns: its output and the attempt that produced it.
+type ActionResult struct {
+	Output  json.RawMessage `json:"output"`
+	Attempt int             `json:"attempt"`
+}
+
+func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
+	a := st.Action
+	v, err := r.eval.EvalValue(a.With, scope)
+	if err != nil {
+		return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating with." + err.Error()}
+	}
+	with, _ := v.(map[string]any)
+	if with == nil {
+		with = map[string]any{}
+	}
+	// A cecp.* step without a connection acts on the tenant the alert came from.
+	if strings.HasPrefix(a.Name, "cecp.") && isEmpty(with["connection"]) && r.in.Alert != nil {
+		if c, ok := r.in.Alert["connection"].(string); ok && c != "" {
+			with["connection"] = c
+		}
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:             execID,
+		StartToCloseTimeout:    a.Timeout.D(),
+		ScheduleToCloseTimeout: a.ScheduleToClose.D(),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        a.Retry.InitialInterval.D(),
+			BackoffCoefficient:     a.Retry.Backoff,
+			MaximumInterval:        a.Retry.MaxInterval.D(),
+			MaximumAttempts:        int32(a.Retry.MaxAttempts),
+			NonRetryableErrorTypes: a.Retry.NonRetryable,
+		},
+	})
+	r.current[execID] = CurrentStep{ID: execID, Kind: string(st.Kind), Action: a.Name, StartedAt: workflow.Now(ctx).UTC()}
+	defer delete(r.current, execID)
+	in := ActionInput{
+		Run:     RunInfo{ID: r.in.RunID, Playbook: r.in.Playbook.Name, Version: r.in.Playbook.Version, SHA256: r.in.Playbook.SHA256},
+		Step:    execID,
+		With:    with,
+		Secrets: a.Secrets,
+	}
+	var res ActionResult
+	if err := workflow.ExecuteActivity(actx, a.Name, in).Get(actx, &res); err != nil {
+		return nil, 0, activityError(err)
+	}
+	out, err := decodeJSON(res.Output)
+	if err != nil {
+		return nil, res.Attempt, &StepError{Type: ErrInvalidInput, Message: "decoding the output of " + a.Name + ": " + err.Error()}
+	}
+	return out, res.Attempt, nil
+}
+
+func isEmpty(v any) bool {
+	s, ok := v.(string)
+	return v == nil || (ok && s == "")
+}
+
+// activityError turns what ExecuteActivity returned into the step's error: the activity's own error type
+// (VendorAuth, VendorRejected…) and message, or Timeout / Cancelled.
+func activityError(err error) *StepError {
+	var app *temporal.ApplicationError
+	var timeout *temporal.TimeoutError
+	var canceled *temporal.CanceledError
+	var panicErr *temporal.PanicError
+	switch {
+	case errors.As(err, &app):
+		return &StepError{Type: app.Type(), Message: app.Message()}
+	case errors.As(err, &timeout):
+		return &StepError{Type: ErrTimeout, Message: fmt.Sprintf("the action timed out (%s)", strings.ToLower(strings.TrimPrefix(timeout.TimeoutType().String(), "TIMEOUT_TYPE_")))}
+	case errors.As(err, &canceled):
+		return &StepError{Type: ErrCancelled, Message: "cancelled"}
+	case errors.As(err, &panicErr):
+		return &StepError{Type: "ActivityPanic", Message: panicErr.Error()}
+	}
+	return &StepError{Type: "Error", Message: err.Error()}
+}
+
+// runParallel runs the branches at once. A branch that fails (a step failure its on_error does not handle)
+// cancels the others and fails the step. The output maps each branch to its outcome.
+func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
+	pctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	results := make([]error, len(st.Parallel))
+	var first error
+	wg := workflow.NewWaitGroup(ctx)
+	for i := range st.Parallel {
+		wg.Add(1)
+		i := i
+		workflow.Go(pctx, func(gctx workflow.Context) {
+			defer wg.Done()
+			err := r.runList(gctx, st.Parallel[i].Steps)
+			results[i] = err
+			if err != nil && first == nil {
+				first = err
+				cancel()
+			}
+		})
+	}
+	wg.Wait(ctx)
+	out := make(map[string]any, len(st.Parallel))
+	failedBranch := ""
+	for i, b := range st.Parallel {
+		switch {
+		case results[i] == nil:
+			out[b.Name] = StatusSucceeded
+		case results[i] != first && pctx.Err() != nil:
+			out[b.Name] = StatusCancelled
+		default:
+			out[b.Name] = StatusFailed
+			if results[i] == first {
+				failedBranch = b.Name
+			}
+		}
+	}
+	// A branch's unhandled step failure fails this step, so that this step's own on_error applies to it;
+	// finish and fail steps inside a branch end the run as they would anywhere.
+	var sf *stepFailure
+	if errors.As(first, &sf) {
+		return out, &StepError{Type: sf.err.Type, Message: fmt.Sprintf("branch %s: step %s failed: %s", failedBranch, sf.err.Step, sf.err.Message)}
+	}
+	if first != nil {
+		return out, first
+	}
+	return out, nil
+}
+
+func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, error) {
+	raw, ok := r.in.Subplans[st.Call.Playbook]
+	if !ok {
+		return nil, &StepError{Type: ErrNotAvailable, Message: fmt.Sprintf("playbook %q was not given to this run (is it in the registry and enabled?)", st.Call.Playbook)}
+	}
+	sub, err := plan.Decode(raw)
+	if err != nil {
+		return nil, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("the plan of %q: %s", st.Call.Playbook, err)}
+	}
+	v, err := r.eval.EvalValue(st.Call.With, scope)
+	if err != nil {
+		return nil, &StepError{Type: ErrExpression, Message: "evaluating with." + err.Error()}
+	}
+	with, _ := v.(map[string]any)
+	timeout := st.Call.Timeout.D()
+	if timeout == 0 {
+		timeout = sub.Timeout.D()
+	}
+	childID := r.in.RunID + "/" + execID
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: childID, WorkflowExecutionTimeout: timeout})
+	child := Input{
+		RunID: childID, Plan: raw, Playbook: PlaybookRef{Name: sub.Name, SHA256: sub.SHA256},
+		Inputs: with, Alert: r.in.Alert, Incident: r.in.Incident, Subplans: r.in.Subplans,
+		StartedBy: "call:" + r.in.RunID, Limits: r.in.Limits,
+	}
+	r.waits[execID] = Wait{Step: execID, Kind: "call"}
+	defer delete(r.waits, execID)
+	var res Result
+	if err := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, child).Get(ctx, &res); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == FailureType {
+			return nil, &StepError{Type: ErrChild, Message: fmt.Sprintf("playbook %s failed: %s", st.Call.Playbook, app.Message())}
+		}
+		se := activityError(err)
+		if se.Type == "Error" {
+			se.Type = ErrChild
+		}
+		return nil, se
+	}
+	if res.Output == nil {
+		return map[string]any{}, nil
+	}
+	return res.Output, nil
+}
+
+func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, error) {
+	ap := st.Approval
+	prompt, err := r.eval.EvalTemplate(ap.Prompt, scope)
+	if err != nil {
+		return nil, &StepError{Type: ErrExpression, Message: "evaluating approval.prompt: " + err.Error()}
+	}
+	p := &pendingApproval{approvers: ap.Approvers}
+	r.approvals[execID] = p
+	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: workflow.Now(ctx).Add(ap.Timeout.D()).UTC(), Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
+	defer delete(r.approvals, execID)
+	defer delete(r.waits, execID)
+	ok, err := workflow.AwaitWithTimeout(ctx, ap.Timeout.D(), func() bool { return p.decision != nil })
+	if err != nil {
+		return nil, &StepError{Type: ErrCancelled, Message: "cancelled while waiting for an approval"}
+	}
+	now := workflow.Now(ctx).UTC()
+	var out ApprovalOutput
+	switch {
+	case ok:
+		out = *p.decision
+	case ap.OnTimeout == "approve":
+		out = ApprovalOutput{Approved: true, By: "timeout", At: now, TimedOut: true}
+	case ap.OnTimeout == "reject":
+		out = ApprovalOutput{Approved: false, By: "timeout", At: now, TimedOut: true}
+	default:
+		r.decided[execID] = ApprovalOutput{By: "timeout", At: now, TimedOut: true}
+		return nil, &StepError{Type: ErrApprovalTimeout, Message: fmt.Sprintf("no decision within %s", ap.Timeout)}
+	}
+	r.decided[execID] = out
+	return approvalScope(out), nil
+}
+
+func approvalScope(o ApprovalOutput) map[string]any {
+	return map[string]any{"approved": o.Approved, "by": o.By, "comment": o.Comment, "at": o.At.UTC().Format(time.RFC3339Nano), "timed_out": o.TimedOut}
+}
+
+// sleep is a durable timer that the status query reports.
+func (r *runner) sleep(ctx workflow.Context, execID string, d time.Duration) error {
+	r.waits[execID] = Wait{Step: execID, Kind: "timer", Until: workflow.Now(ctx).Add(d).UTC()}
+	defer delete(r.waits, execID)
+	if err := workflow.Sleep(ctx, d); err != nil {
+		return &StepError{Type: ErrCancelled, Message: "cancelled while waiting"}
+	}
+	return nil
+}
+
+// fail runs on_failure with `error` in scope, then returns the run's failure.
+func (r *runner) fail(ctx workflow.Context, err error) error {
+	se := StepError{Type: "Error", Message: err.Error()}
+	var sf *stepFailure
+	var fs *failSignal
+	switch {
+	case errors.As(err, &sf):
+		se = sf.err
+	case errors.As(err, &fs):
+		se = fs.err
+	}
+	if len(r.plan.OnFailure) > 0 {
+		r.scope[expression.ScopeError] = map[string]any{"type": se.Type, "message": se.Message, "step": se.Step}
+		// on_failure's own failure does not change the outcome; its steps are recorded like any other.
+		_ = r.runList(ctx, r.plan.OnFailure)
+	}
+	msg := se.Message
+	if se.Step != "" {
+		msg = fmt.Sprintf("step %s failed: %s: %s", se.Step, se.Type, se.Message)
+	}
+	return temporal.NewNonRetryableApplicationError(msg, FailureType, nil,
+		Failure{Step: se.Step, Type: se.Type, Message: se.Message, Steps: r.snapshot()})
+}
+
+// cancelOpen marks steps still running as cancelled (the run was cancelled).
+func (r *runner) cancelOpen() {
+	for id, rec := range r.records {
+		if rec.Status == StatusRunning {
+			rec.Status = StatusCancelled
+			rec.Error = &StepError{Type: ErrCancelled, Message: "the run was cancelled", Step: id}
+			r.steps[id] = recordScope(*rec)
+		}
+	}
+}
+
+func (r *runner) snapshot() map[string]StepRecord {
+	out := make(map[string]StepRecord, len(r.records))
+	for id, rec := range r.records {
+		out[id] = *rec
+	}
+	return out
+}
+
+func (r *runner) status() Status {
+	s := Status{RunID: r.in.RunID, Playbook: r.in.Playbook.Name, State: StatusRunning, Current: []CurrentStep{}, Waiting: []Wait{}, Steps: r.snapshot()}
+	for _, c := range r.current {
+		s.Current = append(s.Current, c)
+	}
+	sort.Slice(s.Current, func(i, j int) bool { return s.Current[i].ID < s.Current[j].ID })
+	for _, w := range r.waits {
+		s.Waiting = append(s.Waiting, w)
+	}
+	sort.Slice(s.Waiting, func(i, j int) bool { return s.Waiting[i].Step < s.Waiting[j].Step })
+	if len(s.Current) == 0 && len(s.Waiting) > 0 {
+		s.State = StatusWaiting
+	}
+	return s
+}
+
+// decodeJSON decodes an activity's output keeping whole numbers as int64, as the plan's own values are.
+func decodeJSON(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return normalize(v), nil
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	}
+	return v
+}
+
+func jsonSize(v any) int {
+	if v == nil {
+		return 0
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+// mayApprove matches a decider against approvers: token names, or role:R for anyone holding role R.
+func mayApprove(approvers []string, d ApprovalDecision) bool {
+	if contains(approvers, d.By) {
+		return true
+	}
+	for _, r := range d.Roles {
+		if contains(approvers, "role:"+r) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a bool"
+	case int, int64, float64:
+		return "a number"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,216 @@
+// Package workflows holds parry's Temporal workflows: Playbook, the interpreter that runs a compiled plan
+// (one activity per action step, conditions and templates evaluated in deterministic workflow code), and the
+// CECP log poller. It imports the plan and expression packages, never the playbook parser, the vendor client
+// or the store: everything a run needs is in its input.
+package workflows
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/parry-soar/parry/internal/plan"
+)
+
+// Names other parts use to start, signal, query and update playbook runs.
+const (
+	// PlaybookWorkflow is the workflow type of every playbook run.
+	PlaybookWorkflow = "Playbook"
+	// SignalAlert delivers an alert that joined the run's incident; the playbook sees it in incident.alerts.
+	SignalAlert = "alert"
+	// QueryStatus returns a Status.
+	QueryStatus = "status"
+	// UpdateApproval decides a pending approval step (ApprovalDecision → ApprovalOutput).
+	UpdateApproval = "approval"
+	// FailureType is the Temporal error type of a failed run; its details are a Failure.
+	FailureType = "PlaybookFailed"
+)
+
+// Step statuses.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusWaiting   = "waiting"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusCancelled = "cancelled"
+)
+
+// Error types the interpreter gives to failures that do not come from an activity (activities bring their own:
+// VendorRateLimited, VendorUnavailable, VendorRejected, VendorAuth, InvalidInput).
+const (
+	ErrExpression      = "ExpressionError"  // an expression or template failed at run time
+	ErrLimit           = "LimitExceeded"    // a guard of the interpreter (step executions, output size, loop items)
+	ErrTimeout         = "Timeout"          // an activity, child run or approval ran out of time
+	ErrCancelled       = "Cancelled"        // cancelled (a sibling branch failed, or the run was cancelled)
+	ErrApprovalTimeout = "ApprovalTimeout"  // an approval with on_timeout: fail timed out
+	ErrUntilExhausted  = "UntilExhausted"   // until never became true within max_attempts
+	ErrFailStep        = "Failed"           // a fail step
+	ErrChild           = "CallFailed"       // a called playbook failed
+	ErrNotAvailable    = "PlaybookNotFound" // a called playbook was not given to the run
+	ErrInvalidInput    = "InvalidInput"
+)
+
+// Input starts a playbook run. The plan is carried as its encoded JSON (plan.Encode) so that numbers keep
+// their integer-ness through Temporal's JSON payloads.
+type Input struct {
+	RunID    string          `json:"run_id"`
+	Plan     json.RawMessage `json:"plan"`
+	Playbook PlaybookRef     `json:"playbook"`
+	// Inputs are the manual run's values (`--with key=value`); alert runs take theirs from the plan's `from`.
+	Inputs   map[string]any `json:"inputs,omitempty"`
+	Alert    map[string]any `json:"alert,omitempty"`
+	Incident *Incident      `json:"incident,omitempty"`
+	// Subplans are the plans of the playbooks this one calls (recursively), by name, resolved when the run
+	// was started so a run is pinned to them too.
+	Subplans map[string]json.RawMessage `json:"subplans,omitempty"`
+	// Reuse are recorded results of a failed run, by step id, that a retry takes instead of executing the
+	// steps again (action, approval, wait and call steps; loops by their step id).
+	Reuse map[string]StepRecord `json:"reuse,omitempty"`
+	// RetryOf is the run this one retries.
+	RetryOf   string `json:"retry_of,omitempty"`
+	StartedBy string `json:"started_by,omitempty"`
+	// Limits override the interpreter's guards (zero: the defaults).
+	Limits Limits `json:"limits,omitempty"`
+}
+
+// PlaybookRef names the playbook version a run executes.
+type PlaybookRef struct {
+	Name    string `json:"name"`
+	Version int    `json:"version,omitempty"` // 0: not from the registry (a file or inline YAML)
+	SHA256  string `json:"sha256"`
+}
+
+// Incident is the incident a run handles; repeat alerts arrive by SignalAlert and append to Alerts.
+type Incident struct {
+	ID     int64            `json:"id"`
+	Key    string           `json:"key"`
+	Alerts []map[string]any `json:"alerts"`
+}
+
+// Limits are the interpreter's guards against runaway playbooks, well inside Temporal's hard limits.
+type Limits struct {
+	// MaxStepExecutions bounds step executions per run (loop items and until repeats count).
+	MaxStepExecutions int `json:"max_step_executions,omitempty"`
+	// MaxOutputBytes bounds one step's output as JSON (Temporal warns at 256 KB, refuses at 2 MB).
+	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+}
+
+// Default guards.
+const (
+	DefaultMaxStepExecutions = 5000
+	DefaultMaxOutputBytes    = 256 << 10
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxStepExecutions <= 0 {
+		l.MaxStepExecutions = DefaultMaxStepExecutions
+	}
+	if l.MaxOutputBytes <= 0 {
+		l.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	return l
+}
+
+// ActionInput is what every action activity receives.
+type ActionInput struct {
+	Run  RunInfo `json:"run"`
+	Step string  `json:"step"` // the step id, id#N inside for_each loops
+	// With is the evaluated `with`, secrets not yet filled in.
+	With map[string]any `json:"with"`
+	// Secrets are filled into With by the worker: plan.SecretRef paths and names, never values.
+	Secrets []plan.SecretRef `json:"secrets,omitempty"`
+}
+
+// RunInfo identifies the run an activity works for (audit rows, artifacts).
+type RunInfo struct {
+	ID       string `json:"id"`
+	Playbook string `json:"playbook"`
+	Version  int    `json:"version,omitempty"`
+	SHA256   string `json:"sha256"`
+}
+
+// StepError is a failed step's error, visible to playbooks as steps.ID.error.
+type StepError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	Step    string `json:"step,omitempty"`
+}
+
+// StepRecord is what the run knows of one step; playbooks read it as steps.ID.
+type StepRecord struct {
+	Status     string     `json:"status"`
+	Output     any        `json:"output"`
+	Error      *StepError `json:"error,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Attempts   int        `json:"attempts,omitempty"`
+	// Reused is set when a retry took this record from the failed run instead of executing the step.
+	Reused bool `json:"reused,omitempty"`
+}
+
+// Result is a successful run's outcome.
+type Result struct {
+	// Status is the finish step's label (resolved, false_positive…), or "succeeded".
+	Status string                `json:"status"`
+	Output map[string]any        `json:"output,omitempty"`
+	Steps  map[string]StepRecord `json:"steps"`
+}
+
+// Failure is the detail of a failed run's error (type FailureType).
+type Failure struct {
+	Step    string                `json:"step"`
+	Type    string                `json:"type"`
+	Message string                `json:"message"`
+	Steps   map[string]StepRecord `json:"steps"`
+}
+
+// ApprovalDecision is the argument of UpdateApproval.
+type ApprovalDecision struct {
+	Step     string `json:"step"`
+	Approved bool   `json:"approved"`
+	By       string `json:"by"`
+	// Roles are the roles the decider holds (its token's role and every lower one), matched against
+	// `role:R` entries of the step's approvers.
+	Roles   []string `json:"roles,omitempty"`
+	Comment string   `json:"comment,omitempty"`
+}
+
+// ApprovalOutput is an approval step's output.
+type ApprovalOutput struct {
+	Approved bool      `json:"approved"`
+	By       string    `json:"by"`
+	Comment  string    `json:"comment"`
+	At       time.Time `json:"at"`
+	// TimedOut is set when on_timeout decided.
+	TimedOut bool `json:"timed_out,omitempty"`
+}
+
+// Status is the answer of QueryStatus.
+type Status struct {
+	RunID    string `json:"run_id"`
+	Playbook string `json:"playbook"`
+	// State is running, or waiting when every active step waits for a person or a timer.
+	State   string                `json:"state"`
+	Current []CurrentStep         `json:"current"`
+	Waiting []Wait                `json:"waiting"`
+	Steps   map[string]StepRecord `json:"steps"`
+}
+
+// CurrentStep is a step in progress.
+type CurrentStep struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Action    string    `json:"action,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Wait is something the run waits for: an approval, a timer (wait, until/every) or a called playbook.
+type Wait struct {
+	Step   string    `json:"step"`
+	Kind   string    `json:"kind"` // approval, timer, call
+	Until  time.Time `json:"until,omitempty"`
+	Prompt string    `json:"prompt,omitempty"`
+	// Approvers who may decide (empty: anyone with the responder role).
+	Approvers []string `json:"approvers,omitempty"`
+}
