@@ -29,7 +29,7 @@ const (
 	// DefaultNamespace is always registered.
 	DefaultNamespace = "default"
 
-	temporalListenFlag = "--temporal-listen"
+	temporalListenFlag = "--dev-temporal-listen"
 	dataDirFlag        = "--data-dir"
 
 	// clusterName is the single cluster's name; it is stored in the database on the

@@ -271,7 +271,7 @@ func TestStartTemporalPortInUse(t *testing.T) {
 	addr := occupy(t)
 	dir := t.TempDir()
 	_, err := StartTemporal(t.Context(), TemporalOptions{DataDir: dir, Listen: addr})
-	want := addr + " is in use: stop the other process or pass --temporal-listen"
+	want := addr + " is in use: stop the other process or pass --dev-temporal-listen"
 	if err == nil || err.Error() != want {
 		t.Fatalf("StartTemporal error = %v, want %q", err, want)
 	}
@@ -290,7 +290,7 @@ func TestStartTemporalPortInUse(t *testing.T) {
 func TestStartUIPortInUse(t *testing.T) {
 	addr := occupy(t)
 	_, err := StartUI(t.Context(), UIOptions{Listen: addr, TemporalAddress: "127.0.0.1:7233"})
-	want := addr + " is in use: stop the other process or pass --ui-listen"
+	want := addr + " is in use: stop the other process or pass --dev-ui-listen"
 	if err == nil || err.Error() != want {
 		t.Fatalf("StartUI error = %v, want %q", err, want)
 	}

@@ -28,7 +28,7 @@ import (
 // temporal CLI's dev server uses for it.
 const DefaultUIListen = "127.0.0.1:8233"
 
-const uiListenFlag = "--ui-listen"
+const uiListenFlag = "--dev-ui-listen"
 
 // UIOptions configures StartUI. TemporalAddress is required.
 type UIOptions struct {
