@@ -23,6 +23,12 @@
 // each start. Ports are checked before the server binds them, so a taken port is a
 // clear error ("127.0.0.1:7233 is in use: …"), not the server's exit.
 //
+// A second server may start in the same process after Stop (tests do; see
+// TestRestartResumesWorkflow). The server never closes some of its internal gRPC
+// clients, so each start/stop cycle leaves about 30 idle goroutines behind; the
+// system workers that would otherwise keep polling the frontend address after Stop
+// (scanners, parent-close-policy worker) are switched off.
+//
 // This package imports the Temporal server (about 200 MB of dependencies, minutes to
 // compile cold); only the CLI's dev command and end-to-end tests may import it.
 package devserver
