@@ -23,6 +23,7 @@ import (
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
+	"github.com/parry-soar/parry/internal/worker"
 )
 
 // Embedded starts the services parry dev embeds that are too heavy for this package to import: the Temporal
@@ -161,6 +162,19 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	}
 	stack.add("Temporal client", func(context.Context) error { tc.Close(); return nil })
 
+	wopts, err := worker.FromConfig(cfg, st, secrets, logger)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(tc, wopts)
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Serve(workerCtx) }()
+	stack.add("worker", func(context.Context) error { stopWorker(); return <-workerDone })
+
 	tokenPath, created, err := service.BootstrapAdminToken(ctx, st, cfg.DataDir)
 	if err != nil {
 		return err
@@ -193,7 +207,7 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	fmt.Fprintf(a.stderr, `
 parry dev is running (Ctrl-C to stop)
   API          %s   (health: %s/healthz, ready: %s/readyz, metrics: %s/metrics)
-  Temporal     %s   namespace %s, task queue %s
+  Temporal     %s   namespace %s, task queue %s (worker running)
   Temporal UI  %s
   PostgreSQL   %s
   CECP sim     %s
