@@ -92,5 +92,5 @@ func TestQuarantineDownload(t *testing.T) {
 	wantErr(t, err, action.InvalidInput, "with.mail has no mail_unique_id: pass a quarantine event's message or a sweep item")
 	_, err = h.exec("cecp.quarantine_download", "sample5", map[string]any{"mail": event},
 		plan.SecretRef{Path: []string{"password"}, Name: "zip-password-missing"})
-	wantErr(t, err, action.InvalidInput, `reading secret "zip-password-missing" for with.password: secret not found: "zip-password-missing"`)
+	wantErr(t, err, action.InvalidInput, `with.password: secret "zip-password-missing" not found`)
 }

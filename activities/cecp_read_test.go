@@ -197,7 +197,7 @@ func TestQuotaRefusal(t *testing.T) {
 func TestMissingToken(t *testing.T) {
 	h := newHarness(t, harnessOpts{config: func(c *config.Config) { c.CECP.Connections[0].TokenSecret = "nope" }})
 	_, err := h.exec("cecp.blocklist", "b", map[string]any{})
-	wantErr(t, err, action.VendorAuth, `reading the blocked lists on connection "sim": GET /v1/remediation/mails: getting the API token: reading secret "nope": secret not found: "nope"`)
+	wantErr(t, err, action.VendorAuth, `reading the blocked lists on connection "sim": GET /v1/remediation/mails: getting the API token: secret "nope" not found`)
 }
 
 func TestVendorRateWindowSimulated(t *testing.T) {

@@ -249,7 +249,7 @@ func TestNotifyWebhook(t *testing.T) {
 	_, err = h.exec("notify.webhook", "tell", map[string]any{"connection": "pager", "text": "x"})
 	wantErr(t, err, action.InvalidInput, `unknown webhook "pager" (configured: soc, mgmt, broken)`)
 	_, err = h.exec("notify.webhook", "tell", map[string]any{"connection": "broken", "text": "x"})
-	wantErr(t, err, action.InvalidInput, `reading the URL of webhook "broken" from secret "absent": secret not found: "absent"`)
+	wantErr(t, err, action.InvalidInput, `reading the URL of webhook "broken" from secret "absent": secret "absent" not found`)
 	if strings.Contains(h.logs.String(), "hooksecret") {
 		t.Error("the webhook URL is in the logs")
 	}

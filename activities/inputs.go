@@ -33,7 +33,7 @@ func (a *Activities) fillSecrets(ctx context.Context, with map[string]any, refs 
 		}
 		v, err := a.deps.Secrets.Secret(ctx, ref.Name)
 		if err != nil {
-			return values, failf(action.InvalidInput, "reading secret %q for %s: %v", ref.Name, where, err)
+			return values, failf(action.InvalidInput, "%s: %v", where, err)
 		}
 		values = append(values, v)
 		if err := setPath(with, ref.Path, v); err != nil {

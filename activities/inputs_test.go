@@ -143,7 +143,7 @@ func TestFillSecrets(t *testing.T) {
 		want string
 	}{
 		{[]plan.SecretRef{{Path: []string{"password"}, Name: "missing"}},
-			`reading secret "missing" for with.password: secret not found: "missing"`},
+			`with.password: secret "missing" not found`},
 		{[]plan.SecretRef{{Path: []string{"list", "7"}, Name: "pw"}},
 			`placing secret "pw" at with.list[7]: 7 is not an index of a list of 2`},
 		{[]plan.SecretRef{{Path: []string{"url", "x"}, Name: "pw"}},
