@@ -132,6 +132,8 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 		SourceDomain  string `json:"source_domain"`
 		Limit         int    `json:"limit"`
 		MaxResults    int    `json:"max_results"`
+		// Headers are a few KB a mail and rarely needed by later steps: kept only on request.
+		IncludeHeaders bool `json:"include_headers"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -158,6 +160,9 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 	}
 	out := make([]sweepMailOut, len(mails))
 	for i, m := range mails {
+		if !in.IncludeHeaders {
+			m.MailInternetHeaders = nil
+		}
 		out[i] = sweepMail(m)
 	}
 	return struct {

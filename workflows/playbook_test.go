@@ -505,10 +505,10 @@ inputs:
 
 	h = newHarness(t)
 	h.actions.handlers["cecp.sweep"] = func(ActionInput) (any, error) {
-		return map[string]any{"mails": []any{strings.Repeat("x", 300<<10)}}, nil
+		return map[string]any{"mails": []any{strings.Repeat("x", 1100<<10)}}, nil
 	}
 	_, err = h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"sender": "s@x.test"}})
-	if msg, _ := failureOf(t, err); msg != "step sweep failed: LimitExceeded: the output of step sweep is 307214 bytes, over the 262144-byte limit: return less (filter or chunk the work)" {
+	if msg, _ := failureOf(t, err); msg != "step sweep failed: LimitExceeded: the output of step sweep is 1126414 bytes, over the 1048576-byte limit: return less (filter or chunk the work)" {
 		t.Fatalf("output bound: %q", msg)
 	}
 

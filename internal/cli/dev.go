@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -139,6 +141,10 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	}
 	stack.add("Temporal UI", stopUI)
 
+	secretsNote, err := devSecrets(ctx, &cfg, a.getenv)
+	if err != nil {
+		return err
+	}
 	secrets := service.Secrets(cfg, a.getenv)
 	simURL := "off (--sim=false)"
 	if cfg.Dev.Sim {
@@ -212,9 +218,10 @@ parry dev is running (Ctrl-C to stop)
   PostgreSQL   %s
   CECP sim     %s
   data dir     %s
+  secrets      %s
   %s
   The CLI finds the API and the token by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
-`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, tokenNote, apiURL, tokenPath)
+`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, secretsNote, tokenNote, apiURL, tokenPath)
 
 	select {
 	case <-ctx.Done():
@@ -292,4 +299,28 @@ func startDevSim(listen string, logger *slog.Logger) (string, func(context.Conte
 		sim.Close()
 		return err
 	}, nil
+}
+
+// devSecrets gives parry dev a secrets directory in the data dir when none is configured, and creates there the
+// ZIP password the shipped playbooks use (secret("quarantine-zip")) unless it exists, so they run as they are.
+func devSecrets(ctx context.Context, cfg *config.Config, getenv func(string) string) (string, error) {
+	if cfg.Secrets.Dir == "" {
+		cfg.Secrets.Dir = filepath.Join(cfg.DataDir, "secrets")
+	}
+	if err := service.EnsureDir(cfg.Secrets.Dir); err != nil {
+		return "", err
+	}
+	note := cfg.Secrets.Dir + " (one file per secret; or PARRY_SECRET_<NAME>)"
+	if _, err := service.Secrets(*cfg, getenv).Secret(ctx, "quarantine-zip"); errors.Is(err, secret.ErrNotFound) {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		path := filepath.Join(cfg.Secrets.Dir, "quarantine-zip")
+		if err := service.WriteFileAtomic(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("writing %s: %w", path, err)
+		}
+		note += "; created quarantine-zip, the ZIP password of quarantined-mail downloads"
+	}
+	return note, nil
 }

@@ -498,11 +498,13 @@ func (a *app) printView(v runs.View) {
 }
 
 func oneLineJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
+	s := strings.TrimSpace(buf.String())
 	if len(s) > 400 {
 		s = s[:400] + "…"
 	}
