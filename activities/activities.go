@@ -200,6 +200,40 @@ type call struct {
 	// secrets are the values the wrapper removes from errors and the output: the step's secrets, and any a
 	// handler read itself (a webhook URL).
 	secrets []string
+
+	mu       sync.Mutex
+	progress any // the last progress a handler recorded; the keeper re-sends it with every heartbeat
+}
+
+// heartbeat records a handler's progress (resumed by the next attempt) and sends it now.
+func (c *call) heartbeat(ctx context.Context, progress any) {
+	c.mu.Lock()
+	c.progress = progress
+	c.mu.Unlock()
+	activity.RecordHeartbeat(ctx, progress)
+}
+
+// keepAlive heartbeats every interval until ctx ends, so that Temporal notices a worker that died in the
+// middle of an activity within the run's heartbeat timeout (instead of the activity's whole timeout) and
+// gives the activity to another worker.
+func (c *call) keepAlive(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.mu.Lock()
+			p := c.progress
+			c.mu.Unlock()
+			if p == nil {
+				activity.RecordHeartbeat(ctx)
+			} else {
+				activity.RecordHeartbeat(ctx, p)
+			}
+		}
+	}
 }
 
 // holder names this attempt for the mitigation lease: unique even when two attempts of a step run at once.
@@ -227,6 +261,11 @@ func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Con
 			c.step = info.ActivityID
 		}
 		c.logger = a.deps.Logger.With("action", spec.Name, "run_id", c.runID, "step", c.step, "attempt", c.attempt)
+		if info.HeartbeatTimeout > 0 {
+			hbCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			go c.keepAlive(hbCtx, max(info.HeartbeatTimeout/4, 100*time.Millisecond))
+		}
 		with := cloneMap(in.With)
 		values, err := a.fillSecrets(ctx, with, in.Secrets)
 		c.hide(values...)

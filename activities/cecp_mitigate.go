@@ -485,7 +485,7 @@ func (a *Activities) waitResults(ctx context.Context, c *call, v *vendor, m *mit
 			missing = 0
 		}
 		prog.Delay = min(delay*2, a.deps.MaxPollInterval)
-		activity.RecordHeartbeat(ctx, prog)
+		c.heartbeat(ctx, prog)
 		if err := sleep(ctx, delay); err != nil {
 			return nil, err
 		}

@@ -631,6 +631,7 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ActivityID:             execID,
 		StartToCloseTimeout:    a.Timeout.D(),
+		HeartbeatTimeout:       min(r.limits.HeartbeatTimeout.D(), a.Timeout.D()),
 		ScheduleToCloseTimeout: a.ScheduleToClose.D(),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        a.Retry.InitialInterval.D(),

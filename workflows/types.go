@@ -88,10 +88,17 @@ type Incident struct {
 	Alerts []map[string]any `json:"alerts"`
 }
 
+// Duration is a time.Duration that travels in JSON as text (30s).
+type Duration = plan.Duration
+
 // Limits are the interpreter's guards against runaway playbooks, well inside Temporal's hard limits.
 type Limits struct {
 	// MaxStepExecutions bounds step executions per run (loop items and until repeats count).
 	MaxStepExecutions int `json:"max_step_executions,omitempty"`
+	// HeartbeatTimeout is how long an action may go without a heartbeat before Temporal gives it to another
+	// worker (the worker heartbeats every quarter of it while the action runs): how fast a dead worker's
+	// actions move on.
+	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
 	// MaxOutputBytes bounds one step's output as JSON. Temporal refuses payloads over 2 MB; the default leaves room
 	// for the rest of the workflow task. A 1,000-mail sweep without headers is about 400 KB.
 	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
@@ -101,6 +108,7 @@ type Limits struct {
 const (
 	DefaultMaxStepExecutions = 5000
 	DefaultMaxOutputBytes    = 1 << 20
+	DefaultHeartbeatTimeout  = time.Minute
 )
 
 func (l Limits) withDefaults() Limits {
@@ -109,6 +117,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxOutputBytes <= 0 {
 		l.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if l.HeartbeatTimeout <= 0 {
+		l.HeartbeatTimeout = Duration(DefaultHeartbeatTimeout)
 	}
 	return l
 }
