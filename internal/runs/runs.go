@@ -40,6 +40,8 @@ type Starter struct {
 	Temporal  WorkflowStarter
 	TaskQueue string
 	Engine    *expression.Engine
+	// Limits are the interpreter's guards for the runs this starter starts (zero: the defaults).
+	Limits workflows.Limits
 }
 
 // InputError is a request the playbook cannot run with (unknown or missing inputs, bad types): a caller's
@@ -123,6 +125,7 @@ func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, erro
 		Playbook:  workflows.PlaybookRef{Name: r.PlaybookName, Version: r.PlaybookVersion, SHA256: r.PlaybookSHA256},
 		RetryOf:   r.RetryOf,
 		StartedBy: r.StartedBy,
+		Limits:    s.Limits,
 	}
 	if len(r.Inputs) > 0 {
 		var m map[string]any
