@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
@@ -123,8 +122,6 @@ func (h *historyIter) Next() (*history.HistoryEvent, error) {
 	h.done = true
 	return h.ev, h.err
 }
-
-var _ = common.Payloads{}
 
 func (r *fakeRun) GetID() string    { return r.id }
 func (r *fakeRun) GetRunID() string { return r.runID }
