@@ -12,5 +12,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newHealthCmd(),
 		a.newAlertCmd(),
 		a.newCECPCmd(),
+		a.newPlaybookCmd(),
+		a.newIncidentCmd(),
 	}
 }

@@ -78,10 +78,66 @@ func Push(ctx context.Context, st Store, linter *playbook.Linter, files []File, 
 	if linter == nil {
 		linter = playbook.NewLinter(nil)
 	}
-	type compiled struct {
-		file File
-		plan *plan.Plan
-		json []byte
+	ok, all := compileFiles(linter, files)
+	if yamlnode.HasErrors(all) {
+		return nil, &LintError{Diagnostics: all}
+	}
+	out := make([]Pushed, 0, len(ok))
+	for _, c := range ok {
+		v, created, err := st.PutPlaybookVersion(ctx, c.plan.Name, c.plan.SHA256, c.file.Source, c.json, by)
+		if err != nil {
+			return out, err
+		}
+		p := Pushed{File: c.file.Name, Name: v.Name, Version: v.Version, SHA256: v.SHA256, Created: created, Enabled: v.Enabled}
+		if enable && !v.Enabled {
+			if _, err := st.EnablePlaybook(ctx, v.Name, v.Version); err != nil {
+				return out, err
+			}
+			p.Enabled = true
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Lint returns every diagnostic of files that would stop a push: lint errors, files over the size cap and two
+// files naming one playbook. It stores nothing.
+func Lint(linter *playbook.Linter, files []File) []yamlnode.Diagnostic {
+	_, all := compileFiles(linter, files)
+	if !yamlnode.HasErrors(all) {
+		return nil
+	}
+	return all
+}
+
+// Warnings returns the warnings of a set of files (Push stores files with warnings; a CLI may show them).
+func Warnings(linter *playbook.Linter, files []File) []yamlnode.Diagnostic {
+	if linter == nil {
+		linter = playbook.NewLinter(nil)
+	}
+	var out []yamlnode.Diagnostic
+	for _, f := range files {
+		_, diags := linter.Load(f.Name, []byte(f.Source))
+		for _, d := range diags {
+			if d.Severity != yamlnode.Error {
+				out = append(out, d)
+			}
+		}
+	}
+	yamlnode.Sort(out)
+	return out
+}
+
+type compiled struct {
+	file File
+	plan *plan.Plan
+	json []byte
+}
+
+// compileFiles lints and compiles files; the diagnostics are sorted.
+func compileFiles(linter *playbook.Linter, files []File) ([]compiled, []yamlnode.Diagnostic) {
+	if linter == nil {
+		linter = playbook.NewLinter(nil)
 	}
 	var all []yamlnode.Diagnostic
 	var ok []compiled
@@ -105,48 +161,14 @@ func Push(ctx context.Context, st Store, linter *playbook.Linter, files []File, 
 		byName[p.Name] = f.Name
 		b, err := plan.Encode(p)
 		if err != nil {
-			return nil, fmt.Errorf("encoding the plan of %s: %w", f.Name, err)
+			all = append(all, yamlnode.Diagnostic{File: f.Name, Line: 1, Column: 1, Severity: yamlnode.Error,
+				Message: fmt.Sprintf("encoding the plan: %v", err)})
+			continue
 		}
 		ok = append(ok, compiled{file: f, plan: p, json: b})
 	}
-	if yamlnode.HasErrors(all) {
-		yamlnode.Sort(all)
-		return nil, &LintError{Diagnostics: all}
-	}
-	out := make([]Pushed, 0, len(ok))
-	for _, c := range ok {
-		v, created, err := st.PutPlaybookVersion(ctx, c.plan.Name, c.plan.SHA256, c.file.Source, c.json, by)
-		if err != nil {
-			return out, err
-		}
-		p := Pushed{File: c.file.Name, Name: v.Name, Version: v.Version, SHA256: v.SHA256, Created: created, Enabled: v.Enabled}
-		if enable && !v.Enabled {
-			if _, err := st.EnablePlaybook(ctx, v.Name, v.Version); err != nil {
-				return out, err
-			}
-			p.Enabled = true
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// Warnings returns the warnings of a set of files (Push stores files with warnings; a CLI may show them).
-func Warnings(linter *playbook.Linter, files []File) []yamlnode.Diagnostic {
-	if linter == nil {
-		linter = playbook.NewLinter(nil)
-	}
-	var out []yamlnode.Diagnostic
-	for _, f := range files {
-		_, diags := linter.Load(f.Name, []byte(f.Source))
-		for _, d := range diags {
-			if d.Severity != yamlnode.Error {
-				out = append(out, d)
-			}
-		}
-	}
-	yamlnode.Sort(out)
-	return out
+	yamlnode.Sort(all)
+	return ok, all
 }
 
 // SyncResult says what a directory sync changed.
