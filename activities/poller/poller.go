@@ -22,7 +22,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/config"
@@ -46,6 +45,8 @@ const (
 	// quietAdvance is how far behind "now" an empty poll moves the cursor: events the vendor indexes late
 	// (up to this much) are still found, and a quiet stream does not drift out of the vendor's reach.
 	quietAdvance = 10 * time.Minute
+	// maxPagesPerCall bounds one call even when it keeps meeting pages it stored already.
+	maxPagesPerCall = 1000
 )
 
 // Stream mirrors workflows.PollStream.
@@ -98,12 +99,19 @@ type Activities struct {
 	// PagesPerCall bounds the pages one activity call reads (DefaultPagesPerCall when 0); the workflow calls
 	// again while the vendor has more.
 	PagesPerCall int
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// PageSize is the vendor page size (the maximum, 500, when 0).
+	PageSize int
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Registry is where activities are registered: a worker.Worker, or a test environment.
+type Registry interface {
+	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 }
 
 // Register registers the activity on a worker under ActivityName.
-func Register(r worker.ActivityRegistry, a *Activities) {
+func Register(r Registry, a *Activities) {
 	r.RegisterActivityWithOptions(a.PollStream, activity.RegisterOptions{Name: ActivityName})
 }
 
@@ -194,16 +202,20 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 	if pages <= 0 {
 		pages = DefaultPagesPerCall
 	}
+	size := a.PageSize
+	if size <= 0 || size > cecp.MaxSecurityEventsLimit {
+		size = cecp.MaxSecurityEventsLimit
+	}
 	var next func(ctx context.Context) (pageOf, error)
 	var done func() bool
 	if in.Stream.Event == QuarantineEvent {
-		p := src.QuarantineEventPages(cecp.QuarantineEventsQuery{Start: start, End: now, Limit: cecp.MaxQuarantineEventsLimit, MaxResults: pages * cecp.MaxQuarantineEventsLimit})
+		p := src.QuarantineEventPages(cecp.QuarantineEventsQuery{Start: start, End: now, Limit: size, MaxResults: maxPagesPerCall * size})
 		next = func(ctx context.Context) (pageOf, error) {
 			pg, err := p.Next(ctx)
 			if err != nil {
 				return pageOf{}, err
 			}
-			out := pageOf{position: pg.LastLogItemGenerationTime}
+			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink}
 			for _, ev := range pg.Items {
 				out.items = append(out.items, quarantineAlert(in.Connection, ev))
 			}
@@ -212,13 +224,13 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 		done = p.Done
 	} else {
 		p := src.SecurityEventPages(cecp.SecurityEventsQuery{Service: in.Stream.Service, Event: in.Stream.Event, Start: start, End: now,
-			Limit: cecp.MaxSecurityEventsLimit, MaxResults: pages * cecp.MaxSecurityEventsLimit})
+			Limit: size, MaxResults: maxPagesPerCall * size})
 		next = func(ctx context.Context) (pageOf, error) {
 			pg, err := p.Next(ctx)
 			if err != nil {
 				return pageOf{}, err
 			}
-			out := pageOf{position: pg.LastLogItemGenerationTime}
+			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink}
 			for _, ev := range pg.Items {
 				out.items = append(out.items, securityAlert(in.Connection, in.Stream, ev))
 			}
@@ -231,6 +243,7 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 	for id := range seen {
 		seenIDs = append(seenIDs, id)
 	}
+	lastNext, budget := "", 0
 	for !done() {
 		pg, err := next(ctx)
 		if errors.Is(err, cecp.ErrNoMorePages) {
@@ -241,6 +254,7 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 		}
 		res.Pages++
 		res.Events += len(pg.items)
+		lastNext = pg.next
 		var alerts []store.NewAlert
 		var ids []string
 		for _, it := range pg.items {
@@ -249,6 +263,7 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 				alerts = append(alerts, it)
 			}
 		}
+		before := position
 		switch {
 		case len(pg.items) == 0 && pg.position.IsZero():
 			// Nothing new: move a quiet stream along, never back.
@@ -266,6 +281,7 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 		if pg.position.After(now) {
 			position = now
 		}
+		movedOn := !position.Equal(before)
 		inserted, err := a.Store.StorePollPage(ctx, store.PollPage{
 			Connection: in.Connection, Stream: name, Position: position, SeenIDs: seenIDs, Events: len(pg.items),
 			Alerts: alerts, GapFrom: gapFrom, GapTo: gapTo,
@@ -286,17 +302,23 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 			}
 		}
 		activity.RecordHeartbeat(ctx, res.Pages)
-		if res.Pages >= pages {
+		// Pages of events already stored (more events at one millisecond than a call's budget, re-read from
+		// the cursor) do not count, or the stream would never get past them.
+		if len(alerts) > 0 || movedOn {
+			budget++
+		}
+		if budget >= pages || res.Pages >= maxPagesPerCall {
 			break
 		}
 	}
-	res.More = !done()
+	res.More = !done() || lastNext != ""
 	res.Position = position
 	return res, nil
 }
 
 type pageOf struct {
 	position time.Time
+	next     string // the vendor's next_link: set on the last page read when the bound stopped short
 	items    []store.NewAlert
 }
 
@@ -314,11 +336,9 @@ func classify(what string, err error) error {
 	msg := what + ": " + ce.Error()
 	switch {
 	case ce.RateLimited():
-		delay := ce.RetryAfter
-		if delay <= 0 {
-			delay = 30 * time.Second
-		}
-		return temporal.NewApplicationErrorWithOptions(msg, "VendorRateLimited", temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+		// Without a known delay the retry policy's backoff applies; the next attempt then meets the quota's
+		// block (set after the vendor's 429) and learns the delay from it.
+		return temporal.NewApplicationErrorWithOptions(msg, "VendorRateLimited", temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})
 	case ce.Auth():
 		return temporal.NewNonRetryableApplicationError(msg, "VendorAuth", nil)
 	case ce.Transient():
