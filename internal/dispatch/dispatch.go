@@ -148,6 +148,12 @@ type work struct {
 // alerts stay pending and their attempts and last_error record the failure.
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (Result, error) {
 	var res Result
+	// Everything read from the pool is read before the transaction: while it is open the dispatcher holds a
+	// connection, and waiting for a second one could starve the pool (several dispatchers, a busy API).
+	triggers, err := d.loadTriggers(ctx)
+	if err != nil {
+		return res, err
+	}
 	tx, err := d.Store.Pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("beginning a dispatch transaction: %w", err)
@@ -167,7 +173,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (Result, error) {
 		committed = true
 		return res, tx.Commit(ctx)
 	}
-	works, outcomes, r, err := d.plan(ctx, tx, alerts)
+	works, outcomes, r, err := d.plan(ctx, tx, triggers, alerts)
 	res.add(r)
 	if err == nil {
 		err = d.callTemporal(ctx, works)
@@ -218,18 +224,37 @@ func (d *Dispatcher) failed(ctx context.Context, alerts []store.Alert, cause err
 	}
 }
 
+// loadTriggers returns the triggers of the enabled versions, each with the workflow input its runs start
+// from (the plan and the enabled plans of the playbooks it calls, resolved now for this batch).
+func (d *Dispatcher) loadTriggers(ctx context.Context) ([]*trigger, error) {
+	versions, err := store.EnabledVersions(ctx, d.Store.Pool)
+	if err != nil {
+		return nil, err
+	}
+	cached, err := d.triggers(ctx, versions)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*trigger, len(cached))
+	for i, t := range cached {
+		c := *t // the cached trigger is shared; the base input is this batch's
+		if c.err == nil {
+			in, err := d.Runs.Input(ctx, store.Run{Plan: c.planJSON, PlaybookName: c.name, PlaybookVersion: c.version,
+				PlaybookSHA256: c.sha, StartedBy: StartedBy})
+			if err != nil {
+				return nil, fmt.Errorf("preparing the runs of %s: %w", c.name, err)
+			}
+			c.base = &in
+		}
+		out[i] = &c
+	}
+	return out, nil
+}
+
 // plan evaluates the triggers, takes the dedup locks and decides, alert by alert in id order, which incident
 // each match opens or joins. It writes nothing.
-func (d *Dispatcher) plan(ctx context.Context, tx pgx.Tx, alerts []store.Alert) ([]*work, []store.DispatchOutcome, Result, error) {
+func (d *Dispatcher) plan(ctx context.Context, tx pgx.Tx, triggers []*trigger, alerts []store.Alert) ([]*work, []store.DispatchOutcome, Result, error) {
 	var res Result
-	versions, err := store.EnabledVersions(ctx, tx)
-	if err != nil {
-		return nil, nil, res, err
-	}
-	triggers, err := d.triggers(ctx, versions)
-	if err != nil {
-		return nil, nil, res, err
-	}
 	eng := d.engine()
 	type hit struct {
 		alert int
@@ -373,13 +398,11 @@ func (d *Dispatcher) callCtx(ctx context.Context) (context.Context, context.Canc
 // start starts a new incident's workflow. A workflow that exists with its id was started by an attempt that
 // rolled back: it is adopted (its incident id and plan are the ones recorded) and sent the batch's alerts.
 func (d *Dispatcher) start(ctx context.Context, w *work) error {
-	in, err := d.Runs.Input(ctx, store.Run{
-		ID: w.inc.RunID, Plan: w.t.planJSON, PlaybookName: w.t.name, PlaybookVersion: w.t.version,
-		PlaybookSHA256: w.t.sha, StartedBy: StartedBy,
-	})
-	if err != nil {
-		return fmt.Errorf("building the input of run %s: %w", w.inc.RunID, err)
+	if w.t.base == nil {
+		return fmt.Errorf("building the input of run %s: the trigger was not prepared", w.inc.RunID)
 	}
+	in := *w.t.base
+	in.RunID = w.inc.RunID
 	in.Alert = runs.AlertValue(w.alerts[0])
 	in.Incident = &workflows.Incident{ID: w.inc.ID, Key: w.inc.DedupKey, Alerts: make([]map[string]any, 0, len(w.alerts))}
 	for _, a := range w.alerts {
@@ -594,18 +617,15 @@ func (d *Dispatcher) listen(ctx context.Context, wake chan<- struct{}) {
 }
 
 func (d *Dispatcher) listenOnce(ctx context.Context, wake chan<- struct{}) error {
-	conn, err := d.Store.Pool.Acquire(ctx)
+	// A connection of its own, outside the pool: it is held for as long as the dispatcher runs.
+	conn, err := pgx.ConnectConfig(ctx, d.Store.Pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
 	defer func() {
-		// A listening connection must not go back to the pool still subscribed.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, "UNLISTEN *"); err != nil {
-			_ = conn.Conn().Close(uctx)
-		}
-		conn.Release()
+		_ = conn.Close(cctx)
 	}()
 	if _, err := conn.Exec(ctx, "LISTEN parry_alerts"); err != nil {
 		return err
@@ -616,7 +636,7 @@ func (d *Dispatcher) listenOnce(ctx context.Context, wake chan<- struct{}) error
 	default:
 	}
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
 		select {

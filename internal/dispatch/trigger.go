@@ -14,6 +14,7 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/workflows"
 )
 
 // maxKeyBytes bounds a stored dedup key; a longer key is stored as its SHA-256 (it still groups the same).
@@ -29,6 +30,8 @@ type trigger struct {
 	when     string
 	key      string // "" without dedup
 	window   time.Duration
+	// base is the workflow input a run of this version starts from (set per batch, see loadTriggers).
+	base *workflows.Input
 	// err is set when the version cannot be used (its plan does not decode or its trigger does not compile):
 	// every alert then records it instead of being silently ignored by that playbook.
 	err error
