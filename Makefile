@@ -25,9 +25,10 @@ build:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... | tee bench.out
 
-## histories: re-record the workflow histories replayed by the determinism test (on purpose only)
+## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
+## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)
 histories:
-	PARRY_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories ./workflows/...
+	PARRY_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./internal/e2e/
 
 ## docs: regenerate docs/actions.md from the action catalog
 docs:

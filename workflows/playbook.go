@@ -174,7 +174,7 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 			if strings.TrimSpace(d.By) == "" {
 				return errors.New("an approval decision needs who decided (by)")
 			}
-			if len(p.approvers) > 0 && !contains(p.approvers, d.By) {
+			if len(p.approvers) > 0 && !mayApprove(p.approvers, d) {
 				return fmt.Errorf("%s may not decide step %q (approvers: %s)", d.By, d.Step, strings.Join(p.approvers, ", "))
 			}
 			return nil
@@ -926,6 +926,19 @@ func jsonSize(v any) int {
 		return 0
 	}
 	return len(b)
+}
+
+// mayApprove matches a decider against approvers: token names, or role:R for anyone holding role R.
+func mayApprove(approvers []string, d ApprovalDecision) bool {
+	if contains(approvers, d.By) {
+		return true
+	}
+	for _, r := range d.Roles {
+		if contains(approvers, "role:"+r) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -505,10 +505,10 @@ inputs:
 
 	h = newHarness(t)
 	h.actions.handlers["cecp.sweep"] = func(ActionInput) (any, error) {
-		return map[string]any{"mails": []any{strings.Repeat("x", 300<<10)}}, nil
+		return map[string]any{"mails": []any{strings.Repeat("x", 1100<<10)}}, nil
 	}
 	_, err = h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"sender": "s@x.test"}})
-	if msg, _ := failureOf(t, err); msg != "step sweep failed: LimitExceeded: the output of step sweep is 307214 bytes, over the 262144-byte limit: return less (filter or chunk the work)" {
+	if msg, _ := failureOf(t, err); msg != "step sweep failed: LimitExceeded: the output of step sweep is 1126414 bytes, over the 1048576-byte limit: return less (filter or chunk the work)" {
 		t.Fatalf("output bound: %q", msg)
 	}
 
@@ -614,5 +614,35 @@ func TestCECPStepsDefaultToTheAlertsConnection(t *testing.T) {
 	}
 	if got := h.actions.calls[0].With["connection"]; got != "tenant-b" {
 		t.Fatalf("connection %v", got)
+	}
+}
+
+func TestApproversByNameOrRole(t *testing.T) {
+	src := strings.Replace(approvalPB, "      timeout: 4h\n", "      timeout: 4h\n      approvers: [soc-lead, \"role:admin\"]\n", 1)
+	for _, tc := range []struct {
+		d      ApprovalDecision
+		reject string
+	}{
+		{ApprovalDecision{Step: "approve_disable", Approved: true, By: "eve", Roles: []string{"ingest", "viewer", "responder"}}, `eve may not decide step "approve_disable" (approvers: soc-lead, role:admin)`},
+		{ApprovalDecision{Step: "approve_disable", Approved: true, By: "soc-lead", Roles: []string{"ingest", "viewer", "responder"}}, ""},
+		{ApprovalDecision{Step: "approve_disable", Approved: true, By: "root", Roles: []string{"ingest", "viewer", "responder", "author", "admin"}}, ""},
+	} {
+		h := newHarness(t)
+		var rejected string
+		h.env.RegisterDelayedCallback(func() {
+			h.env.UpdateWorkflow(UpdateApproval, "u", &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { rejected = err.Error() },
+			}, tc.d)
+		}, time.Minute)
+		res, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, src)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rejected != tc.reject {
+			t.Errorf("%s: rejected %q, want %q", tc.d.By, rejected, tc.reject)
+		}
+		if wantBy := map[bool]string{true: "timeout", false: tc.d.By}[tc.reject != ""]; res.Output["by"] != wantBy {
+			t.Errorf("%s: by %v", tc.d.By, res.Output["by"])
+		}
 	}
 }

@@ -92,14 +92,15 @@ type Incident struct {
 type Limits struct {
 	// MaxStepExecutions bounds step executions per run (loop items and until repeats count).
 	MaxStepExecutions int `json:"max_step_executions,omitempty"`
-	// MaxOutputBytes bounds one step's output as JSON (Temporal warns at 256 KB, refuses at 2 MB).
+	// MaxOutputBytes bounds one step's output as JSON. Temporal refuses payloads over 2 MB; the default leaves room
+	// for the rest of the workflow task. A 1,000-mail sweep without headers is about 400 KB.
 	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
 }
 
 // Default guards.
 const (
 	DefaultMaxStepExecutions = 5000
-	DefaultMaxOutputBytes    = 256 << 10
+	DefaultMaxOutputBytes    = 1 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -170,7 +171,10 @@ type ApprovalDecision struct {
 	Step     string `json:"step"`
 	Approved bool   `json:"approved"`
 	By       string `json:"by"`
-	Comment  string `json:"comment,omitempty"`
+	// Roles are the roles the decider holds (its token's role and every lower one), matched against
+	// `role:R` entries of the step's approvers.
+	Roles   []string `json:"roles,omitempty"`
+	Comment string   `json:"comment,omitempty"`
 }
 
 // ApprovalOutput is an approval step's output.

@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/parry-soar/parry/internal/cli"
+	"github.com/parry-soar/parry/internal/devserver"
 )
 
-func main() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, devserver.Embedded{}))
+}

@@ -273,6 +273,7 @@ func Default() *Catalog {
 				Input{Name: "source_domain", Type: str(), Description: "Sending domain."},
 				Input{Name: "limit", Type: integer(), Min: intp(1), Max: intp(1000), Default: int64(1000), Description: "Mails per page."},
 				Input{Name: "max_results", Type: integer(), Min: intp(1), Max: intp(10000), Default: int64(1000), Description: "Stop after this many mails (`truncated` tells)."},
+				Input{Name: "include_headers", Type: boolean(), Default: false, Description: "Keep each mail's `mail_internet_headers` (large: a few KB per mail); without it the list is empty."},
 			),
 			Output: object(
 				f("mails", list(sweepItem()), "The mails found."),

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 )
 
@@ -39,6 +40,8 @@ type Server struct {
 	Metrics      *Metrics
 	// Connections are the configured CECP connection names alerts may name (nil: not checked).
 	Connections []string
+	// Runs starts, shows and acts on playbook runs (nil: no /v1/runs endpoints).
+	Runs *runs.Service
 	// Extra lets later parts (runs, alerts, playbooks) add routes without this file knowing them.
 	Extra []Route
 }
@@ -132,7 +135,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /readyz", s.wrap("GET /readyz", "", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /v1/webhooks/alerts/{name}", s.wrap("POST /v1/webhooks/alerts/{name}", "", s.postWebhookAlerts))
-	routes := append(append(s.routes(), s.alertRoutes()...), s.Extra...)
+	routes := append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.Extra...)
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt.Pattern, rt.Role, rt.Handler))
 	}

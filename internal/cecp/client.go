@@ -90,6 +90,9 @@ type secretToken struct {
 func (s secretToken) Token(ctx context.Context) (string, error) {
 	tok, err := s.p.Secret(ctx, s.name)
 	if err != nil {
+		if errors.Is(err, secret.ErrNotFound) {
+			return "", err // it names the secret and where it was looked for
+		}
 		return "", fmt.Errorf("reading secret %q: %w", s.name, err)
 	}
 	return strings.TrimSpace(tok), nil

@@ -129,8 +129,8 @@ func TestAdminFaults(t *testing.T) {
 		t.Fatalf("fault not applied: %d", code)
 	}
 	for in, msg := range map[string]string{
-		`{"eror_500":1}`:   `unknown field "eror_500" (did you mean "error_500"?)`,
-		`{"error_500":1.5}`: `fault 500=1.5: a rate must be between 0 and 1`,
+		`{"eror_500":1}`:     `unknown field "eror_500" (did you mean "error_500"?)`,
+		`{"error_500":1.5}`:  `fault 500=1.5: a rate must be between 0 and 1`,
 		`{"latency":"soon"}`: `request body: duration "soon": time: invalid duration "soon"`,
 	} {
 		code, _, body := h.doToken("", "POST", "/_sim/faults", in)

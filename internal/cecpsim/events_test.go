@@ -84,11 +84,11 @@ func TestSecurityEvents(t *testing.T) {
 		return 0
 	}
 	for query, want := range map[string]int{
-		"":                                          1,
-		"&start=" + iso(at.Add(-5*time.Minute)):      1,
+		"":                                      1,
+		"&start=" + iso(at.Add(-5*time.Minute)): 1,
 		"&start=" + iso(at.Add(-5*time.Minute-time.Millisecond)): 0,
-		"&end=" + iso(at.Add(5*time.Minute)):         1,
-		"&end=" + iso(at.Add(-time.Millisecond)):     0,
+		"&end=" + iso(at.Add(5*time.Minute)):                     1,
+		"&end=" + iso(at.Add(-time.Millisecond)):                 0,
 	} {
 		if got := count(query); got != want {
 			t.Errorf("window %q: found %d, want %d", query, got, want)

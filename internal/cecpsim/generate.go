@@ -197,6 +197,10 @@ func (t *tenant) generate(now time.Time) {
 		perm := r.Perm(n)[:targets]
 		sort.Ints(perm)
 		start := randomTime()
+		if i == 0 {
+			// The first campaign is under way: recent enough for the 72-hour event reach and a poller started now.
+			start = now.Add(-45*time.Minute - time.Duration(r.Int64N(int64(2*time.Hour)))).Truncate(time.Millisecond)
+		}
 		// A third of campaigns send one message to groups of recipients (sharing its message id); the others
 		// send one message per recipient.
 		group := 1

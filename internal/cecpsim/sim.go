@@ -222,6 +222,10 @@ func New(opts Options) (*Server, error) {
 		t.generate(start)
 		s.tenants = append(s.tenants, t)
 	}
+	// Through SetFaults, so a storm given at start begins now.
+	if err := s.SetFaults(opts.Faults); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -14,26 +14,25 @@ import (
 	"time"
 )
 
-// refQuery is a sweep query evaluated by the brute-force reference below, written independently of the
-// simulator's matcher (regular expressions and package net instead of the glob code and netip).
-type refQuery struct {
-	params url.Values
+// reference evaluates sweep queries by brute force, written independently of the simulator's matcher (regular
+// expressions and package net instead of the glob code and netip).
+type reference struct {
+	cache map[string]*regexp.Regexp
 }
 
-var reCache = map[string]*regexp.Regexp{}
-
-func wildcardRE(p string) *regexp.Regexp {
-	if re, ok := reCache[p]; ok {
+func (ref *reference) wildcardRE(p string) *regexp.Regexp {
+	if re, ok := ref.cache[p]; ok {
 		return re
 	}
 	re := regexp.MustCompile(`(?is)^` + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, `.*`) + `$`)
-	reCache[p] = re
+	ref.cache[p] = re
 	return re
 }
 
 var wordRE = regexp.MustCompile(`[\p{L}\p{N}*]+`)
 
-func refMatch(q url.Values, m SweepMail, now time.Time) bool {
+func (ref *reference) match(q url.Values, m SweepMail, now time.Time) bool {
+	wildcardRE := ref.wildcardRE
 	delivered, err := time.Parse(time.RFC3339Nano, m.MailMessageDeliveryTime)
 	if err != nil {
 		panic(err)
@@ -223,12 +222,13 @@ func TestSweepMatchesBruteForceReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
+	ref := &reference{cache: map[string]*regexp.Regexp{}}
 	nonEmpty := 0
 	for i := range 400 {
 		q := randomSweepQuery(r, mails, epoch)
 		var want []string
 		for _, m := range mails {
-			if refMatch(q, m, epoch) {
+			if ref.match(q, m, epoch) {
 				want = append(want, m.MailUniqueID)
 			}
 		}

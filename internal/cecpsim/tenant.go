@@ -1,9 +1,11 @@
 package cecpsim
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
@@ -95,6 +97,21 @@ type mail struct {
 	state        string
 	quarantine   *quarantineEv // the latest quarantine, nil when never quarantined
 	campaign     *campaign
+	encoded      []byte // the sweep item's JSON, made on first use (a mail's sweep fields never change)
+}
+
+// json returns the mail's sweep item as JSON, encoding it once.
+func (m *mail) json() []byte {
+	if m.encoded == nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(m.sweepItem()); err != nil {
+			panic("cecpsim: encoding a sweep item: " + err.Error()) // plain strings and slices cannot fail
+		}
+		m.encoded = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	}
+	return m.encoded
 }
 
 func (m *mail) deliveryMS() int64 { return m.delivery.UnixMilli() }

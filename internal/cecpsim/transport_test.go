@@ -252,14 +252,25 @@ func TestParseFaults(t *testing.T) {
 		t.Fatalf("empty: %v %v", f, err)
 	}
 	for spec, msg := range map[string]string{
-		"500=2":        "fault 500=2: the rate must be a number between 0 and 1",
-		"500":          `fault "500" is not KEY=VALUE`,
-		"latency=fast": "fault latency=fast: the value must be a duration like 50ms",
-		"404=0.1":      `unknown fault "404" (known: 429, 500, 503, drop-after-post, hang, latency, malformed-json, paths, rate-limit-200, storm)`,
+		"500=2":           "fault 500=2: the rate must be a number between 0 and 1",
+		"500":             `fault "500" is not KEY=VALUE`,
+		"latency=fast":    "fault latency=fast: the value must be a duration like 50ms",
+		"404=0.1":         `unknown fault "404" (known: 429, 500, 503, drop-after-post, hang, latency, malformed-json, paths, rate-limit-200, storm)`,
 		"500=0.1,500=0.2": `fault "500" is given twice`,
 	} {
 		if _, err := ParseFaults(spec); err == nil || err.Error() != msg {
 			t.Errorf("ParseFaults(%q) = %v, want %q", spec, err, msg)
 		}
+	}
+}
+
+func TestStormGivenAtStart(t *testing.T) {
+	h := newHarness(t, Options{Seed: 45, TimeScale: 10, Faults: Faults{Storm429: Duration(10 * time.Second)}})
+	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 429 {
+		t.Fatalf("first request during a storm set at start: %d", code)
+	}
+	h.clock.Advance(time.Second) // ten seconds scaled by 10
+	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 200 {
+		t.Fatalf("after the storm: %d", code)
 	}
 }

@@ -27,11 +27,13 @@ const (
 )
 
 // Main runs the parry command line with the given arguments and stdio and returns the process exit code.
-// SIGINT and SIGTERM cancel the context, which long-running commands treat as "shut down in order".
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// SIGINT and SIGTERM cancel the context, which long-running commands treat as "shut down in order". embedded
+// provides the Temporal server and UI of `parry dev`; it is a parameter so that this package (and its tests)
+// does not import the Temporal server.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, embedded Embedded) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, embedded: embedded}
 	return a.run(ctx, args)
 }
 
@@ -40,6 +42,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	embedded       Embedded
 
 	configPath string
 }

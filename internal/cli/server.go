@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parry-soar/parry/internal/api"
-	"github.com/parry-soar/parry/internal/dispatch"
-	"github.com/parry-soar/parry/internal/pollers"
-	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
@@ -49,7 +45,7 @@ func (a *app) newServerCmd() *cobra.Command {
 				return err
 			}
 			defer tc.Close()
-			deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}
+			deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
 			l, err := service.Listen(cfg.API.Listen, "--listen")
 			if err != nil {
 				return err
@@ -60,30 +56,13 @@ func (a *app) newServerCmd() *cobra.Command {
 			} else if created {
 				logger.Warn("no API token existed: created an admin token", "file", path)
 			}
-			metrics := api.NewMetrics()
-			dm, err := dispatch.NewMetrics(metrics.Registry)
-			if err != nil {
-				l.Close()
-				return err
-			}
-			srv := &api.Server{Store: st, Logger: logger, Checks: service.Checks(deps), MaxBodyBytes: cfg.API.MaxBodyBytes,
-				Metrics: metrics, Extra: append(api.PlaybookRoutes(st, nil), api.IncidentRoutes(st)...)}
-			disp := &dispatch.Dispatcher{Store: st, Runs: &runs.Starter{Store: st, Temporal: tc, TaskQueue: cfg.Temporal.TaskQueue},
-				Temporal: tc, Logger: logger.With("component", "dispatcher"), Metrics: dm}
-			if names, err := pollers.Start(ctx, tc, cfg); err != nil {
-				logger.Warn("starting CECP log pollers", "error", err)
-			} else if len(names) > 0 {
-				logger.Info("CECP log pollers running", "connections", names)
-			}
-			dctx, stopDispatcher := context.WithCancel(ctx)
-			dispatched := make(chan error, 1)
-			go func() { dispatched <- disp.Run(dctx) }()
-			defer func() {
-				stopDispatcher()
-				<-dispatched
-			}()
+			svc := service.Runs(deps)
+			srv := service.API(deps, svc)
+			bg := make(chan struct{})
+			go func() { defer close(bg); service.Background(ctx, deps, svc) }()
+			defer func() { <-bg }()
 			logger.Info("parry server listening", "api", "http://"+l.Addr().String(), "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
-			fmt.Fprintf(a.stderr, "parry server: API on http://%s, dispatching alerts (Ctrl-C to stop)\n", l.Addr())
+			fmt.Fprintf(a.stderr, "parry server: API on http://%s (Ctrl-C to stop)\n", l.Addr())
 			return service.Serve(ctx, l, srv.Handler(), logger)
 		},
 	}

@@ -73,8 +73,10 @@ type Dispatcher struct {
 	// Now is the clock of trigger expressions; time.Now when nil.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*trigger
+	mu      sync.Mutex
+	cache   map[string]*trigger
+	engOnce sync.Once
+	eng     *expression.Engine
 }
 
 // RunID is the run id (and workflow id) of the incident that playbook opened for its first alert. Being
@@ -102,11 +104,15 @@ func (r *Result) add(o Result) {
 	r.Errors += o.Errors
 }
 
+// engine is the run starter's expression engine (one cache for the process), or the dispatcher's own.
 func (d *Dispatcher) engine() *expression.Engine {
-	if d.Runs.Engine == nil {
-		d.Runs.Engine = expression.NewEngine()
-	}
-	return d.Runs.Engine
+	d.engOnce.Do(func() {
+		d.eng = d.Runs.Engine
+		if d.eng == nil {
+			d.eng = expression.NewEngine()
+		}
+	})
+	return d.eng
 }
 
 func (d *Dispatcher) now() time.Time {

@@ -63,6 +63,7 @@ func (e *Error) Error() string { return e.Message }
 type Parsed struct {
 	Source string
 	tree   *parser.Tree
+	refs   []Ref
 }
 
 // fnTable is built once: the functions' checker descriptions never change.
@@ -78,23 +79,50 @@ var fnTable = sync.OnceValue(func() *conf.Config {
 	return c
 })
 
-// parseConfig is a fresh, cheap config for the parser, which only reads the function and builtin tables (and
-// writes to the type cache, hence one per call).
+// parseConfig is a config for the parser, which only reads the function and builtin tables (and may write to
+// the type cache, hence one per Parser).
 func parseConfig() *conf.Config {
 	t := fnTable()
 	return &conf.Config{Functions: t.Functions, Builtins: t.Builtins, Disabled: t.Disabled, MaxNodes: MaxNodes}
 }
 
+// Parser parses expressions for validation and remembers the results by source, since playbooks repeat
+// expressions (inputs.sender in every step). Not safe for concurrent use.
+type Parser struct {
+	cfg   *conf.Config
+	cache map[string]parseResult
+}
+
+type parseResult struct {
+	p   *Parsed
+	err *Error
+}
+
+// NewParser returns an empty parser.
+func NewParser() *Parser { return &Parser{cfg: parseConfig(), cache: map[string]parseResult{}} }
+
+// Parse is the package's Parse, cached.
+func (ps *Parser) Parse(src string) (*Parsed, *Error) {
+	if r, ok := ps.cache[src]; ok {
+		return r.p, r.err
+	}
+	p, err := parse(src, ps.cfg)
+	ps.cache[src] = parseResult{p, err}
+	return p, err
+}
+
 // Parse checks syntax, size and the rules every expression obeys wherever it appears: no secret() (a secret
 // must never pass through an expression), no time zone names (not deterministic across hosts).
-func Parse(src string) (*Parsed, *Error) {
+func Parse(src string) (*Parsed, *Error) { return parse(src, parseConfig()) }
+
+func parse(src string, cfg *conf.Config) (*Parsed, *Error) {
 	if len(src) > MaxSourceBytes {
 		return nil, &Error{Message: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(src), MaxSourceBytes)}
 	}
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Message: "empty expression"}
 	}
-	tree, err := parser.ParseWithConfig(src, parseConfig())
+	tree, err := parser.ParseWithConfig(src, cfg)
 	if err != nil {
 		return nil, fileError(err)
 	}
@@ -155,57 +183,90 @@ type Ref struct {
 // Refs lists the names the expression reads from its scope, with the longest static field path after each,
 // in source order. Closure variables (# and .field) are not listed.
 func (p *Parsed) Refs() []Ref {
-	byRoot := map[*ast.IdentifierNode]Ref{}
-	callees := map[*ast.IdentifierNode]bool{}
+	if p.refs != nil {
+		return p.refs
+	}
+	type entry struct {
+		id  *ast.IdentifierNode
+		ref Ref
+	}
+	var entries []entry
+	var callees []*ast.IdentifierNode
+	find := func(id *ast.IdentifierNode) int {
+		for i := range entries {
+			if entries[i].id == id {
+				return i
+			}
+		}
+		entries = append(entries, entry{id: id, ref: Ref{Root: id.Value, RootOffset: id.Location().From}})
+		return len(entries) - 1
+	}
+	// ast.Walk visits children first, so collect the member nodes and handle only the outermost of each
+	// chain (steps.a.output.b is four nested member nodes, one path).
+	var members []*ast.MemberNode
+	var inner []*ast.MemberNode
 	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.CallNode:
 			if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-				callees[id] = true
+				callees = append(callees, id)
 			}
 		case *ast.IdentifierNode:
-			if _, ok := byRoot[n]; !ok {
-				byRoot[n] = Ref{Root: n.Value, RootOffset: n.Location().From}
-			}
+			find(n)
 		case *ast.MemberNode:
-			var fields []string
-			var offsets []int
-			var cur ast.Node = n
-			for {
-				if ch, ok := cur.(*ast.ChainNode); ok {
-					cur = ch.Node
-					continue
-				}
-				m, ok := cur.(*ast.MemberNode)
-				if !ok {
-					break
-				}
-				if s, ok := m.Property.(*ast.StringNode); ok {
-					fields = append(fields, s.Value)
-					offsets = append(offsets, s.Location().From)
-				} else {
-					fields, offsets = nil, nil // a computed index: only the part before it is static
-				}
-				cur = m.Node
+			members = append(members, n)
+			base := n.Node
+			if ch, ok := base.(*ast.ChainNode); ok {
+				base = ch.Node
 			}
-			id, ok := cur.(*ast.IdentifierNode)
-			if !ok {
-				return
-			}
-			slices.Reverse(fields)
-			slices.Reverse(offsets)
-			if r := byRoot[id]; len(fields) > len(r.Fields) {
-				byRoot[id] = Ref{Root: id.Value, RootOffset: id.Location().From, Fields: fields, Offsets: offsets}
+			if m, ok := base.(*ast.MemberNode); ok {
+				inner = append(inner, m)
 			}
 		}
 	}))
-	refs := make([]Ref, 0, len(byRoot))
-	for id, r := range byRoot {
-		if !callees[id] && id.Value != "$env" {
-			refs = append(refs, r)
+	for _, n := range members {
+		if slices.Contains(inner, n) {
+			continue
+		}
+		var fields []string
+		var offsets []int
+		var cur ast.Node = n
+		for {
+			if ch, ok := cur.(*ast.ChainNode); ok {
+				cur = ch.Node
+				continue
+			}
+			m, ok := cur.(*ast.MemberNode)
+			if !ok {
+				break
+			}
+			if s, ok := m.Property.(*ast.StringNode); ok {
+				fields = append(fields, s.Value)
+				offsets = append(offsets, s.Location().From)
+			} else {
+				fields, offsets = fields[:0], offsets[:0] // a computed index: only the part before it is static
+			}
+			cur = m.Node
+		}
+		id, ok := cur.(*ast.IdentifierNode)
+		if !ok {
+			continue
+		}
+		i := find(id)
+		if len(fields) > len(entries[i].ref.Fields) {
+			slices.Reverse(fields)
+			slices.Reverse(offsets)
+			entries[i].ref.Fields, entries[i].ref.Offsets = fields, offsets
+		}
+	}
+	refs := make([]Ref, 0, len(entries))
+	for _, e := range entries {
+		if !slices.Contains(callees, e.id) && e.id.Value != "$env" {
+			refs = append(refs, e.ref)
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].RootOffset < refs[j].RootOffset })
+	p.refs = refs
 	return refs
 }
 
@@ -213,8 +274,7 @@ func (p *Parsed) Refs() []Ref {
 // variants of each place (loop variables, output in until, error in on_failure) with With, which is cheap.
 // An Env is not safe for concurrent use.
 type Env struct {
-	cfg   *conf.Config
-	names []string // for did-you-mean on unknown names
+	cfg *conf.Config
 }
 
 // NewEnv returns a strict scope with the given top-level names (now() is always there).
@@ -230,9 +290,7 @@ func NewEnv(fields map[string]Type) *Env {
 	}
 	m[ScopeNow] = types.TypeOf(func() time.Time { return time.Time{} })
 	c.Env = types.Map(m).Nature()
-	e := &Env{cfg: c}
-	e.names = e.collectNames()
-	return e
+	return &Env{cfg: c}
 }
 
 // With returns a scope with extra (or replaced) top-level names.
@@ -247,9 +305,7 @@ func (e *Env) With(fields map[string]Type) *Env {
 	nt.TypeData = &td
 	c.Env = nt
 	c.NtCache = nature.Cache{}
-	ne := &Env{cfg: &c}
-	ne.names = ne.collectNames()
-	return ne
+	return &Env{cfg: &c}
 }
 
 func (e *Env) collectNames() []string {
@@ -301,7 +357,7 @@ var (
 // improve rewrites the checker's terse messages for unknown names and fields, adding a did-you-mean.
 func (e *Env) improve(p *Parsed, fe *Error) string {
 	if m := unknownNameRE.FindStringSubmatch(fe.Message); m != nil {
-		return fmt.Sprintf("unknown name %q%s", m[1], suggest.Hint(m[1], e.names))
+		return fmt.Sprintf("unknown name %q%s", m[1], suggest.Hint(m[1], e.collectNames()))
 	}
 	if m := unknownFieldRE.FindStringSubmatch(fe.Message); m != nil {
 		var fields []string
@@ -355,7 +411,10 @@ func (t TypeInfo) IsNumber() bool  { return t.nt.IsInteger || t.nt.IsFloat }
 func (t TypeInfo) IsList() bool {
 	return t.nt.Kind == reflect.Slice || t.nt.Kind == reflect.Array
 }
-func (t TypeInfo) IsMap() bool { return t.nt.Kind == reflect.Map || t.nt.Kind == reflect.Struct }
+func (t TypeInfo) IsMap() bool {
+	return t.nt.Kind == reflect.Map || t.nt.Kind == reflect.Struct && !t.nt.IsTime()
+}
+func (t TypeInfo) IsTime() bool { return t.nt.IsTime() }
 
 // Elem is the element type of a list (unknown when not a list or not known).
 func (t TypeInfo) Elem() TypeInfo {

@@ -199,6 +199,16 @@ func quoteShort(src string) string {
 	return strconv.Quote(src)
 }
 
+// FormatTime writes a time the way the vendor API and the run records expect it: RFC 3339 in UTC, with
+// milliseconds only when there are any (2026-01-02T03:04:05Z, 2026-01-02T03:04:05.120Z).
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
+
 // Plain converts an evaluation result into a JSON-like value: times become RFC 3339 strings (UTC),
 // durations their text (1h30m0s), other slices []any and other maps map[string]any; NaN and infinities,
 // which JSON cannot carry, become null. Values that are already plain are returned as they are, uncopied.
@@ -210,7 +220,7 @@ func Plain(v any) any {
 	case float64:
 		return nil // NaN or infinite
 	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
+		return FormatTime(x)
 	case time.Duration:
 		return x.String()
 	case map[string]any:

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ type Function struct {
 // function at run time, only a marker the compiler turns into a reference the activity worker resolves.
 var Functions = []Function{
 	{"now", "now() time", "Current time (UTC). In a run this is the workflow's clock, so replays see the same value.", `now() - duration("1h")`},
+	{"duration", "duration(string) duration", "A duration from text such as 30m, 4h or 7d (days allowed); times minus durations are times.", `now() - duration("7d")`},
 	{"keys", "keys(map) list", "The map's keys, sorted.", `keys({"b": 1, "a": 2}) == ["a", "b"]`},
 	{"values", "values(map) list", "The map's values, in the order of the sorted keys.", `values({"b": 1, "a": 2}) == [2, 1]`},
 	{"unique", "unique(list) list", "The list without repeats, first occurrences kept in order.", `unique(["a", "b", "a"]) == ["a", "b"]`},
@@ -40,11 +42,12 @@ var Functions = []Function{
 // disabledBuiltins are expr builtins a playbook must not use: now (replaced by the run's clock), timezone
 // (reads the host's time zone database: not deterministic across workers), and keys/values (replaced by
 // sorted versions).
-var disabledBuiltins = []string{"now", "timezone", "keys", "values"}
+var disabledBuiltins = []string{"now", "timezone", "keys", "values", "duration"}
 
 // functionOptions registers parry's functions with their signatures, for both type-checking and running.
 func functionOptions() []expr.Option {
 	return []expr.Option{
+		expr.Function("duration", fnDuration, new(func(string) time.Duration)),
 		expr.Function("keys", fnKeys, new(func(map[string]any) []any)),
 		expr.Function("values", fnValues, new(func(map[string]any) []any)),
 		expr.Function("unique", fnUnique, new(func([]any) []any), new(func([]string) []any)),
@@ -110,6 +113,42 @@ func toInt(fn string, v any) (int, error) {
 		return int(rv.Int()), nil
 	}
 	return 0, fmt.Errorf("%s() needs a whole number, got %s", fn, typeName(v))
+}
+
+// fnDuration is expr's duration() plus days (7d, 1d12h), the way playbooks write durations elsewhere.
+func fnDuration(args ...any) (any, error) {
+	s, err := argString("duration", args[0])
+	if err != nil {
+		return nil, err
+	}
+	return parseDuration(s)
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	orig, neg := s, false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	var total time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("duration(): invalid duration %q", orig)
+		}
+		total = time.Duration(n) * 24 * time.Hour
+		s = s[i+1:]
+	}
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("duration(): invalid duration %q", orig)
+		}
+		total += d
+	}
+	if neg {
+		total = -total
+	}
+	return total, nil
 }
 
 func fnKeys(args ...any) (any, error) {

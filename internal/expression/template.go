@@ -220,7 +220,7 @@ func Interpolate(b *strings.Builder, v any) error {
 			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
 		}
 	case time.Time:
-		b.WriteString(x.UTC().Format(time.RFC3339Nano))
+		b.WriteString(FormatTime(x))
 	case time.Duration:
 		b.WriteString(x.String())
 	default:

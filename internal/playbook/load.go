@@ -38,15 +38,25 @@ func (l *Linter) Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
 		v := &validator{
 			pb: pb, d: &yamlnode.Decoder{Src: pb.Src, R: r}, r: r, cat: l.catalog,
 			out: &outputTypes{byAction: map[string]expression.Type{}},
+			ps:  expression.NewParser(), entries: map[string]expression.Type{},
 		}
 		v.run()
 	}
 	yamlnode.Sort(r.Diags)
-	if pb == nil || r.HasErrors() {
-		return nil, r.Diags
+	diags := r.Diags
+	if len(diags) > MaxDiagnostics {
+		next := diags[MaxDiagnostics]
+		diags = append(diags[:MaxDiagnostics:MaxDiagnostics], Diagnostic{File: file, Line: next.Line, Column: next.Column,
+			Severity: next.Severity, Message: fmt.Sprintf("too many problems: only the first %d are shown", MaxDiagnostics)})
 	}
-	return compile(pb, l.catalog), r.Diags
+	if pb == nil || r.HasErrors() {
+		return nil, diags
+	}
+	return compile(pb, l.catalog), diags
 }
+
+// MaxDiagnostics is how many problems Load reports for one file; the rest usually follow from them.
+const MaxDiagnostics = 200
 
 // Load parses, validates and compiles one playbook with the default catalog.
 func Load(file string, src []byte) (*plan.Plan, []Diagnostic) {

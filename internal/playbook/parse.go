@@ -140,7 +140,7 @@ func (p *parser) top(n *yaml.Node) {
 		case "vars":
 			p.pb.Vars = p.vars(v, `"vars"`, "variable")
 		case "steps":
-			l := &stepList{name: "steps"}
+			l := &stepList{name: "top-level steps"}
 			p.pb.Steps = p.steps(v, l, nil, 0, false)
 			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
 				p.r.Errorf(yamlnode.At(v), `"steps" is empty: a playbook needs at least one step`)
@@ -323,6 +323,9 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 			continue
 		}
 		if s.Kind != "" {
+			if k == s.KindKey.Value {
+				continue // a duplicate key, already reported
+			}
 			p.r.Errorf(yamlnode.At(f.Key), "%s has both %q and %q: a step does exactly one thing", label, s.KindKey.Value, k)
 			continue
 		}
@@ -351,8 +354,9 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 				s.Action, s.ActionNode = a, v
 			}
 		case "with":
+			s.WithKey = f.Key
 			if _, ok := p.d.Map(v, `"with"`); ok {
-				s.With, s.WithKey = v, f.Key
+				s.With = v
 			}
 		case "call":
 			if c, ok := p.d.Str(v, `"call"`); ok {
@@ -634,7 +638,7 @@ func (p *parser) retry(s *Step, n *yaml.Node) {
 	}
 	if r.InitialInterval != nil && r.MaxInterval != nil && *r.MaxInterval < *r.InitialInterval {
 		f, _ := m.Lookup("max_interval")
-		p.r.Errorf(yamlnode.At(f.Value), "max_interval (%s) is shorter than initial_interval (%s)", plan.FormatDuration(*r.MaxInterval), plan.FormatDuration(*r.InitialInterval))
+		p.r.Errorf(yamlnode.At(f.Value), "max_interval (%s) is shorter than initial_interval (%s)", humanDuration(*r.MaxInterval), humanDuration(*r.InitialInterval))
 	}
 	s.Retry = r
 }
@@ -655,7 +659,7 @@ func (p *parser) duration(n *yaml.Node, what string, lo, hi time.Duration) time.
 		return 0
 	}
 	if d < lo || d > hi {
-		p.r.Errorf(yamlnode.At(n), "%s must be between %s and %s, got %s", what, plan.FormatDuration(lo), plan.FormatDuration(hi), n.Value)
+		p.r.Errorf(yamlnode.At(n), "%s must be between %s and %s, got %s", what, humanDuration(lo), humanDuration(hi), n.Value)
 		return 0
 	}
 	return d
@@ -696,6 +700,14 @@ func (p *parser) expr(n *yaml.Node, what string) *Expr {
 		return nil
 	}
 	return &Expr{Src: n.Value, Node: n}
+}
+
+// humanDuration writes whole days as days (30d), the way playbooks may write them.
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return plan.FormatDuration(d)
 }
 
 func toFloat(v any) float64 {

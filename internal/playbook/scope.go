@@ -37,6 +37,7 @@ func runType() expression.Type {
 		"version":    expression.Int,
 		"sha256":     expression.String,
 		"started_at": expression.String,
+		"retry_of":   expression.String,
 	})
 }
 
@@ -46,10 +47,11 @@ func errorType() expression.Type {
 
 func approvalOutputType() expression.Type {
 	return expression.Object(map[string]expression.Type{
-		"approved": expression.Bool,
-		"by":       expression.String,
-		"comment":  expression.String,
-		"at":       expression.String,
+		"approved":  expression.Bool,
+		"by":        expression.String,
+		"comment":   expression.String,
+		"at":        expression.String,
+		"timed_out": expression.Bool,
 	})
 }
 
@@ -121,13 +123,27 @@ var reservedNames = []string{
 	"let", "if", "else", "matches", "contains", "startsWith", "endsWith",
 }
 
-// kindOutputType is the output type of a step of a kind other than action.
-func kindOutputType(k plan.Kind) expression.Type {
-	switch k {
+// kindOutputType is the output type of a step of a kind other than action, as the interpreter records it.
+func kindOutputType(s *Step) expression.Type {
+	switch s.Kind {
 	case plan.KindApproval:
 		return approvalOutputType()
 	case plan.KindCall:
 		return expression.Any
+	case plan.KindParallel:
+		// Each branch's status: succeeded, failed or cancelled.
+		m := make(map[string]expression.Type, len(s.Branches))
+		for _, b := range s.Branches {
+			m[b.Name] = expression.String
+		}
+		return expression.Object(m)
+	case plan.KindSet:
+		// The values it assigned (their types may change from one run of the step to the next).
+		m := make(map[string]expression.Type, len(s.Set))
+		for _, v := range s.Set {
+			m[v.Name] = expression.Any
+		}
+		return expression.Object(m)
 	}
-	return expression.Nil // parallel, wait, set: no output of their own
+	return expression.Nil // wait has no output; finish and fail end the run
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/suggest"
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
@@ -33,6 +34,8 @@ type validator struct {
 	varTypes map[string]expression.Type
 	mainEnv  *expression.Env
 	failEnv  *expression.Env
+	ps       *expression.Parser
+	entries  map[string]expression.Type // steps.ID types by output kind, computed once
 }
 
 // outputTypes caches action output types converted for the checker, per catalog.
@@ -204,6 +207,12 @@ func (v *validator) checkKind(s *Step) {
 func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 	at := s.ActionNode
 	var keys yamlnode.Map
+	if s.WithKey != nil && s.With == nil {
+		return // with is not a mapping: already reported, and what it lacks would only repeat it
+	}
+	if s.WithKey == nil && misspeltWith(s.Node) {
+		return // "wiht:" was reported with a did-you-mean; listing every input it lacks would bury that
+	}
 	if s.With != nil {
 		keys, _ = v.d.Map(s.With, `"with"`)
 		at = s.WithKey
@@ -215,7 +224,7 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 	}
 	for _, in := range spec.Inputs {
 		if in.Required && !keys.Has(in.Name) {
-			v.r.Errorf(yamlnode.At(at), "%s needs %q in with: %s", spec.Name, in.Name, strings.TrimSuffix(in.Description, "."))
+			v.r.Errorf(yamlnode.At(at), "%s needs %q in with", spec.Name, in.Name)
 		}
 	}
 	for _, g := range spec.AtLeastOne {
@@ -239,6 +248,15 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 			v.r.Errorf(yamlnode.At(last.Key), "%q cannot be used together with %q", last.Key.Value, set[0].Key.Value)
 		}
 	}
+}
+
+func misspeltWith(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "with" && !contains(stepKeys, k) && suggest.Closest(k, []string{"with"}) == "with" {
+			return true
+		}
+	}
+	return false
 }
 
 // secretCallRE matches a whole secret("name") value.
@@ -270,7 +288,7 @@ func (v *validator) buildEnvs() {
 		if s.ID == "" {
 			continue
 		}
-		steps[s.ID] = stepEntryType(v.stepOutputType(s))
+		steps[s.ID] = v.entryType(s)
 	}
 	v.mainEnv = expression.NewEnv(map[string]expression.Type{
 		expression.ScopeAlert:    alert,
@@ -283,9 +301,26 @@ func (v *validator) buildEnvs() {
 	v.failEnv = v.mainEnv.With(map[string]expression.Type{expression.ScopeError: errorType()})
 }
 
+// entryType is the type of steps.ID, shared by all steps with the same kind of output.
+func (v *validator) entryType(s *Step) expression.Type {
+	key := string(s.Kind) + ":" + s.Action
+	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet {
+		key = "step:" + s.ID // shaped by the step itself
+	}
+	if s.ForEach != nil {
+		key += "[]"
+	}
+	if t, ok := v.entries[key]; ok {
+		return t
+	}
+	t := expression.Cached(stepEntryType(v.stepOutputType(s)))
+	v.entries[key] = t
+	return t
+}
+
 // stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
 func (v *validator) stepOutputType(s *Step) expression.Type {
-	t := kindOutputType(s.Kind)
+	t := kindOutputType(s)
 	if s.Kind == plan.KindAction {
 		t = expression.Any
 		if spec, ok := v.cat.Lookup(s.Action); ok {
@@ -325,7 +360,7 @@ func (v *validator) checkExpressions() {
 		if t.DedupKey != nil {
 			ti, ok := v.expr(t.DedupKey, alertOnly, site{ctx: ctxTrigger, field: "dedup.key"})
 			if ok && !ti.Unknown() && !ti.IsString() && !ti.IsNumber() {
-				v.r.Errorf(v.exprPos(t.DedupKey, 0), "dedup.key must give a string, but this expression gives %s", ti.Describe())
+				v.r.Errorf(v.exprPos(t.DedupKey, 0), "\"dedup.key\" must give a string, but this expression gives %s", ti.Describe())
 			}
 		}
 	}
@@ -416,6 +451,8 @@ func (v *validator) checkStepExpressions(s *Step, env *expression.Env) {
 		elem := expression.Type(expression.Any)
 		if s.ForEach.Kind == yaml.SequenceNode {
 			v.valueType(s.ForEach, env, st, "for_each")
+		} else if !expression.IsTemplate(s.ForEach.Value) {
+			// not a list: reported by the parser
 		} else if ti, ok := v.templateType(s.ForEach, env, st, "for_each"); ok {
 			if !ti.Unknown() && !ti.IsList() {
 				v.r.Errorf(yamlnode.At(s.ForEach), "for_each needs a list, but this expression gives %s", ti.Describe())
@@ -476,7 +513,7 @@ func kindOrActionOutput(v *validator, s *Step) expression.Type {
 	if spec, ok := v.cat.Lookup(s.Action); ok && s.Kind == plan.KindAction {
 		return v.out.of(spec)
 	}
-	return kindOutputType(s.Kind)
+	return kindOutputType(s)
 }
 
 // condition checks an expression that must be true or false.
@@ -486,7 +523,7 @@ func (v *validator) condition(e *Expr, env *expression.Env, st site, what string
 	}
 	ti, ok := v.expr(e, env, st)
 	if ok && !ti.Unknown() && !ti.IsBool() {
-		v.r.Errorf(v.exprPos(e, 0), "%s must be true or false, but this expression gives %s", what, ti.Describe())
+		v.r.Errorf(v.exprPos(e, 0), "%q must be true or false, but this expression gives %s", what, ti.Describe())
 	}
 }
 
@@ -500,7 +537,7 @@ func (v *validator) expr(e *Expr, env *expression.Env, st site) (expression.Type
 }
 
 func (v *validator) checkSource(src string, n *yaml.Node, base int, env *expression.Env, st site) (expression.TypeInfo, bool) {
-	p, perr := expression.Parse(src)
+	p, perr := v.ps.Parse(src)
 	if perr != nil {
 		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s", perr.Message)
 		return expression.TypeInfo{}, false
@@ -533,7 +570,7 @@ func (v *validator) checkRef(ref expression.Ref, env *expression.Env, st site) (
 	case expression.ScopeSteps, expression.ScopeInputs, expression.ScopeVars, expression.ScopeIncident, expression.ScopeRun:
 		switch st.ctx {
 		case ctxTrigger:
-			return ref.RootOffset, fmt.Sprintf("%s sees only alert: %q does not exist before a run starts", st.field, ref.Root)
+			return ref.RootOffset, fmt.Sprintf("%q sees only alert: %q does not exist before a run starts", st.field, ref.Root)
 		case ctxInput:
 			return ref.RootOffset, fmt.Sprintf("an input's \"from\" sees only alert, not %q", ref.Root)
 		case ctxVars:
@@ -820,8 +857,19 @@ func (v *validator) literal(n *yaml.Node, t action.Type, enum []string, lo, hi *
 	}
 	switch t.Kind {
 	case action.Any, "":
-		if env != nil {
-			v.valueType(n, env, st, path)
+		if env == nil {
+			return
+		}
+		anyT := action.Type{Kind: action.Any}
+		switch n.Kind {
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				v.input(c, anyT, nil, env, st, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				v.input(n.Content[i+1], anyT, nil, env, st, path+"."+n.Content[i].Value)
+			}
 		}
 	case action.String:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
@@ -942,7 +990,7 @@ func compatible(ti expression.TypeInfo, t action.Type) bool {
 	}
 	switch t.Kind {
 	case action.String:
-		return ti.IsString()
+		return ti.IsString() || ti.IsTime() // a time becomes RFC 3339 text
 	case action.Int:
 		return ti.IsInteger()
 	case action.Number:

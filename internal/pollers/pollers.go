@@ -7,14 +7,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/parry-soar/parry/activities/poller"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/suggest"
 	"github.com/parry-soar/parry/workflows"
 )
@@ -113,4 +119,23 @@ func Start(ctx context.Context, tc Temporal, cfg config.Config) ([]string, error
 		started = append(started, conn.Name)
 	}
 	return started, errors.Join(errs...)
+}
+
+// Registry takes the poller's registrations: a Temporal worker (internal/worker's Options.Extra), or a test
+// environment.
+type Registry interface {
+	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
+	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
+}
+
+// Register registers the poller workflow (workflows.PollerWorkflow) and its activity on a worker.
+func Register(r Registry, acts *poller.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.CECPPoller, workflow.RegisterOptions{Name: workflows.PollerWorkflow})
+	poller.Register(r, acts)
+}
+
+// Activities builds the poller's activities from the configuration: vendor clients per connection that take
+// their slots from limiter (the cluster-wide quota), as background work.
+func Activities(cfg config.Config, st *store.Store, secrets secret.Provider, limiter cecp.Limiter, logger *slog.Logger) *poller.Activities {
+	return &poller.Activities{Store: st, Client: poller.Clients(cfg, secrets, limiter), Logger: logger}
 }

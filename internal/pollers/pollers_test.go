@@ -105,4 +105,6 @@ type failing struct{}
 func (failing) SignalWithStartWorkflow(context.Context, string, string, interface{}, client.StartWorkflowOptions, interface{}, ...interface{}) (client.WorkflowRun, error) {
 	return nil, errDown
 }
-func (failing) SignalWorkflow(context.Context, string, string, string, interface{}) error { return errDown }
+func (failing) SignalWorkflow(context.Context, string, string, string, interface{}) error {
+	return errDown
+}

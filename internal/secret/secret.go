@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// ErrNotFound is returned (wrapped) when no provider knows the secret.
+// ErrNotFound matches (errors.Is) the error returned when no provider knows the secret.
 var ErrNotFound = errors.New("secret not found")
 
 // MaxBytes bounds one secret value.
@@ -50,7 +50,7 @@ func (e Env) Secret(_ context.Context, name string) (string, error) {
 	if v := e.Getenv(EnvVar(name)); v != "" {
 		return v, nil
 	}
-	return "", fmt.Errorf("%w: %s is not set", ErrNotFound, EnvVar(name))
+	return "", &notFound{name: name, reasons: []string{EnvVar(name) + " is not set"}}
 }
 
 // Dir reads the secret from the file Dir/<name>, trimming one trailing newline (Kubernetes and Docker secrets
@@ -65,12 +65,12 @@ func (d Dir) Secret(_ context.Context, name string) (string, error) {
 		return "", fmt.Errorf("invalid secret name %q", name)
 	}
 	if d.Path == "" {
-		return "", fmt.Errorf("%w: no secrets directory configured", ErrNotFound)
+		return "", &notFound{name: name, reasons: []string{"no secrets directory is configured (secrets.dir)"}}
 	}
 	p := filepath.Join(d.Path, name)
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w: no file %s", ErrNotFound, p)
+		return "", &notFound{name: name, reasons: []string{"no file " + p}}
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading secret %q: %w", name, err)
@@ -86,7 +86,8 @@ func (d Dir) Secret(_ context.Context, name string) (string, error) {
 	return strings.TrimRight(string(data), "\r\n"), nil
 }
 
-// Chain asks each provider in turn and returns the first value found.
+// Chain asks each provider in turn and returns the first value found. When none has it, the error lists
+// where each looked (nested chains included), once.
 type Chain []Provider
 
 // Secret implements Provider.
@@ -100,10 +101,28 @@ func (c Chain) Secret(ctx context.Context, name string) (string, error) {
 		if !errors.Is(err, ErrNotFound) {
 			return "", err
 		}
-		reasons = append(reasons, strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": "))
+		var nf *notFound
+		if errors.As(err, &nf) {
+			reasons = append(reasons, nf.reasons...)
+		}
 	}
-	return "", fmt.Errorf("%w: %q (%s)", ErrNotFound, name, strings.Join(reasons, "; "))
+	return "", &notFound{name: name, reasons: reasons}
 }
+
+// notFound is ErrNotFound with where the providers looked.
+type notFound struct {
+	name    string
+	reasons []string
+}
+
+func (e *notFound) Error() string {
+	if len(e.reasons) == 0 {
+		return fmt.Sprintf("secret %q not found", e.name)
+	}
+	return fmt.Sprintf("secret %q not found (%s)", e.name, strings.Join(e.reasons, "; "))
+}
+
+func (e *notFound) Is(target error) bool { return target == ErrNotFound }
 
 // Static is a fixed map of secrets, for tests and the simulator.
 type Static map[string]string
@@ -113,5 +132,5 @@ func (s Static) Secret(_ context.Context, name string) (string, error) {
 	if v, ok := s[name]; ok {
 		return v, nil
 	}
-	return "", fmt.Errorf("%w: %q", ErrNotFound, name)
+	return "", &notFound{name: name}
 }

@@ -27,11 +27,19 @@ func TestChain(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
-	want := `secret not found: "missing" (PARRY_SECRET_MISSING is not set; no file ` + filepath.Join(dir, "missing") + `)`
+	want := `secret "missing" not found (PARRY_SECRET_MISSING is not set; no file ` + filepath.Join(dir, "missing") + `)`
 	if err.Error() != want {
 		t.Fatalf("got %q\nwant %q", err, want)
 	}
 	if _, err := c.Secret(ctx, "../etc/passwd"); err == nil || !strings.Contains(err.Error(), "invalid secret name") {
 		t.Fatalf("traversal: %v", err)
+	}
+}
+
+func TestNestedChainsListEachPlaceOnce(t *testing.T) {
+	c := Chain{Static{"dev": "x"}, Chain{Env{Getenv: func(string) string { return "" }}, Dir{}}}
+	_, err := c.Secret(context.Background(), "zip")
+	if !errors.Is(err, ErrNotFound) || err.Error() != `secret "zip" not found (PARRY_SECRET_ZIP is not set; no secrets directory is configured (secrets.dir))` {
+		t.Fatalf("got %v", err)
 	}
 }

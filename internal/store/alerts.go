@@ -45,6 +45,8 @@ type NewAlert struct {
 	Connection string
 	ObservedAt time.Time
 	Data       json.RawMessage
+	// Manual marks an alert given to a manual run: stored for the record, never matched by the dispatcher.
+	Manual bool
 }
 
 // InsertedAlert says what became of one NewAlert.
@@ -105,7 +107,7 @@ func insertAlertRows(ctx context.Context, tx pgx.Tx, alerts []NewAlert, rows []i
 	type key struct{ source, id string }
 	n := len(rows)
 	sources, sourceIDs, kinds, sevs, titles, conns := make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	observed, data := make([]time.Time, n), make([]string, n)
+	observed, data, statuses := make([]time.Time, n), make([]string, n), make([]string, n)
 	for r, i := range rows {
 		a := alerts[i]
 		sources[r], kinds[r], sevs[r], titles[r], conns[r], observed[r] = a.Source, a.Kind, a.Severity, a.Title, a.Connection, a.ObservedAt
@@ -117,18 +119,22 @@ func insertAlertRows(ctx context.Context, tx pgx.Tx, alerts []NewAlert, rows []i
 		if len(a.Data) == 0 {
 			data[r] = "{}"
 		}
+		statuses[r] = "pending"
+		if a.Manual {
+			statuses[r] = "dispatched"
+		}
 	}
 	// Rows are inserted in input order, so identity values ascend in input order: rows without a source id
 	// (which never conflict) map back by position, rows with one by their key.
 	res, err := tx.Query(ctx, `
-			INSERT INTO alerts (source, source_id, kind, severity, title, connection, observed_at, data, ingested_by)
-			SELECT source, source_id, kind, severity, title, connection, observed_at, data, $9
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::jsonb[])
-			     WITH ORDINALITY AS t(source, source_id, kind, severity, title, connection, observed_at, data, ord)
+			INSERT INTO alerts (source, source_id, kind, severity, title, connection, observed_at, data, ingested_by, status)
+			SELECT source, source_id, kind, severity, title, connection, observed_at, data, $9, status
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::jsonb[], $10::text[])
+			     WITH ORDINALITY AS t(source, source_id, kind, severity, title, connection, observed_at, data, status, ord)
 			ORDER BY ord
 			ON CONFLICT (source, source_id) WHERE source_id IS NOT NULL DO NOTHING
 			RETURNING id, source, coalesce(source_id, '')`,
-		sources, sourceIDs, kinds, sevs, titles, conns, observed, data, ingestedBy)
+		sources, sourceIDs, kinds, sevs, titles, conns, observed, data, ingestedBy, statuses)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func TestOptionsAPIKeyAndTLS(t *testing.T) {
 		t.Fatal("API key implies TLS and credentials")
 	}
 	_, err = Options(context.Background(), cfg, secret.Static{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "reading the Temporal API key (temporal.api_key_secret): secret not found") {
+	if err == nil || !strings.Contains(err.Error(), `reading the Temporal API key (temporal.api_key_secret): secret "temporal-key" not found`) {
 		t.Fatalf("got %v", err)
 	}
 	_, err = Options(context.Background(), config.TemporalConfig{TLSCAFile: "/nonexistent.pem"}, nil, nil)

@@ -94,6 +94,10 @@ func yamlErrorPos(err error) Pos {
 func yamlErrorMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = yamlLineRE.ReplaceAllString(msg, "")
+	if msg == "mapping values are not allowed in this context" {
+		// The usual cause in playbooks: an unquoted value with ": " in it, such as the a ? b : c operator.
+		msg += ` (a value that contains ": " must be quoted, e.g. "${{ a ? b : c }}")`
+	}
 	return "invalid YAML: " + msg
 }
 
@@ -124,7 +128,10 @@ func (w *walker) walk(n *yaml.Node, depth int) bool {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		seen := make(map[string]*yaml.Node, len(n.Content)/2)
+		var seen map[string]*yaml.Node // only for big mappings: small ones are scanned
+		if len(n.Content) > 32 {
+			seen = make(map[string]*yaml.Node, len(n.Content)/2)
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode {
@@ -134,9 +141,9 @@ func (w *walker) walk(n *yaml.Node, depth int) bool {
 				}
 			} else if k.Value == "<<" && k.Tag == "!!merge" {
 				w.r.Errorf(At(k), "YAML merge keys (<<) are not supported: write the keys out")
-			} else if first, dup := seen[k.Value]; dup {
+			} else if first := earlierKey(n.Content, i, seen); first != nil {
 				w.r.Errorf(At(k), "key %q is defined twice (first on line %d)", k.Value, first.Line)
-			} else {
+			} else if seen != nil {
 				seen[k.Value] = k
 			}
 			if !w.walk(n.Content[i+1], depth+1) {
@@ -151,6 +158,19 @@ func (w *walker) walk(n *yaml.Node, depth int) bool {
 		}
 	}
 	return true
+}
+
+// earlierKey returns the first key before index i of a mapping's content with the same value as key i.
+func earlierKey(content []*yaml.Node, i int, seen map[string]*yaml.Node) *yaml.Node {
+	if seen != nil {
+		return seen[content[i].Value]
+	}
+	for j := 0; j < i; j += 2 {
+		if content[j].Kind == yaml.ScalarNode && content[j].Value == content[i].Value {
+			return content[j]
+		}
+	}
+	return nil
 }
 
 // At is the position of a node.

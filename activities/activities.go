@@ -1,0 +1,283 @@
+// Package activities implements one Temporal activity per action of the catalog (internal/action): the CECP
+// reads and mitigations, the blocked lists, quarantined-mail downloads, http.request and notify.webhook.
+//
+// Every activity takes the same Input (the step's evaluated `with` plus references to secrets) and returns the
+// same Result (the spec's output as JSON). Around each one, a common wrapper fills the secrets in, checks the
+// inputs against the spec, runs the action, removes secret values from whatever leaves the activity and turns
+// every failure into one of the closed set of error types (action.VendorRateLimited, VendorUnavailable,
+// VendorRejected, VendorAuth, InvalidInput) that retry policies and playbooks branch on.
+//
+// The package never imports workflows: Input and Result mirror workflows.ActionInput and ActionResult field for
+// field (a test in internal/worker keeps them in step).
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/parry-soar/parry/internal/action"
+	"github.com/parry-soar/parry/internal/artifact"
+	"github.com/parry-soar/parry/internal/cecp"
+	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/store"
+)
+
+// Input is what every action activity receives (the JSON of workflows.ActionInput).
+type Input struct {
+	Run  RunInfo `json:"run"`
+	Step string  `json:"step"`
+	// With is the evaluated `with`, secrets not yet filled in.
+	With map[string]any `json:"with"`
+	// Secrets say which values of With are which secrets; the activity fills them in.
+	Secrets []plan.SecretRef `json:"secrets,omitempty"`
+}
+
+// RunInfo identifies the run an activity works for.
+type RunInfo struct {
+	ID       string `json:"id"`
+	Playbook string `json:"playbook"`
+	Version  int    `json:"version,omitempty"`
+	SHA256   string `json:"sha256"`
+}
+
+// Result is what every action activity returns (the JSON of workflows.ActionResult).
+type Result struct {
+	Output  json.RawMessage `json:"output"`
+	Attempt int             `json:"attempt"`
+}
+
+// Defaults of Deps.
+const (
+	DefaultPollInterval    = 2 * time.Second
+	DefaultMaxPollInterval = 30 * time.Second
+	DefaultHTTPTimeout     = 30 * time.Second
+	// DefaultMaxOutputBytes stays under the 2 MB Temporal refuses for a payload.
+	DefaultMaxOutputBytes = 2_000_000
+)
+
+// Deps are everything the activities use. Set them once (parry worker, parry dev, tests).
+type Deps struct {
+	// Config supplies the CECP connections, http.allowed_hosts and notify.webhooks.
+	Config config.Config
+	// Secrets resolves secret("name") references, CECP tokens and webhook URLs.
+	Secrets secret.Provider
+	// Limiter is the cluster-wide vendor quota (quota.Postgres); nil leaves only the vendor's own limit.
+	Limiter cecp.Limiter
+	// Store records audit rows and the mitigation ledger that prevents duplicate batches.
+	Store *store.Store
+	// Artifacts keeps downloaded mail.
+	Artifacts *artifact.Store
+	// HTTPTransport carries http.request and notify.webhook; http.DefaultTransport when nil.
+	HTTPTransport http.RoundTripper
+	// CECPHTTP sends vendor requests; the cecp client's default when nil.
+	CECPHTTP cecp.Doer
+	// Logger gets the activities' own log lines (never a secret); slog.Default when nil.
+	Logger *slog.Logger
+	// Now is the clock (mitigation ledger, lookup windows); time.Now when nil.
+	Now func() time.Time
+	// PollInterval is the first wait between result polls of a mitigation with wait: true, doubling up to
+	// MaxPollInterval.
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
+	// HTTPTimeout bounds one http.request or notify.webhook exchange (the activity's timeout bounds it too).
+	HTTPTimeout time.Duration
+	// MaxOutputBytes bounds an activity's output as JSON.
+	MaxOutputBytes int
+}
+
+// Registry is where activities are registered: a worker.Worker or a testsuite environment.
+type Registry interface {
+	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
+}
+
+// Activities holds the dependencies and the per-connection vendor clients.
+type Activities struct {
+	deps    Deps
+	catalog *action.Catalog
+
+	mu      sync.Mutex
+	clients map[string]*cecp.Client
+}
+
+// New checks deps, fills defaults and returns the activities.
+func New(deps Deps) (*Activities, error) {
+	if deps.Secrets == nil {
+		return nil, fmt.Errorf("creating activities: no secret provider")
+	}
+	if deps.Store == nil {
+		return nil, fmt.Errorf("creating activities: no store (audit rows and the mitigation ledger need PostgreSQL)")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.HTTPTransport == nil {
+		deps.HTTPTransport = http.DefaultTransport
+	}
+	if deps.PollInterval <= 0 {
+		deps.PollInterval = DefaultPollInterval
+	}
+	if deps.MaxPollInterval < deps.PollInterval {
+		deps.MaxPollInterval = max(DefaultMaxPollInterval, deps.PollInterval)
+	}
+	if deps.HTTPTimeout <= 0 {
+		deps.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if deps.MaxOutputBytes <= 0 {
+		deps.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	return &Activities{deps: deps, catalog: action.Default(), clients: map[string]*cecp.Client{}}, nil
+}
+
+// handler runs one action once its inputs are checked; it returns the spec's output as a Go value.
+type handler func(ctx context.Context, c *call) (any, error)
+
+// handlers maps every action of the catalog to its implementation.
+func (a *Activities) handlers() map[string]handler {
+	return map[string]handler{
+		"cecp.security_events":     a.securityEvents,
+		"cecp.quarantine_events":   a.quarantineEvents,
+		"cecp.quarantine_download": a.quarantineDownload,
+		"cecp.sweep":               a.sweep,
+		"cecp.mitigate_mails":      a.mitigateMails,
+		"cecp.mitigate_accounts":   a.mitigateAccounts,
+		"cecp.mitigation_results":  a.mitigationResults,
+		"cecp.blocklist":           a.blocklist,
+		"cecp.block":               a.block,
+		"cecp.unblock":             a.unblock,
+		"http.request":             a.httpRequest,
+		"notify.webhook":           a.notifyWebhook,
+	}
+}
+
+// Register registers one activity per catalog action, under the action's name. It fails when an action has
+// no implementation or an implementation has no action, so the catalog and the worker cannot drift apart.
+func Register(r Registry, deps Deps) error {
+	a, err := New(deps)
+	if err != nil {
+		return err
+	}
+	return a.Register(r)
+}
+
+// Register registers the activities of a.
+func (a *Activities) Register(r Registry) error {
+	hs := a.handlers()
+	for _, spec := range a.catalog.Specs() {
+		h, ok := hs[spec.Name]
+		if !ok {
+			return fmt.Errorf("registering activities: action %s has no implementation", spec.Name)
+		}
+		delete(hs, spec.Name)
+		r.RegisterActivityWithOptions(a.activity(spec, h), activity.RegisterOptions{Name: spec.Name})
+	}
+	for name := range hs {
+		return fmt.Errorf("registering activities: %s is implemented but not in the catalog", name)
+	}
+	return nil
+}
+
+// call is one execution of an activity: its checked inputs and where it runs.
+type call struct {
+	spec    *action.Spec
+	with    map[string]any
+	runID   string
+	step    string
+	attempt int
+	logger  *slog.Logger
+	// secrets are the values the wrapper removes from errors and the output: the step's secrets, and any a
+	// handler read itself (a webhook URL).
+	secrets []string
+}
+
+// holder names this attempt for the mitigation lease: unique even when two attempts of a step run at once.
+func (c *call) holder() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%s#%d/%x", c.runID, c.step, c.attempt, b)
+}
+
+// hide adds values to those kept out of the step's error and output.
+func (c *call) hide(values ...string) {
+	c.secrets = append(c.secrets, values...)
+}
+
+// activity wraps h into the function Temporal runs.
+func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Context, in Input) (Result, error) {
+	return func(ctx context.Context, in Input) (Result, error) {
+		info := activity.GetInfo(ctx)
+		c := &call{spec: spec, step: in.Step, runID: in.Run.ID, attempt: int(info.Attempt)}
+		if c.runID == "" {
+			// An activity started outside a playbook run (tests, tools) is keyed by its workflow.
+			c.runID = info.WorkflowExecution.ID
+		}
+		if c.step == "" {
+			c.step = info.ActivityID
+		}
+		c.logger = a.deps.Logger.With("action", spec.Name, "run_id", c.runID, "step", c.step, "attempt", c.attempt)
+		with := cloneMap(in.With)
+		values, err := a.fillSecrets(ctx, with, in.Secrets)
+		c.hide(values...)
+		if err != nil {
+			return Result{}, toTemporal(err, c.secrets)
+		}
+		if err := checkInputs(spec, with); err != nil {
+			return Result{}, toTemporal(err, c.secrets)
+		}
+		c.with = with
+		out, err := h(ctx, c)
+		if err != nil {
+			e := toTemporal(err, c.secrets)
+			c.logger.Info("action failed", "error", e.Error())
+			return Result{}, e
+		}
+		raw, err := json.Marshal(out)
+		if err != nil {
+			return Result{}, toTemporal(fmt.Errorf("encoding the output: %w", err), c.secrets)
+		}
+		raw = redactJSON(raw, c.secrets)
+		if len(raw) > a.deps.MaxOutputBytes {
+			return Result{}, toTemporal(failf(action.InvalidInput,
+				"the output is %d bytes, over the %d a step may return: narrow the query or lower max_results",
+				len(raw), a.deps.MaxOutputBytes), c.secrets)
+		}
+		return Result{Output: raw, Attempt: c.attempt}, nil
+	}
+}
+
+func (a *Activities) now() time.Time { return a.deps.Now() }
+
+// cloneMap copies the containers of v so that filling secrets in never writes into the caller's value.
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return cloneMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneValue(e)
+		}
+		return out
+	}
+	return v
+}

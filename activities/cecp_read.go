@@ -1,0 +1,229 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/parry-soar/parry/internal/cecp"
+)
+
+// readAll reads pages of a pager built with MaxResults max+1 until max items are in hand. truncated reports
+// that more remain: an item past max arrived, or the vendor still offered a next page. lastGen is the last
+// page's last_log_item_generation_time.
+func readAll[T any](ctx context.Context, p *cecp.Pager[T], max int) (items []T, lastGen string, truncated bool, err error) {
+	items = []T{}
+	for !p.Done() {
+		if len(items) >= max {
+			// The vendor offered another page; reading it only to drop it would spend a quota slot.
+			return items[:max], lastGen, true, nil
+		}
+		page, err := p.Next(ctx)
+		if err != nil {
+			return nil, "", false, err
+		}
+		if !page.LastLogItemGenerationTime.IsZero() {
+			lastGen = cecp.T(page.LastLogItemGenerationTime).String()
+		}
+		items = append(items, page.Items...)
+		if len(items) > max {
+			return items[:max], lastGen, true, nil
+		}
+	}
+	return items, lastGen, false, nil
+}
+
+func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
+	var in struct {
+		Service    string `json:"service"`
+		Event      string `json:"event"`
+		Start      string `json:"start"`
+		End        string `json:"end"`
+		Limit      int    `json:"limit"`
+		MaxResults int    `json:"max_results"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	start, err := timeInput("start", in.Start)
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeInput("end", in.End)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.vendorFor(c)
+	if err != nil {
+		return nil, err
+	}
+	pager := v.client.SecurityEventPages(cecp.SecurityEventsQuery{Service: in.Service, Event: in.Event, Start: start, End: end,
+		Limit: in.Limit, MaxResults: in.MaxResults + 1})
+	events, lastGen, truncated, err := readAll(ctx, pager, in.MaxResults)
+	if err != nil {
+		return nil, v.fail("reading security events", err)
+	}
+	out := make([]securityEventOut, len(events))
+	for i, e := range events {
+		out[i] = securityEvent(e)
+	}
+	return struct {
+		SecurityEvents            []securityEventOut `json:"security_events"`
+		Count                     int                `json:"count"`
+		Truncated                 bool               `json:"truncated"`
+		LastLogItemGenerationTime string             `json:"last_log_item_generation_time"`
+	}{out, len(out), truncated, lastGen}, nil
+}
+
+func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error) {
+	var in struct {
+		Service    string `json:"service"`
+		Start      string `json:"start"`
+		End        string `json:"end"`
+		Limit      int    `json:"limit"`
+		MaxResults int    `json:"max_results"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	start, err := timeInput("start", in.Start)
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeInput("end", in.End)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.vendorFor(c)
+	if err != nil {
+		return nil, err
+	}
+	pager := v.client.QuarantineEventPages(cecp.QuarantineEventsQuery{Service: in.Service, Start: start, End: end,
+		Limit: in.Limit, MaxResults: in.MaxResults + 1})
+	events, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+	if err != nil {
+		return nil, v.fail("reading quarantine events", err)
+	}
+	out := make([]quarantineEventOut, len(events))
+	for i, e := range events {
+		out[i] = quarantineEvent(e)
+	}
+	return struct {
+		QuarantineEvents []quarantineEventOut `json:"quarantine_events"`
+		Count            int                  `json:"count"`
+		Truncated        bool                 `json:"truncated"`
+	}{out, len(out), truncated}, nil
+}
+
+func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
+	var in struct {
+		Mailbox       string `json:"mailbox"`
+		LastNDays     int    `json:"lastndays"`
+		Start         string `json:"start"`
+		End           string `json:"end"`
+		Subject       string `json:"subject"`
+		FileSHA1      string `json:"file_sha1"`
+		FileSHA256    string `json:"file_sha256"`
+		FileName      string `json:"file_name"`
+		FileExtension string `json:"file_extension"`
+		URL           string `json:"url"`
+		Sender        string `json:"sender"`
+		Recipient     string `json:"recipient"`
+		MessageID     string `json:"message_id"`
+		SourceIP      string `json:"source_ip"`
+		SourceDomain  string `json:"source_domain"`
+		Limit         int    `json:"limit"`
+		MaxResults    int    `json:"max_results"`
+		// Headers are a few KB a mail and rarely needed by later steps: kept only on request.
+		IncludeHeaders bool `json:"include_headers"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	start, err := timeInput("start", in.Start)
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeInput("end", in.End)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.vendorFor(c)
+	if err != nil {
+		return nil, err
+	}
+	pager := v.client.SweepPages(cecp.SweepQuery{Mailbox: in.Mailbox, LastNDays: in.LastNDays, Start: start, End: end,
+		Subject: in.Subject, FileSHA1: in.FileSHA1, FileSHA256: in.FileSHA256, FileName: in.FileName,
+		FileExtension: in.FileExtension, URL: in.URL, Sender: in.Sender, Recipient: in.Recipient, MessageID: in.MessageID,
+		SourceIP: in.SourceIP, SourceDomain: in.SourceDomain, Limit: in.Limit, MaxResults: in.MaxResults + 1})
+	mails, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+	if err != nil {
+		return nil, v.fail("sweeping mails", err)
+	}
+	out := make([]sweepMailOut, len(mails))
+	for i, m := range mails {
+		if !in.IncludeHeaders {
+			m.MailInternetHeaders = nil
+		}
+		out[i] = sweepMail(m)
+	}
+	return struct {
+		Mails     []sweepMailOut `json:"mails"`
+		Count     int            `json:"count"`
+		Truncated bool           `json:"truncated"`
+	}{out, len(out), truncated}, nil
+}
+
+func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error) {
+	var in struct {
+		Kind       string `json:"kind"`
+		BatchID    string `json:"batch_id"`
+		Start      string `json:"start"`
+		End        string `json:"end"`
+		Limit      int    `json:"limit"`
+		MaxResults int    `json:"max_results"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	start, err := timeInput("start", in.Start)
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeInput("end", in.End)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.vendorFor(c)
+	if err != nil {
+		return nil, err
+	}
+	q := cecp.ActionResultsQuery{BatchID: in.BatchID, Start: start, End: end, Limit: in.Limit, MaxResults: in.MaxResults + 1}
+	pager := v.client.MailActionResultPages(q)
+	if in.Kind == "accounts" {
+		pager = v.client.AccountActionResultPages(q)
+	}
+	actions, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+	if err != nil {
+		return nil, v.fail("reading "+in.Kind+" action results", err)
+	}
+	out := make([]actionOut, len(actions))
+	for i, x := range actions {
+		out[i] = actionResult(x)
+	}
+	return struct {
+		Actions   []actionOut `json:"actions"`
+		Count     int         `json:"count"`
+		Truncated bool        `json:"truncated"`
+	}{out, len(out), truncated}, nil
+}
+
+func (a *Activities) blocklist(ctx context.Context, c *call) (any, error) {
+	v, err := a.vendorFor(c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := v.client.BlockedLists(ctx)
+	if err != nil {
+		return nil, v.fail("reading the blocked lists", err)
+	}
+	return rules(r), nil
+}

@@ -1,0 +1,376 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parry-soar/parry/internal/action"
+	"github.com/parry-soar/parry/internal/cecp"
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/suggest"
+)
+
+// fillSecrets resolves every secret reference and writes its value into with at its path. It returns the
+// values, so that the wrapper can keep them out of errors and outputs. A secret that cannot be read fails the
+// step as InvalidInput naming the secret, never showing a value.
+func (a *Activities) fillSecrets(ctx context.Context, with map[string]any, refs []plan.SecretRef) ([]string, error) {
+	var values []string
+	for _, ref := range refs {
+		where := "with." + pathString(ref.Path)
+		if len(ref.Path) == 0 {
+			return values, failf(action.InvalidInput, "secret %q has no place in with", ref.Name)
+		}
+		v, err := a.deps.Secrets.Secret(ctx, ref.Name)
+		if err != nil {
+			return values, failf(action.InvalidInput, "%s: %v", where, err)
+		}
+		values = append(values, v)
+		if err := setPath(with, ref.Path, v); err != nil {
+			return values, failf(action.InvalidInput, "placing secret %q at %s: %v", ref.Name, where, err)
+		}
+	}
+	return values, nil
+}
+
+// pathString renders a secret path as with's keys and list indexes read: headers.Authorization, items[2].
+func pathString(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if _, err := strconv.Atoi(p); err == nil && i > 0 {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// setPath writes v at path inside m, creating the maps the compiler left out around a secret-only value.
+func setPath(m map[string]any, path []string, v string) error {
+	var cur any = m
+	for i, p := range path {
+		last := i == len(path)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				c[p] = v
+				return nil
+			}
+			next, ok := c[p]
+			if !ok || next == nil {
+				next = map[string]any{}
+				c[p] = next
+			}
+			cur = next
+		case []any:
+			idx, err := strconv.Atoi(p)
+			if err != nil || idx < 0 || idx >= len(c) {
+				return fmt.Errorf("%s is not an index of a list of %d", p, len(c))
+			}
+			if last {
+				c[idx] = v
+				return nil
+			}
+			if c[idx] == nil {
+				c[idx] = map[string]any{}
+			}
+			cur = c[idx]
+		default:
+			return fmt.Errorf("%s is inside %s, not an object or a list", p, kindOf(cur))
+		}
+	}
+	return nil
+}
+
+// checkInputs checks with against the spec: unknown keys, required inputs, types, enums, bounds, formats and
+// the groups of AtLeastOne and Exclusive. It fills defaults the plan did not carry and drops null values and
+// empty optional strings (a template over a missing value), so that handlers see only what was meant. Every
+// problem is reported at once.
+func checkInputs(spec *action.Spec, with map[string]any) error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	names := spec.InputNames()
+	unknown := []string{}
+	for k, v := range with {
+		in, ok := spec.Input(k)
+		switch {
+		case !ok:
+			unknown = append(unknown, k)
+		case v == nil:
+			delete(with, k)
+		case !in.Required && v == "":
+			delete(with, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		add("with.%s is not an input of %s%s (inputs: %s)", k, spec.Name, suggest.Hint(k, names), strings.Join(names, ", "))
+	}
+	for i := range spec.Inputs {
+		in := &spec.Inputs[i]
+		v, ok := with[in.Name]
+		if !ok && in.Default != nil {
+			v, ok = in.Default, true
+			with[in.Name] = v
+		}
+		if !ok {
+			if in.Required {
+				add("with.%s is required", in.Name)
+			}
+			continue
+		}
+		checkValue(in.Type, v, "with."+in.Name, in, add)
+	}
+	for _, group := range spec.AtLeastOne {
+		if !slices.ContainsFunc(group, func(n string) bool { _, ok := with[n]; return ok }) {
+			add("set at least one of with.%s", strings.Join(group, ", with."))
+		}
+	}
+	for _, group := range spec.Exclusive {
+		var set []string
+		for _, n := range group {
+			if _, ok := with[n]; ok {
+				set = append(set, "with."+n)
+			}
+		}
+		if len(set) > 1 {
+			add("%s cannot be used together", strings.Join(set, " and "))
+		}
+	}
+	if len(problems) > 0 {
+		return failf(action.InvalidInput, "%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkValue checks one value against its type; in is the input when the value is the input itself (enum and
+// bounds), nil for list elements.
+func checkValue(t action.Type, v any, path string, in *action.Input, add func(string, ...any)) {
+	bad := func() { add("%s must be %s, got %s", path, describeType(t), kindOf(v)) }
+	switch t.Kind {
+	case action.String:
+		s, ok := v.(string)
+		if !ok {
+			bad()
+			return
+		}
+		if in != nil && in.Required && s == "" {
+			add("%s must not be empty", path)
+			return
+		}
+		if in != nil && len(in.Enum) > 0 && !slices.Contains(in.Enum, s) {
+			add("%s must be one of %s, got %q%s", path, strings.Join(in.Enum, ", "), clip(s), suggest.Hint(s, in.Enum))
+			return
+		}
+		if msg := checkFormat(t.Format, s); msg != "" {
+			add("%s must be %s, got %q", path, msg, clip(s))
+		}
+	case action.Int:
+		n, ok := asInt(v)
+		if !ok {
+			bad()
+			return
+		}
+		if in != nil && (in.Min != nil && n < int64(*in.Min) || in.Max != nil && n > int64(*in.Max)) {
+			switch {
+			case in.Min != nil && in.Max != nil:
+				add("%s must be between %d and %d, got %d", path, *in.Min, *in.Max, n)
+			case in.Min != nil:
+				add("%s must be at least %d, got %d", path, *in.Min, n)
+			default:
+				add("%s must be at most %d, got %d", path, *in.Max, n)
+			}
+		}
+	case action.Number:
+		if _, ok := asFloat(v); !ok {
+			bad()
+		}
+	case action.Bool:
+		if _, ok := v.(bool); !ok {
+			bad()
+		}
+	case action.List:
+		l, ok := v.([]any)
+		if !ok {
+			bad()
+			return
+		}
+		if t.Elem != nil && t.Elem.Kind != action.Any {
+			for i, e := range l {
+				checkValue(*t.Elem, e, fmt.Sprintf("%s[%d]", path, i), nil, add)
+			}
+		}
+	case action.Object:
+		if _, ok := v.(map[string]any); !ok {
+			bad()
+		}
+	}
+}
+
+func describeType(t action.Type) string {
+	switch t.Kind {
+	case action.String:
+		return "a string"
+	case action.Int:
+		return "an integer"
+	case action.Number:
+		return "a number"
+	case action.Bool:
+		return "true or false"
+	case action.List:
+		return "a " + t.String()
+	case action.Object:
+		return "an object"
+	}
+	return t.String()
+}
+
+// kindOf names the JSON kind of a value for messages.
+func kindOf(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("the string %q", clip(x))
+	case bool:
+		return fmt.Sprintf("%t", x)
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	}
+	if f, ok := asFloat(v); ok {
+		return "the number " + strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+func clip(s string) string {
+	const n = 80
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func asFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	}
+	f, ok := asFloat(v)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+var (
+	hexRE  = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+	uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+// checkFormat returns what a string of the format should be when s is not one, or "".
+func checkFormat(format, s string) string {
+	ok := true
+	switch format {
+	case "":
+		return ""
+	case "email":
+		at := strings.LastIndexByte(s, '@')
+		ok = at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;")
+	case "sha1":
+		ok = len(s) == 40 && hexRE.MatchString(s)
+	case "sha256":
+		ok = len(s) == 64 && hexRE.MatchString(s)
+	case "datetime":
+		t, err := cecp.ParseTime(s)
+		ok = err == nil && !t.IsZero()
+	case "url":
+		u, err := url.Parse(s)
+		ok = err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	case "ip":
+		_, err := netip.ParseAddr(s)
+		if err != nil {
+			_, err = netip.ParsePrefix(s)
+		}
+		ok = err == nil
+	case "uuid":
+		ok = uuidRE.MatchString(s)
+	}
+	if ok {
+		return ""
+	}
+	if d := action.Formats[format]; d != "" {
+		return d
+	}
+	return format
+}
+
+// decode copies the checked inputs into a typed struct (json tags = input names).
+func (c *call) decode(dst any) error {
+	raw, err := json.Marshal(c.with)
+	if err != nil {
+		return failf(action.InvalidInput, "reading the inputs of %s: %v", c.spec.Name, err)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return failf(action.InvalidInput, "with.%s cannot be read as %s", te.Field, te.Type)
+		}
+		return failf(action.InvalidInput, "reading the inputs of %s: %v", c.spec.Name, err)
+	}
+	return nil
+}
+
+// timeInput parses an optional datetime input ("" is the zero time).
+func timeInput(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := cecp.ParseTime(s)
+	if err != nil {
+		return time.Time{}, failf(action.InvalidInput, "with.%s: %v", name, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,327 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/cecpsim"
+	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/pglocal"
+	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/service"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/temporalclient"
+	"github.com/parry-soar/parry/internal/worker"
+)
+
+// Embedded starts the services parry dev embeds that are too heavy for this package to import: the Temporal
+// server and its Web UI. main passes the real implementation (internal/devserver); tests may pass their own.
+type Embedded interface {
+	StartTemporal(ctx context.Context, dataDir, listen string, logger *slog.Logger) (address string, stop func(context.Context) error, err error)
+	StartUI(ctx context.Context, listen, temporalAddress string, logger *slog.Logger) (url string, stop func(context.Context) error, err error)
+}
+
+func (a *app) newDevCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything embedded: Temporal + Web UI, PostgreSQL, the API, a worker and the CECP simulator",
+		Long: "Run parry on a laptop with no other service: an embedded Temporal server (state in the data dir), the " +
+			"Temporal Web UI, a PostgreSQL cluster started from the local server binaries (or --database-url), the API, " +
+			"a worker and the CECP simulator. Everything binds to loopback. Ctrl-C stops it all in order; starting again " +
+			"resumes with all state intact.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runDev(cmd) },
+	}
+	a.bindSettings(cmd.Flags(), "data_dir", "database_url", "api.listen", "dev.temporal_listen", "dev.ui_listen",
+		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir")
+	return cmd
+}
+
+// devStack is what runDev started, stopped in reverse order.
+type devStack struct {
+	stops []func(context.Context) error
+	names []string
+}
+
+func (s *devStack) add(name string, stop func(context.Context) error) {
+	s.names = append(s.names, name)
+	s.stops = append(s.stops, stop)
+}
+
+func (s *devStack) stop(logger *slog.Logger, w func(string)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		w("stopping " + s.names[i])
+		if err := s.stops[i](ctx); err != nil {
+			logger.Warn("stopping "+s.names[i], "error", err)
+		}
+	}
+}
+
+func (a *app) runDev(cmd *cobra.Command) (err error) {
+	if a.embedded == nil {
+		return errors.New("this build of parry has no embedded Temporal server")
+	}
+	cfg, err := a.loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	cfg.Temporal.Address = cfg.Dev.TemporalListen
+	logger := a.newLogger(cfg)
+	ctx := cmd.Context()
+	say := func(s string) { fmt.Fprintln(a.stderr, "parry dev: "+s) }
+
+	if err := service.EnsureDir(cfg.DataDir); err != nil {
+		return err
+	}
+	// Fail on a taken port before starting anything, with the flag that moves it.
+	ports := []struct{ addr, flag string }{
+		{cfg.API.Listen, "--listen"}, {cfg.Dev.TemporalListen, "--dev-temporal-listen"}, {cfg.Dev.UIListen, "--dev-ui-listen"},
+	}
+	if cfg.Dev.Sim {
+		ports = append(ports, struct{ addr, flag string }{cfg.Dev.SimListen, "--dev-sim-listen"})
+	}
+	for _, p := range ports {
+		l, err := service.Listen(p.addr, p.flag)
+		if err != nil {
+			return err
+		}
+		l.Close()
+	}
+
+	stack := &devStack{}
+	defer func() { stack.stop(logger, say) }()
+
+	// PostgreSQL: the given URL, or a cluster in the data dir.
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		say("starting PostgreSQL")
+		cluster, err := a.devCluster(ctx, cfg.DataDir, logger)
+		if err != nil {
+			return err
+		}
+		stack.add("PostgreSQL", cluster.Stop)
+		dbURL = cluster.URL("postgres")
+	}
+	pool, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	stack.add("database pool", func(context.Context) error { pool.Close(); return nil })
+	st := store.New(pool)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		return err
+	}
+
+	say("starting Temporal")
+	taddr, stopTemporal, err := a.embedded.StartTemporal(ctx, filepath.Join(cfg.DataDir, "temporal"), cfg.Dev.TemporalListen, logger)
+	if err != nil {
+		return err
+	}
+	stack.add("Temporal", stopTemporal)
+	cfg.Temporal.Address = taddr
+	uiURL, stopUI, err := a.embedded.StartUI(ctx, cfg.Dev.UIListen, taddr, logger)
+	if err != nil {
+		return err
+	}
+	stack.add("Temporal UI", stopUI)
+
+	secretsNote, err := devSecrets(ctx, &cfg, a.getenv)
+	if err != nil {
+		return err
+	}
+	secrets := service.Secrets(cfg, a.getenv)
+	simURL := "off (--sim=false)"
+	if cfg.Dev.Sim {
+		url, stopSim, err := startDevSim(cfg.Dev.SimListen, logger)
+		if err != nil {
+			return err
+		}
+		stack.add("CECP simulator", stopSim)
+		simURL = url + " (token " + devSimToken + "; connection \"sim\")"
+		if _, err := cfg.Connection("sim"); err != nil {
+			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m"})
+		}
+		if cfg.CECP.DefaultConnection == "" {
+			cfg.CECP.DefaultConnection = "sim"
+		}
+		secrets = secret.Chain{secret.Static{devSimSecret: devSimToken}, secrets}
+	}
+	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	stack.add("Temporal client", func(context.Context) error { tc.Close(); return nil })
+
+	wopts, err := worker.FromConfig(cfg, st, secrets, logger)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(tc, wopts)
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Serve(workerCtx) }()
+	stack.add("worker", func(context.Context) error { stopWorker(); return <-workerDone })
+
+	tokenPath, created, err := service.BootstrapAdminToken(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	l, err := service.Listen(cfg.API.Listen, "--listen")
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + l.Addr().String()
+	if err := service.WriteFileAtomic(config.APIURLFile(cfg.DataDir), []byte(apiURL+"\n"), 0o644); err != nil {
+		l.Close()
+		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
+	}
+	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
+	svc := service.Runs(deps)
+	srv := service.API(deps, svc)
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); service.Background(bgCtx, deps, svc) }()
+	stack.add("run tracker", func(context.Context) error { stopBg(); <-bgDone; return nil })
+	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- service.Serve(serveCtx, l, srv.Handler(), logger) }()
+	stack.add("API", func(context.Context) error { stopServe(); return <-served })
+
+	tokenNote := "admin token: " + tokenPath
+	if created {
+		tokenNote += " (created now, mode 0600)"
+	}
+	fmt.Fprintf(a.stderr, `
+parry dev is running (Ctrl-C to stop)
+  API          %s   (health: %s/healthz, ready: %s/readyz, metrics: %s/metrics)
+  Temporal     %s   namespace %s, task queue %s (worker running)
+  Temporal UI  %s
+  PostgreSQL   %s
+  CECP sim     %s
+  data dir     %s
+  secrets      %s
+  %s
+  The CLI finds the API and the token by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
+`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, secretsNote, tokenNote, apiURL, tokenPath)
+
+	select {
+	case <-ctx.Done():
+		say("shutting down")
+		return nil
+	case err := <-served:
+		served <- err
+		return fmt.Errorf("the API stopped: %w", err)
+	}
+}
+
+// devCluster starts the data dir's PostgreSQL cluster, creating it on first use. As root, PostgreSQL runs as the
+// postgres user; when that user cannot reach the data dir (a home directory of mode 0700), the cluster lives in
+// /var/lib/parry-dev/<hash of the data dir> and the data dir holds a symlink to it.
+func (a *app) devCluster(ctx context.Context, dataDir string, logger *slog.Logger) (*pglocal.Cluster, error) {
+	bin, err := pglocal.FindBinDir(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w (or pass --database-url)", err)
+	}
+	dir := filepath.Join(dataDir, "postgres")
+	if target, err := os.Readlink(dir); err == nil {
+		dir = target
+	} else if reachErr := pglocal.Reachable(dir); reachErr != nil {
+		abs, _ := filepath.Abs(dataDir)
+		sum := sha256.Sum256([]byte(abs))
+		alt := filepath.Join("/var/lib/parry-dev", hex.EncodeToString(sum[:6]), "postgres")
+		if err := os.MkdirAll(filepath.Dir(alt), 0o711); err != nil {
+			return nil, reachErr
+		}
+		if err := os.Chmod(filepath.Dir(alt), 0o711); err != nil {
+			return nil, reachErr
+		}
+		if err := os.Chmod("/var/lib/parry-dev", 0o711); err != nil {
+			return nil, reachErr
+		}
+		if err := os.Symlink(alt, dir); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("linking %s to %s: %w", dir, alt, err)
+		}
+		logger.Warn("running as root: PostgreSQL runs as the postgres user, who cannot enter the data dir; its cluster lives elsewhere", "cluster", alt, "link", dir)
+		dir = alt
+	}
+	c := &pglocal.Cluster{Dir: dir, BinDir: bin}
+	if err := c.Init(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		if strings.Contains(err.Error(), "lock file") {
+			return nil, fmt.Errorf("%w (is another parry dev using %s?)", err, dataDir)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// The dev simulator's token is no secret: the simulator holds nothing real and listens on loopback.
+const (
+	devSimToken  = "dev-sim-token"
+	devSimSecret = "dev-sim-token"
+)
+
+// startDevSim serves the CECP simulator (seeded, so its mailboxes and campaigns are the same at every start).
+func startDevSim(listen string, logger *slog.Logger) (string, func(context.Context) error, error) {
+	sim, err := cecpsim.New(cecpsim.Options{Seed: 1, Tokens: []string{devSimToken}})
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the CECP simulator: %w", err)
+	}
+	l, err := service.Listen(listen, "--dev-sim-listen")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go srv.Serve(l)
+	return "http://" + l.Addr().String(), func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		sim.Close()
+		return err
+	}, nil
+}
+
+// devSecrets gives parry dev a secrets directory in the data dir when none is configured, and creates there the
+// ZIP password the shipped playbooks use (secret("quarantine-zip")) unless it exists, so they run as they are.
+func devSecrets(ctx context.Context, cfg *config.Config, getenv func(string) string) (string, error) {
+	if cfg.Secrets.Dir == "" {
+		cfg.Secrets.Dir = filepath.Join(cfg.DataDir, "secrets")
+	}
+	if err := service.EnsureDir(cfg.Secrets.Dir); err != nil {
+		return "", err
+	}
+	note := cfg.Secrets.Dir + " (one file per secret; or PARRY_SECRET_<NAME>)"
+	if _, err := service.Secrets(*cfg, getenv).Secret(ctx, "quarantine-zip"); errors.Is(err, secret.ErrNotFound) {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		path := filepath.Join(cfg.Secrets.Dir, "quarantine-zip")
+		if err := service.WriteFileAtomic(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("writing %s: %w", path, err)
+		}
+		note += "; created quarantine-zip, the ZIP password of quarantined-mail downloads"
+	}
+	return note, nil
+}

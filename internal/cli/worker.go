@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parry-soar/parry/internal/service"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/pollers"
+	"github.com/parry-soar/parry/internal/temporalclient"
+	"github.com/parry-soar/parry/internal/worker"
+)
+
+func (a *app) newWorkerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker (the playbook interpreter and every action) against an external PostgreSQL and Temporal",
+		Long: "Run a Temporal worker on the task queue: it interprets playbook runs and executes their actions (CECP " +
+			"calls under the cluster-wide quota, http.request, notify.webhook), writing audit rows and artifacts. Run " +
+			"as many as the load needs, against one PostgreSQL and one Temporal. It refuses to start when either is " +
+			"unreachable. Ctrl-C stops polling and gives actions in flight time to finish.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			logger := a.newLogger(cfg)
+			ctx := cmd.Context()
+			st, closeStore, err := a.openStore(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			if _, err := store.Migrate(ctx, st.Pool); err != nil {
+				return err
+			}
+			secrets := service.Secrets(cfg, a.getenv)
+			tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			opts, err := worker.FromConfig(cfg, st, secrets, logger)
+			if err != nil {
+				return err
+			}
+			w, err := worker.New(tc, opts)
+			if err != nil {
+				return err
+			}
+			// The pollers are started idempotently: whichever of parry server and parry worker comes first.
+			if names, err := pollers.Start(ctx, tc, cfg); err != nil {
+				logger.Warn("starting CECP log pollers", "error", err)
+			} else if len(names) > 0 {
+				logger.Info("CECP log pollers running", "connections", names)
+			}
+			logger.Info("parry worker started", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
+				"task_queue", cfg.Temporal.TaskQueue, "connections", len(cfg.CECP.Connections))
+			fmt.Fprintf(a.stderr, "parry worker: serving task queue %q of %s (namespace %s); Ctrl-C to stop\n",
+				cfg.Temporal.TaskQueue, cfg.Temporal.Address, cfg.Temporal.Namespace)
+			// Stopped in order by the defers: the worker (inside Serve), then the Temporal client, then the store.
+			err = w.Serve(ctx)
+			fmt.Fprintln(a.stderr, "parry worker: stopped")
+			return err
+		},
+	}
+	a.bindSettings(cmd.Flags(), append([]string{"database_url", "data_dir", "secrets.dir",
+		"worker.max_concurrent_activities", "worker.max_concurrent_workflows"}, temporalSettings...)...)
+	return cmd
+}

@@ -1,0 +1,70 @@
+package playbook
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parry-soar/parry/internal/plan"
+)
+
+// FuzzLoad feeds arbitrary files to parse + validate + compile: no panic, every diagnostic inside the file,
+// and any plan produced encodes and decodes to the same bytes. The size, depth and node limits keep each
+// input's time and memory bounded.
+func FuzzLoad(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*/*.txtar")
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		text := string(data)
+		if i := strings.Index(text, "-- playbook.yaml --\n"); i >= 0 {
+			text = text[i+len("-- playbook.yaml --\n"):]
+			if j := strings.Index(text, "\n-- "); j >= 0 {
+				text = text[:j+1]
+			}
+			f.Add([]byte(text))
+		}
+	}
+	shipped, _ := filepath.Glob("../../playbooks/*.yaml")
+	for _, s := range shipped {
+		data, _ := os.ReadFile(s)
+		f.Add(data)
+	}
+	l := NewLinter(nil)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p, diags := l.Load("f.yaml", src)
+		lines := bytes.Count(src, []byte("\n")) + 1
+		for _, d := range diags {
+			if d.Line < 1 || d.Line > lines || d.Column < 1 || d.Message == "" {
+				t.Fatalf("diagnostic outside the file (%d lines): %s", lines, d)
+			}
+		}
+		if p == nil {
+			return
+		}
+		b, err := plan.Encode(p)
+		if err != nil {
+			if strings.Contains(err.Error(), "unsupported value") {
+				return // NaN or infinity in a literal: JSON cannot carry it
+			}
+			t.Fatal(err)
+		}
+		q, err := plan.Decode(b)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		b2, _ := plan.Encode(q)
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("round trip changed the plan:\n%s\n%s", b, b2)
+		}
+		for _, format := range []string{GraphMermaid, GraphDot} {
+			if _, err := Graph(p, format); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

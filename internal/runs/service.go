@@ -1,0 +1,343 @@
+package runs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/workflows"
+)
+
+// Service is what the API does with runs: start, show, approve, cancel, retry, export.
+type Service struct {
+	Store    *store.Store
+	Temporal client.Client
+	Starter  *Starter
+	Linter   *playbook.Linter
+}
+
+// NotFoundError names what does not exist (a 404).
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What + " not found" }
+
+// ConflictError is a request that does not fit the run's state (a 409): approving a step that is not
+// waiting, cancelling a finished run.
+type ConflictError struct{ Msg string }
+
+func (e *ConflictError) Error() string { return e.Msg }
+
+// StartParams describes a manual run.
+type StartParams struct {
+	// Playbook names a registered playbook (its enabled version, or Version); Source is inline YAML instead.
+	Playbook string
+	Version  int
+	Source   string
+	Inputs   map[string]any
+	// Alert is an alert the run gets as `alert` (stored, never dispatched).
+	Alert     *store.NewAlert
+	StartedBy string
+	// RunID is an optional idempotency key: starting the same id twice starts one run.
+	RunID string
+}
+
+// ResolvePlan returns the plan and registry version a start request names, compiling inline sources.
+func (s *Service) ResolvePlan(ctx context.Context, name string, version int, source string) (*plan.Plan, int, error) {
+	if source != "" {
+		p, diags := s.linter().Load("inline.yaml", []byte(source))
+		if p == nil {
+			return nil, 0, &InputError{Err: fmt.Errorf("the playbook does not compile:\n%s", formatDiagnostics(diags))}
+		}
+		return p, 0, nil
+	}
+	if name == "" {
+		return nil, 0, &InputError{Err: errors.New("name a playbook (playbook) or give its YAML (source)")}
+	}
+	var v store.PlaybookVersion
+	var err error
+	if version > 0 {
+		v, err = s.Store.GetPlaybookVersion(ctx, name, version)
+	} else {
+		v, err = s.Store.GetEnabledPlaybook(ctx, name)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, &NotFoundError{What: err.Error()[:len(err.Error())-len(": not found")]}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := plan.Decode(v.Plan)
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, v.Version, nil
+}
+
+func formatDiagnostics(diags []playbook.Diagnostic) string {
+	var b strings.Builder
+	for _, d := range diags {
+		b.WriteString(d.String())
+		b.WriteByte('\n')
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func (s *Service) linter() *playbook.Linter {
+	if s.Linter == nil {
+		s.Linter = playbook.NewLinter(nil)
+	}
+	return s.Linter
+}
+
+// StartRun records a manual run and starts it. When Temporal is unreachable the run stays pending and the
+// tracker starts it later; the returned run says so (status pending) and err is nil.
+func (s *Service) StartRun(ctx context.Context, sp StartParams) (store.Run, error) {
+	p, version, err := s.ResolvePlan(ctx, sp.Playbook, sp.Version, sp.Source)
+	if err != nil {
+		return store.Run{}, err
+	}
+	id := sp.RunID
+	if id == "" {
+		id = NewRunID(time.Now())
+	}
+	req := Request{RunID: id, Plan: p, Version: version, Inputs: sp.Inputs, StartedBy: sp.StartedBy}
+	if sp.Alert != nil {
+		a := *sp.Alert
+		a.Manual = true
+		if a.SourceID == "" {
+			a.SourceID = "run:" + id
+		}
+		ids, err := s.Store.InsertAlerts(ctx, []store.NewAlert{a}, "run:"+id)
+		if err != nil {
+			return store.Run{}, err
+		}
+		stored, err := s.Store.GetAlert(ctx, ids[0].ID)
+		if err != nil {
+			return store.Run{}, err
+		}
+		req.AlertID = &stored.ID
+		req.Alert = AlertValue(stored)
+	}
+	if _, _, err := s.Starter.Record(ctx, s.Store.Pool, req); err != nil {
+		return store.Run{}, err
+	}
+	r, err := s.Store.GetRun(ctx, id)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if err := s.Starter.Start(ctx, r); err != nil {
+		if isUnavailable(err) {
+			return r, nil
+		}
+		return r, err
+	}
+	return s.Store.GetRun(ctx, id)
+}
+
+// isUnavailable tells a Temporal outage (retry later) from a refusal.
+func isUnavailable(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Approve decides a pending approval step of a run.
+func (s *Service) Approve(ctx context.Context, runID, step string, d workflows.ApprovalDecision) (workflows.ApprovalOutput, error) {
+	r, err := s.run(ctx, runID)
+	if err != nil {
+		return workflows.ApprovalOutput{}, err
+	}
+	if store.Terminal(r.Status) {
+		return workflows.ApprovalOutput{}, &ConflictError{Msg: fmt.Sprintf("run %s is %s: nothing waits for an approval", runID, r.Status)}
+	}
+	d.Step = step
+	sum := sha256.Sum256([]byte(step + "|" + d.By + "|" + fmt.Sprint(d.Approved) + "|" + d.Comment))
+	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		UpdateID:     "approval-" + step + "-" + hex.EncodeToString(sum[:6]),
+		WorkflowID:   runID,
+		UpdateName:   workflows.UpdateApproval,
+		Args:         []any{d},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out workflows.ApprovalOutput
+	if err == nil {
+		err = h.Get(ctx, &out)
+	}
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return out, &ConflictError{Msg: fmt.Sprintf("run %s is not running", runID)}
+		}
+		if isUnavailable(err) {
+			return out, err
+		}
+		// The workflow's validator refused it: the message says why.
+		return out, &ConflictError{Msg: cleanTemporalMessage(err)}
+	}
+	return out, nil
+}
+
+// Cancel asks a running run to stop; its running steps are cancelled and it ends as cancelled.
+func (s *Service) Cancel(ctx context.Context, runID string) error {
+	r, err := s.run(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if store.Terminal(r.Status) {
+		return &ConflictError{Msg: fmt.Sprintf("run %s is already %s", runID, r.Status)}
+	}
+	if r.Status == store.RunPending && r.WorkflowRunID == "" {
+		_, err := s.Store.UpdateRun(ctx, store.RunUpdate{ID: runID, Status: store.RunCancelled, Error: "cancelled before it started", FinishedAt: ptr(time.Now())})
+		return err
+	}
+	err = s.Temporal.CancelWorkflow(ctx, runID, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return &ConflictError{Msg: fmt.Sprintf("run %s is not running", runID)}
+	}
+	return err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (s *Service) run(ctx context.Context, id string) (store.Run, error) {
+	r, err := s.Store.GetRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, &NotFoundError{What: "run " + id}
+	}
+	return r, err
+}
+
+// RetryParams describe a retry.
+type RetryParams struct {
+	// From is the first step to execute again ("" = the first failed step).
+	From string
+	// Source is a fixed playbook (YAML); Version a registry version; Latest the newest registered version.
+	// None of them: the plan the failed run ran.
+	Source    string
+	Version   int
+	Latest    bool
+	StartedBy string
+}
+
+// Retry starts a new run linked to a failed one that reuses the recorded results of the steps before From and
+// runs From and everything after it with the chosen plan.
+func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (store.Run, error) {
+	old, err := s.run(ctx, runID)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if !store.Terminal(old.Status) {
+		return store.Run{}, &ConflictError{Msg: fmt.Sprintf("run %s is still %s: cancel it or wait for it to end before retrying", runID, old.Status)}
+	}
+	var p *plan.Plan
+	version := old.PlaybookVersion
+	switch {
+	case rp.Source != "":
+		if p, version, err = s.ResolvePlan(ctx, "", 0, rp.Source); err != nil {
+			return store.Run{}, err
+		}
+		if p.Name != old.PlaybookName {
+			return store.Run{}, &InputError{Err: fmt.Errorf("the playbook given is %q, the run ran %q", p.Name, old.PlaybookName)}
+		}
+	case rp.Version > 0 || rp.Latest:
+		v := rp.Version
+		if rp.Latest {
+			vs, err := s.Store.ListPlaybookVersions(ctx, old.PlaybookName, false)
+			if err != nil {
+				return store.Run{}, err
+			}
+			if len(vs) == 0 {
+				return store.Run{}, &NotFoundError{What: fmt.Sprintf("playbook %q in the registry", old.PlaybookName)}
+			}
+			v = vs[0].Version
+		}
+		pv, err := s.Store.GetPlaybookVersion(ctx, old.PlaybookName, v)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Run{}, &NotFoundError{What: fmt.Sprintf("playbook %q version %d", old.PlaybookName, v)}
+		}
+		if err != nil {
+			return store.Run{}, err
+		}
+		if p, err = plan.Decode(pv.Plan); err != nil {
+			return store.Run{}, err
+		}
+		version = pv.Version
+	default:
+		if p, err = plan.Decode(old.Plan); err != nil {
+			return store.Run{}, err
+		}
+	}
+	from := rp.From
+	if from == "" {
+		var records map[string]workflows.StepRecord
+		_ = json.Unmarshal(old.Steps, &records)
+		oldPlan, err := plan.Decode(old.Plan)
+		if err != nil {
+			return store.Run{}, err
+		}
+		from = FirstFailed(oldPlan, records, old.FailedStep)
+		if from == "" {
+			return store.Run{}, &InputError{Err: fmt.Errorf("run %s has no failed step; name the step to retry from (--from)", runID)}
+		}
+	}
+	if _, err := Reusable(old, p, from); err != nil {
+		return store.Run{}, &InputError{Err: err}
+	}
+	var inputs map[string]any
+	if len(old.Inputs) > 0 {
+		if err := json.Unmarshal(old.Inputs, &inputs); err != nil {
+			return store.Run{}, err
+		}
+	}
+	var alert map[string]any
+	if old.AlertID != nil {
+		a, err := s.Store.GetAlert(ctx, *old.AlertID)
+		if err != nil {
+			return store.Run{}, err
+		}
+		alert = AlertValue(a)
+	}
+	id := NewRunID(time.Now()) + "-retry-of-" + runID
+	if len(id) > 250 {
+		id = NewRunID(time.Now()) + "-retry"
+	}
+	req := Request{RunID: id, Plan: p, Version: version, Inputs: inputs, AlertID: old.AlertID, Alert: alert, Incident: old.IncidentID,
+		RetryOf: runID, RetryFrom: from, StartedBy: rp.StartedBy}
+	if _, _, err := s.Starter.Record(ctx, s.Store.Pool, req); err != nil {
+		return store.Run{}, err
+	}
+	r, err := s.Store.GetRun(ctx, id)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if err := s.Starter.Start(ctx, r); err != nil && !isUnavailable(err) {
+		return r, err
+	}
+	return s.Store.GetRun(ctx, id)
+}
+
+// cleanTemporalMessage keeps the part of a Temporal error a person needs (the validator's own words).
+func cleanTemporalMessage(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{"update rejected: ", "rpc error: "} {
+		if i := strings.LastIndex(msg, prefix); i >= 0 {
+			msg = msg[i+len(prefix):]
+		}
+	}
+	if i := strings.Index(msg, "desc = "); i >= 0 {
+		msg = msg[i+len("desc = "):]
+	}
+	return msg
+}

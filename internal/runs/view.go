@@ -1,0 +1,350 @@
+package runs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/workflows"
+)
+
+// View is a run as `parry run show` presents it: the record, the timeline of steps and what it waits for.
+type View struct {
+	Run     store.Run  `json:"run"`
+	Steps   []StepView `json:"steps"`
+	Waiting []WaitView `json:"waiting"`
+	// Note explains missing detail (Temporal unreachable, history gone).
+	Note string `json:"note,omitempty"`
+}
+
+// StepView is one step (or one loop item) of the timeline.
+type StepView struct {
+	ID         string                `json:"id"`
+	Kind       string                `json:"kind"`
+	Action     string                `json:"action,omitempty"`
+	Status     string                `json:"status"`
+	Attempts   int                   `json:"attempts,omitempty"`
+	StartedAt  *time.Time            `json:"started_at,omitempty"`
+	FinishedAt *time.Time            `json:"finished_at,omitempty"`
+	DurationMS int64                 `json:"duration_ms,omitempty"`
+	Error      *workflows.StepError  `json:"error,omitempty"`
+	Input      any                   `json:"input,omitempty"`
+	Output     any                   `json:"output,omitempty"`
+	Reused     bool                  `json:"reused,omitempty"`
+	Depth      int                   `json:"depth,omitempty"`
+	Items      []StepView            `json:"items,omitempty"`
+	record     *workflows.StepRecord `json:"-"`
+}
+
+// WaitView is one thing a running run waits for.
+type WaitView struct {
+	Step      string    `json:"step"`
+	Kind      string    `json:"kind"` // approval, timer, call, vendor quota, retry back-off
+	Until     time.Time `json:"until,omitempty"`
+	Prompt    string    `json:"prompt,omitempty"`
+	Approvers []string  `json:"approvers,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// activityExec is what the history says of one activity execution (one ActivityID).
+type activityExec struct {
+	id, action string
+	input      any
+	output     any
+	attempts   int
+	failure    *workflows.StepError
+	scheduled  time.Time
+	ended      time.Time
+}
+
+// Show builds the view of a run. A run that is still going is asked for its state (a query) and its pending
+// activities (a describe), so it also says what it waits for.
+func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, error) {
+	r, err := s.run(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Run: r, Steps: []StepView{}, Waiting: []WaitView{}}
+	var records map[string]workflows.StepRecord
+	if len(r.Steps) > 0 {
+		_ = json.Unmarshal(r.Steps, &records)
+	}
+	if r.WorkflowRunID == "" {
+		if r.Status == store.RunPending {
+			v.Note = "the run is recorded but its workflow has not started yet (is Temporal reachable?)"
+		}
+		v.Steps = s.timeline(r, records, nil, truncate)
+		return v, nil
+	}
+	if !store.Terminal(r.Status) {
+		st, waits, err := s.live(ctx, r)
+		if err != nil {
+			v.Note = "live state unavailable: " + cleanTemporalMessage(err)
+		} else {
+			records = st.Steps
+			v.Waiting = waits
+		}
+	}
+	execs, err := s.activityExecs(ctx, r.ID, r.WorkflowRunID)
+	if err != nil {
+		v.Note = strings.TrimPrefix(v.Note+"; ", "; ") + "history unavailable: " + cleanTemporalMessage(err)
+	}
+	v.Steps = s.timeline(r, records, execs, truncate)
+	return v, nil
+}
+
+// live asks the running workflow for its state and Temporal for its pending activities.
+func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []WaitView, error) {
+	var st workflows.Status
+	val, err := s.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+	if err != nil {
+		return st, nil, err
+	}
+	if err := val.Get(&st); err != nil {
+		return st, nil, err
+	}
+	waits := make([]WaitView, 0, len(st.Waiting))
+	for _, w := range st.Waiting {
+		waits = append(waits, WaitView{Step: w.Step, Kind: w.Kind, Until: w.Until, Prompt: w.Prompt, Approvers: w.Approvers})
+	}
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	if err != nil {
+		return st, waits, nil
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		w := WaitView{Step: pa.GetActivityId(), Kind: "activity", Detail: fmt.Sprintf("%s attempt %d", pa.GetActivityType().GetName(), pa.GetAttempt())}
+		if f := pa.GetLastFailure(); f != nil {
+			typ := f.GetApplicationFailureInfo().GetType()
+			w.Kind = "retry back-off"
+			if typ == "VendorRateLimited" {
+				w.Kind = "vendor quota"
+			}
+			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, f.GetMessage())
+			if t := pa.GetScheduledTime(); t != nil {
+				w.Until = t.AsTime().UTC()
+			}
+		}
+		if w.Kind != "activity" { // an activity simply running is progress, not a wait
+			waits = append(waits, w)
+		}
+	}
+	sort.SliceStable(waits, func(i, j int) bool { return waits[i].Step < waits[j].Step })
+	return st, waits, nil
+}
+
+// activityExecs reads the history and returns what each activity was given and returned.
+func (s *Service) activityExecs(ctx context.Context, workflowID, runID string) (map[string]*activityExec, error) {
+	it := s.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	byEvent := map[int64]*activityExec{}
+	out := map[string]*activityExec{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				return out, errors.New("the workflow's history is gone (retention)")
+			}
+			return out, err
+		}
+		collectActivity(ev, byEvent, out)
+	}
+	return out, nil
+}
+
+func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec, out map[string]*activityExec) {
+	switch ev.GetEventType() {
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+		a := ev.GetActivityTaskScheduledEventAttributes()
+		e := &activityExec{id: a.GetActivityId(), action: a.GetActivityType().GetName(), scheduled: ev.GetEventTime().AsTime()}
+		if p := a.GetInput().GetPayloads(); len(p) > 0 {
+			var in workflows.ActionInput
+			if json.Unmarshal(p[0].GetData(), &in) == nil {
+				e.input = in.With
+			}
+		}
+		byEvent[ev.GetEventId()] = e
+		out[e.id] = e
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+		a := ev.GetActivityTaskStartedEventAttributes()
+		if e := byEvent[a.GetScheduledEventId()]; e != nil {
+			e.attempts = int(a.GetAttempt())
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+		a := ev.GetActivityTaskCompletedEventAttributes()
+		if e := byEvent[a.GetScheduledEventId()]; e != nil {
+			e.ended = ev.GetEventTime().AsTime()
+			if p := a.GetResult().GetPayloads(); len(p) > 0 {
+				var res workflows.ActionResult
+				if json.Unmarshal(p[0].GetData(), &res) == nil {
+					var v any
+					if json.Unmarshal(res.Output, &v) == nil {
+						e.output = v
+					}
+				}
+			}
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+		a := ev.GetActivityTaskFailedEventAttributes()
+		if e := byEvent[a.GetScheduledEventId()]; e != nil {
+			e.ended = ev.GetEventTime().AsTime()
+			f := a.GetFailure()
+			typ := f.GetApplicationFailureInfo().GetType()
+			if typ == "" {
+				typ = "Error"
+			}
+			e.failure = &workflows.StepError{Type: typ, Message: f.GetMessage()}
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+		a := ev.GetActivityTaskTimedOutEventAttributes()
+		if e := byEvent[a.GetScheduledEventId()]; e != nil {
+			e.ended = ev.GetEventTime().AsTime()
+			e.failure = &workflows.StepError{Type: workflows.ErrTimeout, Message: a.GetFailure().GetMessage()}
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+		a := ev.GetActivityTaskCanceledEventAttributes()
+		if e := byEvent[a.GetScheduledEventId()]; e != nil {
+			e.ended = ev.GetEventTime().AsTime()
+			e.failure = &workflows.StepError{Type: workflows.ErrCancelled, Message: "cancelled"}
+		}
+	}
+}
+
+// timeline lays the steps out in plan order, with loop items under their step.
+func (s *Service) timeline(r store.Run, records map[string]workflows.StepRecord, execs map[string]*activityExec, truncate bool) []StepView {
+	p, err := plan.Decode(r.Plan)
+	if err != nil {
+		return []StepView{}
+	}
+	clip := func(v any) any {
+		if truncate {
+			return Truncate(v)
+		}
+		return v
+	}
+	var out []StepView
+	var walk func(steps []plan.Step, depth int)
+	walk = func(steps []plan.Step, depth int) {
+		for i := range steps {
+			st := &steps[i]
+			sv := StepView{ID: st.ID, Kind: string(st.Kind), Status: workflows.StatusPending, Depth: depth}
+			if st.Action != nil {
+				sv.Action = st.Action.Name
+			}
+			if rec, ok := records[st.ID]; ok {
+				sv.record = &rec
+				sv.Status, sv.Attempts, sv.StartedAt, sv.FinishedAt, sv.Error, sv.Reused = rec.Status, rec.Attempts, rec.StartedAt, rec.FinishedAt, rec.Error, rec.Reused
+				if rec.StartedAt != nil && rec.FinishedAt != nil {
+					sv.DurationMS = rec.FinishedAt.Sub(*rec.StartedAt).Milliseconds()
+				}
+				if st.Kind != plan.KindParallel {
+					sv.Output = clip(rec.Output)
+				}
+			}
+			if e := execs[st.ID]; e != nil {
+				sv.Input = clip(e.input)
+				if e.attempts > sv.Attempts {
+					sv.Attempts = e.attempts
+				}
+				if sv.Output == nil && e.output != nil {
+					sv.Output = clip(e.output)
+				}
+				if sv.Error == nil && e.failure != nil && sv.Status != workflows.StatusSucceeded {
+					sv.Error = e.failure
+				}
+			}
+			if st.ForEach != nil {
+				for n := 0; ; n++ {
+					e := execs[fmt.Sprintf("%s#%d", st.ID, n)]
+					if e == nil {
+						break
+					}
+					item := StepView{ID: e.id, Kind: sv.Kind, Action: e.action, Status: workflows.StatusRunning, Attempts: e.attempts, Input: clip(e.input), Output: clip(e.output), Error: e.failure, Depth: depth + 1}
+					sched := e.scheduled
+					item.StartedAt = &sched
+					if !e.ended.IsZero() {
+						ended := e.ended
+						item.FinishedAt = &ended
+						item.DurationMS = ended.Sub(sched).Milliseconds()
+						item.Status = workflows.StatusSucceeded
+						if e.failure != nil {
+							item.Status = workflows.StatusFailed
+							if e.failure.Type == workflows.ErrCancelled {
+								item.Status = workflows.StatusCancelled
+							}
+						}
+					}
+					sv.Items = append(sv.Items, item)
+				}
+			}
+			if sv.record != nil || execs[st.ID] != nil || len(sv.Items) > 0 || !store.Terminal(r.Status) || depth == 0 {
+				out = append(out, sv)
+			}
+			for _, b := range st.Parallel {
+				walk(b.Steps, depth+1)
+			}
+		}
+	}
+	walk(p.Steps, 0)
+	if len(p.OnFailure) > 0 {
+		for _, st := range p.OnFailure {
+			if _, ran := records[st.ID]; ran {
+				walk(p.OnFailure, 0)
+				break
+			}
+		}
+	}
+	if out == nil {
+		out = []StepView{}
+	}
+	return out
+}
+
+// Truncate shortens long strings and lists so a timeline stays readable; JSON structure is kept.
+func Truncate(v any) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 300 {
+			return x[:300] + fmt.Sprintf("…(%d more bytes)", len(x)-300)
+		}
+		return x
+	case []any:
+		n := min(len(x), 10)
+		out := make([]any, 0, n+1)
+		for _, e := range x[:n] {
+			out = append(out, Truncate(e))
+		}
+		if len(x) > n {
+			out = append(out, fmt.Sprintf("…(%d more items)", len(x)-n))
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Truncate(e)
+		}
+		return out
+	}
+	return v
+}
+
+// compactJSON renders a value on one line for text output.
+func compactJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSpace(b.String())
+}
