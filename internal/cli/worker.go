@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/temporalclient"
 	"github.com/parry-soar/parry/internal/worker"
 )
