@@ -6,6 +6,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -178,8 +179,14 @@ type SyncResult struct {
 	Disabled []string `json:"disabled,omitempty"`
 }
 
-// SyncBy is the created_by of versions a sync of dir stores; it marks which playbooks the directory owns.
-func SyncBy(dir string) string { return "sync:" + dir }
+// SyncBy is the created_by of versions a sync of dir stores; it marks which playbooks the directory owns. The
+// directory is made absolute, so ./playbooks and playbooks own the same playbooks.
+func SyncBy(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return "sync:" + dir
+}
 
 // SyncDir pushes and enables every playbook in dir (recursively, as `parry lint` finds them), and disables the
 // playbooks an earlier sync of dir enabled whose file is gone, so that the directory is the source of truth
