@@ -21,5 +21,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newRunCmd(),
 		a.newSimCmd(),
 		a.newTestCmd(),
+		a.newPlaybookCmd(),
+		a.newIncidentCmd(),
 	}
 }

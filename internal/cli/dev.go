@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/pglocal"
@@ -194,7 +195,7 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		l.Close()
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
 	}
-	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}
+	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
 	svc := service.Runs(deps)
 	srv := service.API(deps, svc)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
@@ -44,7 +45,7 @@ func (a *app) newServerCmd() *cobra.Command {
 				return err
 			}
 			defer tc.Close()
-			deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}
+			deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
 			l, err := service.Listen(cfg.API.Listen, "--listen")
 			if err != nil {
 				return err

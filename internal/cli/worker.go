@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
@@ -49,6 +50,12 @@ func (a *app) newWorkerCmd() *cobra.Command {
 			w, err := worker.New(tc, opts)
 			if err != nil {
 				return err
+			}
+			// The pollers are started idempotently: whichever of parry server and parry worker comes first.
+			if names, err := pollers.Start(ctx, tc, cfg); err != nil {
+				logger.Warn("starting CECP log pollers", "error", err)
+			} else if len(names) > 0 {
+				logger.Info("CECP log pollers running", "connections", names)
 			}
 			logger.Info("parry worker started", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
 				"task_queue", cfg.Temporal.TaskQueue, "connections", len(cfg.CECP.Connections))

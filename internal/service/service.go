@@ -20,6 +20,9 @@ import (
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/dispatch"
+	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -32,6 +35,9 @@ type Deps struct {
 	Store    *store.Store
 	Temporal client.Client
 	Secrets  secret.Provider
+	// Metrics is the API's Prometheus registry, which the dispatcher's metrics join (nil: the API makes its own
+	// and the dispatcher reports none).
+	Metrics *api.Metrics
 }
 
 // Secrets is the secret provider the configuration describes: PARRY_SECRET_<NAME>, then secrets.dir.
@@ -155,7 +161,8 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 
 // Runs builds the run service (start, show, approve, retry…) over the dependencies.
 func Runs(d Deps) *runs.Service {
-	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue}
+	// One engine for the process, set here: the API, the tracker and the dispatcher share the starter.
+	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue, Engine: expression.NewEngine()}
 	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter}
 }
 
@@ -166,12 +173,37 @@ func API(d Deps, svc *runs.Service) *api.Server {
 		names = append(names, c.Name)
 	}
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
-		Connections: names, Runs: svc}
+		Connections: names, Runs: svc, Metrics: d.Metrics,
+		Extra: append(api.PlaybookRoutes(d.Store, nil), api.IncidentRoutes(d.Store)...)}
 }
 
 // Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also
-// starts runs recorded while Temporal was unreachable).
+// starts runs recorded while Temporal was unreachable) and the alert dispatcher; it also starts (or updates)
+// the CECP log pollers the configuration enables.
 func Background(ctx context.Context, d Deps, svc *runs.Service) {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	disp := &dispatch.Dispatcher{Store: d.Store, Runs: svc.Starter, Temporal: d.Temporal, Logger: logger.With("component", "dispatcher")}
+	if d.Metrics != nil {
+		m, err := dispatch.NewMetrics(d.Metrics.Registry)
+		if err != nil {
+			logger.Warn("registering the dispatcher's metrics", "error", err)
+		}
+		disp.Metrics = m
+	}
+	if names, err := pollers.Start(ctx, d.Temporal, d.Config); err != nil {
+		logger.Warn("starting CECP log pollers", "error", err)
+	} else if len(names) > 0 {
+		logger.Info("CECP log pollers running", "connections", names)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = disp.Run(ctx)
+	}()
 	t := &runs.Tracker{Service: svc, Logger: d.Logger, Interval: 2 * time.Second, Namespace: d.Config.Temporal.Namespace}
 	_ = t.Run(ctx)
+	<-done
 }

@@ -29,6 +29,10 @@ type Alert struct {
 	Status       string          `json:"status"`
 	Matched      int             `json:"matched"`
 	DispatchedAt *time.Time      `json:"dispatched_at,omitempty"`
+	// Attempts counts dispatch attempts that failed (Temporal unreachable); LastError says why, or which
+	// playbook's trigger could not be evaluated on this alert.
+	Attempts  int    `json:"attempts,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // NewAlert is an alert to insert.
@@ -58,21 +62,49 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 	if len(alerts) == 0 {
 		return nil, nil
 	}
+	rows, out := prepareAlerts(alerts)
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		return insertAlertRows(ctx, tx, alerts, rows, out, ingestedBy)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing %d alerts: %w", len(alerts), err)
+	}
+	resolveBatchRepeats(out)
+	return out, nil
+}
+
+// prepareAlerts maps batch-internal repeats to their first occurrence (as negative placeholders in out) and
+// returns the indexes of the alerts to insert, in input order.
+func prepareAlerts(alerts []NewAlert) (rows []int, out []InsertedAlert) {
 	type key struct{ source, id string }
-	out := make([]InsertedAlert, len(alerts))
-	firstOf := map[key]int{} // batch-internal repeats point at their first occurrence
-	var rows []int           // indexes of alerts to insert, in input order
+	out = make([]InsertedAlert, len(alerts))
+	firstOf := map[key]int{}
 	for i, a := range alerts {
 		if a.SourceID != "" {
 			k := key{a.Source, a.SourceID}
 			if j, seen := firstOf[k]; seen {
-				out[i] = InsertedAlert{ID: int64(-j - 1), Duplicate: true} // resolved below
+				out[i] = InsertedAlert{ID: int64(-j - 1), Duplicate: true}
 				continue
 			}
 			firstOf[k] = i
 		}
 		rows = append(rows, i)
 	}
+	return rows, out
+}
+
+// resolveBatchRepeats gives a repeat inside the batch the id of its first occurrence.
+func resolveBatchRepeats(out []InsertedAlert) {
+	for i := range out {
+		if out[i].ID < 0 {
+			out[i].ID = out[-out[i].ID-1].ID
+		}
+	}
+}
+
+// insertAlertRows inserts alerts[rows] inside tx and fills out; see InsertAlerts.
+func insertAlertRows(ctx context.Context, tx pgx.Tx, alerts []NewAlert, rows []int, out []InsertedAlert, ingestedBy string) error {
+	type key struct{ source, id string }
 	n := len(rows)
 	sources, sourceIDs, kinds, sevs, titles, conns := make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	observed, data, statuses := make([]time.Time, n), make([]string, n), make([]string, n)
@@ -92,10 +124,9 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 			statuses[r] = "dispatched"
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		// Rows are inserted in input order, so identity values ascend in input order: rows without a source id
-		// (which never conflict) map back by position, rows with one by their key.
-		res, err := tx.Query(ctx, `
+	// Rows are inserted in input order, so identity values ascend in input order: rows without a source id
+	// (which never conflict) map back by position, rows with one by their key.
+	res, err := tx.Query(ctx, `
 			INSERT INTO alerts (source, source_id, kind, severity, title, connection, observed_at, data, ingested_by, status)
 			SELECT source, source_id, kind, severity, title, connection, observed_at, data, $9, status
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::jsonb[], $10::text[])
@@ -103,12 +134,52 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 			ORDER BY ord
 			ON CONFLICT (source, source_id) WHERE source_id IS NOT NULL DO NOTHING
 			RETURNING id, source, coalesce(source_id, '')`,
-			sources, sourceIDs, kinds, sevs, titles, conns, observed, data, ingestedBy, statuses)
+		sources, sourceIDs, kinds, sevs, titles, conns, observed, data, ingestedBy, statuses)
+	if err != nil {
+		return err
+	}
+	inserted := map[key]int64{}
+	var anonymous []int64
+	for res.Next() {
+		var id int64
+		var k key
+		if err := res.Scan(&id, &k.source, &k.id); err != nil {
+			res.Close()
+			return err
+		}
+		if k.id == "" {
+			anonymous = append(anonymous, id)
+		} else {
+			inserted[k] = id
+		}
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return err
+	}
+	slices.Sort(anonymous)
+	var missing []key
+	for _, i := range rows {
+		a := alerts[i]
+		if a.SourceID == "" {
+			out[i] = InsertedAlert{ID: anonymous[0]}
+			anonymous = anonymous[1:]
+		} else if id, ok := inserted[key{a.Source, a.SourceID}]; ok {
+			out[i] = InsertedAlert{ID: id}
+		} else {
+			missing = append(missing, key{a.Source, a.SourceID})
+		}
+	}
+	if len(missing) > 0 {
+		srcs, ids := make([]string, len(missing)), make([]string, len(missing))
+		for j, k := range missing {
+			srcs[j], ids[j] = k.source, k.id
+		}
+		res, err := tx.Query(ctx, `SELECT a.id, a.source, a.source_id FROM alerts a
+				JOIN unnest($1::text[], $2::text[]) AS m(source, source_id) ON a.source = m.source AND a.source_id = m.source_id`, srcs, ids)
 		if err != nil {
 			return err
 		}
-		inserted := map[key]int64{}
-		var anonymous []int64
 		for res.Next() {
 			var id int64
 			var k key
@@ -116,75 +187,25 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 				res.Close()
 				return err
 			}
-			if k.id == "" {
-				anonymous = append(anonymous, id)
-			} else {
-				inserted[k] = id
-			}
+			inserted[k] = id
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
 			return err
 		}
-		slices.Sort(anonymous)
-		var missing []key
 		for _, i := range rows {
 			a := alerts[i]
-			if a.SourceID == "" {
-				out[i] = InsertedAlert{ID: anonymous[0]}
-				anonymous = anonymous[1:]
-			} else if id, ok := inserted[key{a.Source, a.SourceID}]; ok {
-				out[i] = InsertedAlert{ID: id}
-			} else {
-				missing = append(missing, key{a.Source, a.SourceID})
+			if a.SourceID != "" && out[i].ID == 0 {
+				out[i] = InsertedAlert{ID: inserted[key{a.Source, a.SourceID}], Duplicate: true}
 			}
-		}
-		if len(missing) > 0 {
-			srcs, ids := make([]string, len(missing)), make([]string, len(missing))
-			for j, k := range missing {
-				srcs[j], ids[j] = k.source, k.id
-			}
-			res, err := tx.Query(ctx, `SELECT a.id, a.source, a.source_id FROM alerts a
-				JOIN unnest($1::text[], $2::text[]) AS m(source, source_id) ON a.source = m.source AND a.source_id = m.source_id`, srcs, ids)
-			if err != nil {
-				return err
-			}
-			for res.Next() {
-				var id int64
-				var k key
-				if err := res.Scan(&id, &k.source, &k.id); err != nil {
-					res.Close()
-					return err
-				}
-				inserted[k] = id
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return err
-			}
-			for _, i := range rows {
-				a := alerts[i]
-				if a.SourceID != "" && out[i].ID == 0 {
-					out[i] = InsertedAlert{ID: inserted[key{a.Source, a.SourceID}], Duplicate: true}
-				}
-			}
-		}
-		if len(rows) > len(missing) {
-			if _, err := tx.Exec(ctx, "SELECT pg_notify('parry_alerts', '')"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storing %d alerts: %w", len(alerts), err)
-	}
-	for i := range out {
-		if out[i].ID < 0 { // a repeat inside the batch: same id as its first occurrence
-			out[i].ID = out[-out[i].ID-1].ID
 		}
 	}
-	return out, nil
+	if len(rows) > len(missing) {
+		if _, err := tx.Exec(ctx, "SELECT pg_notify('parry_alerts', '')"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetAlert returns one alert.
@@ -222,11 +243,11 @@ func (s *Store) ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
 }
 
 const alertSelect = `SELECT id, source, coalesce(source_id, ''), kind, severity, title, connection, observed_at,
-	received_at, data, ingested_by, status, matched, dispatched_at FROM alerts`
+	received_at, data, ingested_by, status, matched, dispatched_at, attempts, last_error FROM alerts`
 
 func scanAlert(row pgx.CollectableRow) (Alert, error) {
 	var a Alert
 	err := row.Scan(&a.ID, &a.Source, &a.SourceID, &a.Kind, &a.Severity, &a.Title, &a.Connection, &a.ObservedAt,
-		&a.ReceivedAt, &a.Data, &a.IngestedBy, &a.Status, &a.Matched, &a.DispatchedAt)
+		&a.ReceivedAt, &a.Data, &a.IngestedBy, &a.Status, &a.Matched, &a.DispatchedAt, &a.Attempts, &a.LastError)
 	return a, err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/parry-soar/parry/activities"
 	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/quota"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -132,9 +133,12 @@ func FromConfig(cfg config.Config, st *store.Store, secrets secret.Provider, log
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Options{}, fmt.Errorf("creating the artifact directory: %w (set data_dir to a writable directory)", err)
 	}
+	polls := pollers.Activities(cfg, st, secrets, limiter, logger)
 	return Options{
 		TaskQueue: cfg.Temporal.TaskQueue,
 		Worker:    cfg.Worker,
+		// The CECP log poller's workflow and activity (it runs for connections with poll.enabled).
+		Extra: []func(Registry) error{func(r Registry) error { pollers.Register(r, polls); return nil }},
 		Activities: activities.Deps{
 			Config:    cfg,
 			Secrets:   secrets,
