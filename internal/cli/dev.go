@@ -22,6 +22,7 @@ import (
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/pglocal"
+	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
@@ -156,7 +157,10 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		stack.add("CECP simulator", stopSim)
 		simURL = url + " (token " + devSimToken + "; connection \"sim\")"
 		if _, err := cfg.Connection("sim"); err != nil {
-			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m"})
+			// The simulator's security and quarantine events are polled into alerts, so the shipped playbooks'
+			// triggers fire on its campaigns as they would on a tenant's.
+			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m",
+				Poll: config.CECPPoll{Enabled: true, Services: []string{"exchange"}, Interval: time.Minute}})
 		}
 		if cfg.CECP.DefaultConnection == "" {
 			cfg.CECP.DefaultConnection = "sim"
@@ -207,6 +211,31 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	go func() { served <- service.Serve(serveCtx, l, srv.Handler(), logger) }()
 	stack.add("API", func(context.Context) error { stopServe(); return <-served })
 
+	playbooksNote := "none (" + cfg.Dev.Playbooks + " is not a directory)"
+	if fi, err := os.Stat(cfg.Dev.Playbooks); err == nil && fi.IsDir() {
+		synced := make(chan string, 1)
+		w := &registry.Watcher{Store: st, Dir: cfg.Dev.Playbooks, Logger: logger.With("component", "playbooks"),
+			OnSync: func(r registry.SyncResult, err error) {
+				msg := r.Summary()
+				if err != nil {
+					msg = "not loaded: " + oneLine(err.Error(), 200)
+				}
+				select {
+				case synced <- msg:
+				default:
+				}
+			}}
+		wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		watchDone := make(chan struct{})
+		go func() { defer close(watchDone); _ = w.Run(wctx) }()
+		stack.add("playbook watcher", func(context.Context) error { stopWatch(); <-watchDone; return nil })
+		select {
+		case msg := <-synced:
+			playbooksNote = cfg.Dev.Playbooks + ": " + msg + " (reloaded on change)"
+		case <-time.After(30 * time.Second):
+			playbooksNote = cfg.Dev.Playbooks + " (loading)"
+		}
+	}
 	tokenNote := "admin token: " + tokenPath
 	if created {
 		tokenNote += " (created now, mode 0600)"
@@ -220,9 +249,10 @@ parry dev is running (Ctrl-C to stop)
   CECP sim     %s
   data dir     %s
   secrets      %s
+  playbooks    %s
   %s
   The CLI finds the API and the token by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
-`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, secretsNote, tokenNote, apiURL, tokenPath)
+`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, secretsNote, playbooksNote, tokenNote, apiURL, tokenPath)
 
 	select {
 	case <-ctx.Done():
