@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -150,7 +152,7 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	secrets := service.Secrets(cfg, a.getenv)
 	simURL := "off (--sim=false)"
 	if cfg.Dev.Sim {
-		url, stopSim, err := startDevSim(cfg.Dev.SimListen, logger)
+		url, stopSim, err := startDevSim(cfg.Dev.SimListen, logger, a.stderr)
 		if err != nil {
 			return err
 		}
@@ -160,12 +162,18 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 			// The simulator's security and quarantine events are polled into alerts, so the shipped playbooks'
 			// triggers fire on its campaigns as they would on a tenant's.
 			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m",
-				Poll: config.CECPPoll{Enabled: true, Services: []string{"exchange"}, Interval: time.Minute}})
+				Poll: config.CECPPoll{Enabled: true, Services: []string{"exchange"}, Interval: time.Minute, FirstFetch: 72 * time.Hour}})
 		}
 		if cfg.CECP.DefaultConnection == "" {
 			cfg.CECP.DefaultConnection = "sim"
 		}
-		secrets = secret.Chain{secret.Static{devSimSecret: devSimToken}, secrets}
+		// Chat notifications go to a receiver that prints them here, unless a webhook of that name is configured.
+		devSecrets := secret.Static{devSimSecret: devSimToken}
+		if !hasWebhook(cfg, devWebhook) {
+			cfg.Notify.Webhooks = append(cfg.Notify.Webhooks, config.NotifyWebhook{Name: devWebhook, URLSecret: "dev-" + devWebhook + "-url"})
+			devSecrets["dev-"+devWebhook+"-url"] = url + "/_dev/webhook/" + devWebhook
+		}
+		secrets = secret.Chain{devSecrets, secrets}
 	}
 	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 30*time.Second)
 	if err != nil {
@@ -313,8 +321,21 @@ const (
 	devSimSecret = "dev-sim-token"
 )
 
-// startDevSim serves the CECP simulator (seeded, so its mailboxes and campaigns are the same at every start).
-func startDevSim(listen string, logger *slog.Logger) (string, func(context.Context) error, error) {
+// devWebhook is the chat webhook the shipped playbooks notify.
+const devWebhook = "soc-chat"
+
+func hasWebhook(cfg config.Config, name string) bool {
+	for _, w := range cfg.Notify.Webhooks {
+		if w.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// startDevSim serves the CECP simulator (seeded, so its mailboxes and campaigns are the same at every start)
+// and, beside it, a chat-webhook receiver that prints what playbooks notify.
+func startDevSim(listen string, logger *slog.Logger, console io.Writer) (string, func(context.Context) error, error) {
 	sim, err := cecpsim.New(cecpsim.Options{Seed: 1, Tokens: []string{devSimToken}})
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the CECP simulator: %w", err)
@@ -323,7 +344,20 @@ func startDevSim(listen string, logger *slog.Logger) (string, func(context.Conte
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	mux := http.NewServeMux()
+	mux.Handle("/", sim)
+	mux.HandleFunc("POST /_dev/webhook/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Text  string `json:"text"`
+			Title string `json:"title"`
+		}
+		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&msg)
+		text := strings.TrimSpace(strings.TrimSpace(msg.Title + "\n" + msg.Text))
+		fmt.Fprintf(console, "parry dev: notification to %s: %s\n", r.PathValue("name"), strings.ReplaceAll(text, "\n", "\n  "))
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go srv.Serve(l)
 	return "http://" + l.Addr().String(), func(ctx context.Context) error {
 		err := srv.Shutdown(ctx)
