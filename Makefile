@@ -21,9 +21,10 @@ dev:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/parry ./cmd/parry
 
-## bench: every benchmark once, figures printed (see README "Performance")
+## bench: every benchmark, figures printed (see README "Performance"); BENCH=regexp narrows it
+BENCH ?= .
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... | tee bench.out
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 60m ./... | tee bench.out
 
 ## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
 ## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -152,7 +154,7 @@ func (s *stack) waitRun(id string, statuses ...string) store.Run {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("run %s did not reach %v: %+v (%v)", id, statuses, r, err)
+			s.t.Fatalf("run %s did not reach %v: status %s, error %q, workflow run %s (%v)", id, statuses, r.Status, r.Error, r.WorkflowRunID, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -414,4 +416,49 @@ func mustPlan(t *testing.T, src string) *plan.Plan {
 		t.Fatalf("does not compile: %v", diags)
 	}
 	return p
+}
+
+// TestRunRecordsFollowChangesFromOutsideParry terminates one run and resets another with Temporal's own API
+// (as an operator would from the Temporal UI or CLI): the runs table follows both.
+func TestRunRecordsFollowChangesFromOutsideParry(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	file := writeFile(t, "disable.yaml", approvalPlaybook)
+	out, _, _ := s.parry("run", "start", file, "--with", "who=t@x.test")
+	id := strings.TrimSpace(out)
+	s.waitRun(id, store.RunWaiting)
+	if err := s.tc.TerminateWorkflow(ctx, id, "", "stopped by an operator in the Temporal UI"); err != nil {
+		t.Fatal(err)
+	}
+	r := s.waitRun(id, store.RunCancelled)
+	if r.Error != "terminated from outside parry" || r.FinishedAt == nil {
+		t.Fatalf("terminated run: %+v", r)
+	}
+
+	// A run that failed, reset to its first workflow task: it runs again under a new Temporal run id.
+	s.fakes.set("s3", func(workflows.ActionInput) (any, error) {
+		return nil, temporal.NewNonRetryableApplicationError("refused", "VendorRejected", nil)
+	})
+	five := writeFile(t, "five.yaml", fiveSteps)
+	_, _, code := s.parry("run", "start", five, "--wait")
+	if code != 1 {
+		t.Fatal("the run did not fail")
+	}
+	list, _ := s.st.ListRuns(ctx, store.RunQuery{Status: store.RunFailed})
+	failed := list[0]
+	s.fakes.set("s3", nil)
+	resp, err := s.tc.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 s.ts.GetDefaultNamespace(),
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: failed.ID, RunId: failed.WorkflowRunID},
+		Reason:                    "fixed the vendor",
+		WorkflowTaskFinishEventId: 4,
+		RequestId:                 "reset-" + failed.ID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = s.waitRun(failed.ID, store.RunSucceeded)
+	if r.WorkflowRunID != resp.GetRunId() || r.Error != "" || r.FailedStep != "" {
+		t.Fatalf("reset run: %+v (new Temporal run %s)", r, resp.GetRunId())
+	}
 }

@@ -27,6 +27,8 @@ type Tracker struct {
 	Interval time.Duration
 	// Namespace is used for visibility queries.
 	Namespace string
+
+	lastPass time.Time
 }
 
 // Run syncs every Interval until ctx is done.
@@ -68,17 +70,24 @@ func (t *Tracker) SyncOnce(ctx context.Context) error {
 			firstErr = err
 		}
 	}
-	// Runs reset from outside parry run again under a new Temporal run id, though the table says they ended.
+	// Runs reset from outside parry run again under a new Temporal run id, though the table says they ended:
+	// look at the executions started since the last pass (running or already closed) for run ids the table
+	// does not know.
+	since := t.lastPass.Add(-30 * time.Second)
+	if t.lastPass.IsZero() {
+		since = time.Now().Add(-time.Hour)
+	}
+	t.lastPass = time.Now()
 	resp, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: t.Namespace,
-		Query:     fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PlaybookWorkflow),
+		Query:     fmt.Sprintf("WorkflowType = '%s' AND StartTime > '%s'", workflows.PlaybookWorkflow, since.UTC().Format(time.RFC3339Nano)),
 		PageSize:  1000,
 	})
 	if err == nil {
 		for _, ex := range resp.GetExecutions() {
-			id := ex.GetExecution().GetWorkflowId()
+			id, runID := ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId()
 			r, err := s.Store.GetRun(ctx, id)
-			if err != nil || !store.Terminal(r.Status) {
+			if err != nil || !store.Terminal(r.Status) || r.WorkflowRunID == runID {
 				continue
 			}
 			if err := t.Sync(ctx, id); err != nil && firstErr == nil {
