@@ -81,7 +81,7 @@ func BenchmarkInterpreterOverhead(b *testing.B) {
 		r.RegisterWorkflowWithOptions(handWritten, workflow.RegisterOptions{Name: "HandWritten"})
 		r.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: "cecp.blocklist"})
 	})
-	p := mustPlan(&testing.T{}, fiveActions)
+	p := mustPlan(b, fiveActions)
 	raw, _ := plan.Encode(p)
 	ctx := context.Background()
 	runOne := func(kind string, i int) (time.Duration, int) {
@@ -137,12 +137,12 @@ func BenchmarkInterpreterOverhead(b *testing.B) {
 // with the real activities, and reports runs per second and the interpreter's per-step overhead (from an
 // activity's completion to the next activity's scheduling, read from the histories) at p50 and p99.
 func BenchmarkPhishingRuns(b *testing.B) {
-	t := &testing.T{}
+	t := b
 	rs := newRealStack(t, cecpsim.Options{RateLimit: cecpsim.NoRateLimit, ActionDelay: -1})
-	for i := range rs.wopts.Activities.Config.CECP.Connections {
-		rs.wopts.Activities.Config.CECP.Connections[i].RateLimit = "100000/1s"
+	for i := range rs.cfg.CECP.Connections {
+		rs.cfg.CECP.Connections[i].RateLimit = "1000000/1s" // the simulator's limits are off; so are parry's
 	}
-	rs.cfg.CECP.Connections[0].RateLimit = "100000/1s"
+	rs.configureWorker(t)
 	rs.wopts.Activities.PollInterval = 20 * time.Millisecond
 	stop := rs.startWorker(t)
 	defer stop()

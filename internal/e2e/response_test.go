@@ -57,12 +57,13 @@ type realStack struct {
 	secretsDir string
 	cfg        config.Config
 	logs       *syncBuffer
+	logger     *slog.Logger
 	wopts      pworker.Options
 }
 
 const simToken = "sim-secret-token-7f3a"
 
-func newRealStack(t *testing.T, simOpts cecpsim.Options) *realStack {
+func newRealStack(t testing.TB, simOpts cecpsim.Options) *realStack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: needs PostgreSQL and an embedded Temporal server")
@@ -94,7 +95,8 @@ func newRealStack(t *testing.T, simOpts cecpsim.Options) *realStack {
 	logger := slog.New(slog.NewTextHandler(rs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	quiet := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	ts := temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	t.Cleanup(ts.Stop)
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-real"}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue, Limits: workflows.Limits{HeartbeatTimeout: workflows.Duration(3 * time.Second)}}
 	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter}
@@ -112,19 +114,25 @@ func newRealStack(t *testing.T, simOpts cecpsim.Options) *realStack {
 	s.token = tok
 	rs.stack = s
 
-	secrets := secret.Chain{secret.Dir{Path: rs.secretsDir}}
-	rs.wopts, err = pworker.FromConfig(rs.cfg, s.st, secrets, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.wopts.TaskQueue = s.queue
-	rs.wopts.Activities.PollInterval = 200 * time.Millisecond
-	rs.wopts.Activities.MaxPollInterval = time.Second
+	rs.logger = logger
+	rs.configureWorker(t)
 	return rs
 }
 
+// configureWorker builds the worker's options from rs.cfg (call it again after changing the configuration).
+func (rs *realStack) configureWorker(t testing.TB) {
+	var err error
+	rs.wopts, err = pworker.FromConfig(rs.cfg, rs.st, secret.Chain{secret.Dir{Path: rs.secretsDir}}, rs.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.wopts.TaskQueue = rs.queue
+	rs.wopts.Activities.PollInterval = 200 * time.Millisecond
+	rs.wopts.Activities.MaxPollInterval = time.Second
+}
+
 // startWorker runs a worker until the returned stop is called.
-func (rs *realStack) startWorker(t *testing.T) (stop func()) {
+func (rs *realStack) startWorker(t testing.TB) (stop func()) {
 	t.Helper()
 	w, err := pworker.New(rs.tc, rs.wopts)
 	if err != nil {
@@ -139,7 +147,7 @@ func (rs *realStack) startWorker(t *testing.T) (stop func()) {
 	return stop
 }
 
-func (rs *realStack) campaign(t *testing.T, kind string) cecpsim.Campaign {
+func (rs *realStack) campaign(t testing.TB, kind string) cecpsim.Campaign {
 	t.Helper()
 	for _, c := range rs.sim.Tenants()[0].Campaigns {
 		if c.Kind == kind {
@@ -151,7 +159,7 @@ func (rs *realStack) campaign(t *testing.T, kind string) cecpsim.Campaign {
 }
 
 // campaignMails returns the unique ids of the campaign's mails and the state of every mail.
-func (rs *realStack) campaignMails(t *testing.T, c cecpsim.Campaign) (map[string]bool, map[string]string) {
+func (rs *realStack) campaignMails(t testing.TB, c cecpsim.Campaign) (map[string]bool, map[string]string) {
 	t.Helper()
 	mails, err := rs.sim.Mails("")
 	if err != nil {

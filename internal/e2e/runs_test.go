@@ -44,7 +44,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // stack is parry on a real Temporal server and PostgreSQL, with the API on httptest and a worker whose
 // activities are given by the test.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	ts      *temporaltest.TestServer
 	tc      client.Client
 	st      *store.Store
@@ -409,7 +409,7 @@ func (failingStarter) ExecuteWorkflow(context.Context, client.StartWorkflowOptio
 	return nil, errors.New("connection refused")
 }
 
-func mustPlan(t *testing.T, src string) *plan.Plan {
+func mustPlan(t testing.TB, src string) *plan.Plan {
 	t.Helper()
 	p, diags := playbook.Load("test.yaml", []byte(src))
 	if p == nil {
