@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
-	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -176,7 +173,7 @@ func checkValue(t action.Type, v any, path string, in *action.Input, add func(st
 			add("%s must be one of %s, got %q%s", path, strings.Join(in.Enum, ", "), clip(s), suggest.Hint(s, in.Enum))
 			return
 		}
-		if msg := checkFormat(t.Format, s); msg != "" {
+		if msg := action.CheckFormat(t.Format, s); msg != "" {
 			add("%s must be %s, got %q", path, msg, clip(s))
 		}
 	case action.Int:
@@ -303,48 +300,6 @@ func asInt(v any) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
-}
-
-var (
-	hexRE  = regexp.MustCompile(`^[0-9a-fA-F]+$`)
-	uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-)
-
-// checkFormat returns what a string of the format should be when s is not one, or "".
-func checkFormat(format, s string) string {
-	ok := true
-	switch format {
-	case "":
-		return ""
-	case "email":
-		at := strings.LastIndexByte(s, '@')
-		ok = at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n<>,;")
-	case "sha1":
-		ok = len(s) == 40 && hexRE.MatchString(s)
-	case "sha256":
-		ok = len(s) == 64 && hexRE.MatchString(s)
-	case "datetime":
-		t, err := cecp.ParseTime(s)
-		ok = err == nil && !t.IsZero()
-	case "url":
-		u, err := url.Parse(s)
-		ok = err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-	case "ip":
-		_, err := netip.ParseAddr(s)
-		if err != nil {
-			_, err = netip.ParsePrefix(s)
-		}
-		ok = err == nil
-	case "uuid":
-		ok = uuidRE.MatchString(s)
-	}
-	if ok {
-		return ""
-	}
-	if d := action.Formats[format]; d != "" {
-		return d
-	}
-	return format
 }
 
 // decode copies the checked inputs into a typed struct (json tags = input names).

@@ -67,8 +67,9 @@ func stepEntryType(output expression.Type) expression.Type {
 	})
 }
 
-// exprType converts a catalog type to a checker type.
-func exprType(t action.Type) expression.Type {
+// ExprType converts a catalog type to the expression checker's type (steps.ID.output of an action step has
+// its spec's output converted so).
+func ExprType(t action.Type) expression.Type {
 	switch t.Kind {
 	case action.String:
 		return expression.String
@@ -82,14 +83,14 @@ func exprType(t action.Type) expression.Type {
 		if t.Elem == nil {
 			return expression.List(expression.Any)
 		}
-		return expression.List(exprType(*t.Elem))
+		return expression.List(ExprType(*t.Elem))
 	case action.Object:
 		if len(t.Fields) == 0 {
 			return expression.OpenObject(nil)
 		}
 		m := make(map[string]expression.Type, len(t.Fields))
 		for _, f := range t.Fields {
-			m[f.Name] = exprType(f.Type)
+			m[f.Name] = ExprType(f.Type)
 		}
 		return expression.Object(m)
 	}

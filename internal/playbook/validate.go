@@ -2,12 +2,9 @@ package playbook
 
 import (
 	"fmt"
-	"net/netip"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -47,7 +44,7 @@ func (o *outputTypes) of(spec *action.Spec) expression.Type {
 	if t, ok := o.byAction[spec.Name]; ok {
 		return t
 	}
-	t := expression.Cached(exprType(spec.Output))
+	t := expression.Cached(ExprType(spec.Output))
 	o.byAction[spec.Name] = t
 	return t
 }
@@ -884,7 +881,7 @@ func (v *validator) literal(n *yaml.Node, t action.Type, enum []string, lo, hi *
 			v.r.Errorf(yamlnode.At(n), "%q must be one of %s, got %q%s", path, strings.Join(enum, ", "), n.Value, hint(n.Value, enum))
 			return
 		}
-		if msg := checkFormat(t.Format, n.Value); msg != "" {
+		if msg := action.CheckFormat(t.Format, n.Value); msg != "" {
 			v.r.Errorf(yamlnode.At(n), "%q must be %s, got %q", path, msg, n.Value)
 		}
 	case action.Int:
@@ -941,45 +938,6 @@ func (v *validator) literal(n *yaml.Node, t action.Type, enum []string, lo, hi *
 			}
 		}
 	}
-}
-
-var (
-	hexRE  = regexp.MustCompile(`^[0-9a-fA-F]+$`)
-	uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-)
-
-// checkFormat returns a description of the expected format when s does not match it, or "".
-func checkFormat(format, s string) string {
-	ok := true
-	switch format {
-	case "":
-		return ""
-	case "email":
-		at := strings.LastIndexByte(s, '@')
-		ok = at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t<>")
-	case "sha1":
-		ok = len(s) == 40 && hexRE.MatchString(s)
-	case "sha256":
-		ok = len(s) == 64 && hexRE.MatchString(s)
-	case "datetime":
-		_, err := time.Parse(time.RFC3339, s)
-		ok = err == nil
-	case "url":
-		u, err := url.Parse(s)
-		ok = err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-	case "ip":
-		_, err := netip.ParseAddr(s)
-		if err != nil {
-			_, err = netip.ParsePrefix(s)
-		}
-		ok = err == nil
-	case "uuid":
-		ok = uuidRE.MatchString(s)
-	}
-	if ok {
-		return ""
-	}
-	return action.Formats[format]
 }
 
 // compatible reports whether an expression's static type can be used where t is expected. Unknown types

@@ -10,6 +10,7 @@ import (
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/playbook"
 )
 
 // stepInfo is what a test file may say about a step.
@@ -117,7 +118,7 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 		switch st.kind {
 		case plan.KindAction:
 			if spec, ok := cat.Lookup(st.action); ok {
-				out = exprType(spec.Output)
+				out = playbook.ExprType(spec.Output)
 			}
 			if st.loop {
 				out = expression.List(out)
@@ -170,7 +171,7 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 		}
 		with := make(map[string]expression.Type, len(spec.Inputs))
 		for _, in := range spec.Inputs {
-			with[in.Name] = exprType(in.Type)
+			with[in.Name] = playbook.ExprType(in.Type)
 		}
 		calls[id] = expression.List(expression.Object(map[string]expression.Type{
 			"step": expression.String, "action": expression.String, "attempt": expression.Int, "with": expression.Object(with),
@@ -196,35 +197,6 @@ const (
 
 func errorType() expression.Type {
 	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
-}
-
-// exprType converts a catalog type to the checker's.
-func exprType(t action.Type) expression.Type {
-	switch t.Kind {
-	case action.String:
-		return expression.String
-	case action.Int:
-		return expression.Int
-	case action.Number:
-		return expression.Float
-	case action.Bool:
-		return expression.Bool
-	case action.List:
-		if t.Elem == nil {
-			return expression.List(expression.Any)
-		}
-		return expression.List(exprType(*t.Elem))
-	case action.Object:
-		if len(t.Fields) == 0 {
-			return expression.OpenObject(nil)
-		}
-		m := make(map[string]expression.Type, len(t.Fields))
-		for _, f := range t.Fields {
-			m[f.Name] = exprType(f.Type)
-		}
-		return expression.Object(m)
-	}
-	return expression.Any
 }
 
 func unwrapPathError(err error) error {
