@@ -145,7 +145,7 @@ func convert(typ string, v any) (any, error) {
 			if err := json.Unmarshal([]byte(x), &l); err != nil {
 				return nil, fmt.Errorf("%q is not a JSON list", x)
 			}
-			return normalize(l), nil
+			return Normalize(l), nil
 		}
 	case "object":
 		switch x := v.(type) {
@@ -156,7 +156,7 @@ func convert(typ string, v any) (any, error) {
 			if err := json.Unmarshal([]byte(x), &m); err != nil {
 				return nil, fmt.Errorf("%q is not a JSON object", x)
 			}
-			return normalize(m), nil
+			return Normalize(m), nil
 		}
 	default:
 		return nil, fmt.Errorf("unknown input type %q", typ)

@@ -895,10 +895,12 @@ func decodeJSON(raw json.RawMessage) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	return normalize(v), nil
+	return Normalize(v), nil
 }
 
-func normalize(v any) any {
+// Normalize turns the json.Number values of a UseNumber decoding into int64 when whole and float64 otherwise,
+// all the way down, in place: the values the plan's own templates hold.
+func Normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
@@ -908,11 +910,11 @@ func normalize(v any) any {
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalize(e)
+			x[k] = Normalize(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalize(e)
+			x[i] = Normalize(e)
 		}
 	}
 	return v

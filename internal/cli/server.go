@@ -25,27 +25,13 @@ func (a *app) newServerCmd() *cobra.Command {
 			"unreachable and reports both on /readyz afterwards. Run workers with `parry worker`.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig(cmd)
+			deps, closeAll, err := a.connect(cmd)
 			if err != nil {
 				return err
 			}
-			logger := a.newLogger(cfg)
-			ctx := cmd.Context()
-			st, closeStore, err := a.openStore(cmd, cfg)
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			if _, err := store.Migrate(ctx, st.Pool); err != nil {
-				return err
-			}
-			secrets := service.Secrets(cfg, a.getenv)
-			tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 10*time.Second)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
+			defer closeAll()
+			cfg, logger, st, ctx := deps.Config, deps.Logger, deps.Store, cmd.Context()
+			deps.Metrics = api.NewMetrics()
 			l, err := service.Listen(cfg.API.Listen, "--listen")
 			if err != nil {
 				return err
@@ -68,4 +54,31 @@ func (a *app) newServerCmd() *cobra.Command {
 	}
 	a.bindSettings(cmd.Flags(), append([]string{"database_url", "api.listen", "api.max_body_bytes", "data_dir", "secrets.dir"}, temporalSettings...)...)
 	return cmd
+}
+
+// connect loads the configuration and connects to the PostgreSQL (migrating it) and the Temporal of a real
+// deployment, refusing with one clear line when either is unreachable. closeAll closes both, Temporal first.
+func (a *app) connect(cmd *cobra.Command) (service.Deps, func(), error) {
+	cfg, err := a.loadConfig(cmd)
+	if err != nil {
+		return service.Deps{}, nil, err
+	}
+	logger := a.newLogger(cfg)
+	ctx := cmd.Context()
+	st, closeStore, err := a.openStore(cmd, cfg)
+	if err != nil {
+		return service.Deps{}, nil, err
+	}
+	if _, err := store.Migrate(ctx, st.Pool); err != nil {
+		closeStore()
+		return service.Deps{}, nil, err
+	}
+	secrets := service.Secrets(cfg, a.getenv)
+	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 10*time.Second)
+	if err != nil {
+		closeStore()
+		return service.Deps{}, nil, err
+	}
+	closeAll := func() { tc.Close(); closeStore() }
+	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}, closeAll, nil
 }

@@ -2,14 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parry-soar/parry/internal/pollers"
-	"github.com/parry-soar/parry/internal/service"
-	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/internal/temporalclient"
 	"github.com/parry-soar/parry/internal/worker"
 )
 
@@ -23,26 +19,12 @@ func (a *app) newWorkerCmd() *cobra.Command {
 			"unreachable. Ctrl-C stops polling and gives actions in flight time to finish.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig(cmd)
+			deps, closeAll, err := a.connect(cmd)
 			if err != nil {
 				return err
 			}
-			logger := a.newLogger(cfg)
-			ctx := cmd.Context()
-			st, closeStore, err := a.openStore(cmd, cfg)
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			if _, err := store.Migrate(ctx, st.Pool); err != nil {
-				return err
-			}
-			secrets := service.Secrets(cfg, a.getenv)
-			tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 10*time.Second)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
+			defer closeAll()
+			cfg, logger, st, secrets, tc, ctx := deps.Config, deps.Logger, deps.Store, deps.Secrets, deps.Temporal, cmd.Context()
 			opts, err := worker.FromConfig(cfg, st, secrets, logger)
 			if err != nil {
 				return err

@@ -316,7 +316,7 @@ func (cr *caseRun) outcome() (*outcome, error) {
 		}
 		o.status, o.steps = res.Status, res.Steps
 		if res.Output != nil {
-			o.output, _ = normalize(res.Output).(map[string]any)
+			o.output, _ = workflows.Normalize(res.Output).(map[string]any)
 		}
 	} else {
 		o.status = statusFailed
@@ -344,7 +344,7 @@ func (cr *caseRun) outcome() (*outcome, error) {
 		}
 	}
 	for id, rec := range o.steps {
-		rec.Output = normalize(rec.Output)
+		rec.Output = workflows.Normalize(rec.Output)
 		o.steps[id] = rec
 	}
 	return o, nil
@@ -492,23 +492,3 @@ func decodeNumbers(raw []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// normalize turns json.Number into int64 when whole, else float64, all the way down.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalize(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normalize(e)
-		}
-	}
-	return v
-}
