@@ -491,4 +491,3 @@ func decodeNumbers(raw []byte, v any) error {
 	dec.UseNumber()
 	return dec.Decode(v)
 }
-
