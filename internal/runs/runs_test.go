@@ -1,0 +1,155 @@
+package runs
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/workflows"
+)
+
+const five = `name: five
+steps:
+  - id: s1
+    action: cecp.sweep
+    with: { sender: a@evil.test }
+  - id: s2
+    action: cecp.block
+    with: { senders: [a@evil.test] }
+  - id: s3
+    action: cecp.mitigate_mails
+    with: { action: quarantine, mails: "${{ steps.s1.output.mails }}" }
+  - id: s4
+    action: cecp.block
+    with: { urls: [evil.test/x] }
+`
+
+func compile(t *testing.T, src string) *plan.Plan {
+	t.Helper()
+	p, diags := playbook.Load("t.yaml", []byte(src))
+	if p == nil {
+		t.Fatalf("does not compile: %v", diags)
+	}
+	return p
+}
+
+func failedRun(t *testing.T, src string, records map[string]workflows.StepRecord) store.Run {
+	t.Helper()
+	raw, _ := plan.Encode(compile(t, src))
+	steps, _ := json.Marshal(records)
+	return store.Run{ID: "r1", Plan: raw, Steps: steps, Status: store.RunFailed, FailedStep: "s3"}
+}
+
+func TestReusable(t *testing.T) {
+	ok := workflows.StepRecord{Status: workflows.StatusSucceeded, Output: map[string]any{"mails": []any{}}}
+	records := map[string]workflows.StepRecord{"s1": ok, "s2": ok, "s3": {Status: workflows.StatusFailed, Error: &workflows.StepError{Type: "VendorAuth"}}}
+	old := failedRun(t, five, records)
+	for _, tc := range []struct {
+		name, src, from string
+		reused          string
+		err             string
+	}{
+		{"same plan, first failed step", five, "", "s1,s2", ""},
+		{"from s2", five, "s2", "s1", ""},
+		{"from s1", five, "s1", "", ""},
+		{"edited after the failure", strings.Replace(five, "urls: [evil.test/x]", "urls: [evil.test/y]", 1), "s3", "s1,s2", ""},
+		{"reused step changed", strings.Replace(five, "senders: [a@evil.test]", "senders: [b@evil.test]", 1), "s3", "",
+			"cannot reuse step s2: its inputs (with) changed, so its recorded output no longer applies; retry from s2 or an earlier step"},
+		{"reused step's action changed", strings.Replace(five, "action: cecp.block\n    with: { senders", "action: cecp.unblock\n    with: { senders", 1), "s3", "",
+			"cannot reuse step s2: its action changed, so its recorded output no longer applies; retry from s2 or an earlier step"},
+		{"completed step removed", strings.Replace(five, "  - id: s2\n    action: cecp.block\n    with: { senders: [a@evil.test] }\n", "", 1), "s3", "",
+			"the new plan no longer has step s2, which the failed run completed; its effects would be lost or repeated"},
+		{"unknown from", five, "s9", "", `step "s9" is not in the plan of five`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reuse, err := Reusable(old, compile(t, tc.src), tc.from)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("got %v\nwant %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, id := range []string{"s1", "s2", "s3", "s4"} {
+				if _, ok := reuse[id]; ok {
+					ids = append(ids, id)
+				}
+			}
+			if strings.Join(ids, ",") != tc.reused {
+				t.Fatalf("reused %v, want %s", ids, tc.reused)
+			}
+		})
+	}
+	if _, err := Reusable(store.Run{ID: "r2", Plan: old.Plan}, compile(t, five), "s3"); err == nil || err.Error() != "run r2 has no step records yet (is it finished?)" {
+		t.Fatalf("no records: %v", err)
+	}
+}
+
+func TestExplainNondeterminism(t *testing.T) {
+	actionOf := func(step string) string { return map[string]string{"s2": "cecp.block"}[step] }
+	for _, tc := range []struct{ msg, step, want string }{
+		{"[TMPRL1100] nondeterministic workflow: history event is ActivityTaskScheduled: (ActivityId:s2, ActivityType:(Name:cecp.block), TaskQueue:(Name:q)), replay command is ScheduleActivityTask: (ActivityId:s3, ActivityType:(Name:cecp.mitigate_mails), TaskQueue:(Name:q))",
+			"s2", "not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s3 (cecp.mitigate_mails) there"},
+		{"[TMPRL1100] nondeterministic workflow: missing replay command for ActivityTaskScheduled: (ActivityId:s2, ActivityType:(Name:cecp.block), TaskQueue:(Name:q))",
+			"s2", "not deterministic at step s2: the history ran step s2 (cecp.block), the current code does something else there"},
+		{"[TMPRL1100] nondeterministic workflow: extra replay command for ScheduleActivityTask: (ActivityId:s5, ActivityType:(Name:notify.webhook))",
+			"s5", "not deterministic at step s5: the current code runs step s5 (notify.webhook) where the history has "},
+		{"[TMPRL1100] During replay, a matching Activity command was expected in history event position s2. However, the replayed code did not produce that.",
+			"s2", "not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none"},
+		{"something else\nwith a stack", "", "replay failed: something else"},
+	} {
+		step, got := explainNondeterminism(tc.msg, actionOf)
+		if step != tc.step || got != tc.want {
+			t.Errorf("%.60s…\n got %q %q\nwant %q %q", tc.msg, step, got, tc.step, tc.want)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("x", 350)
+	list := make([]any, 12)
+	for i := range list {
+		list[i] = i
+	}
+	got, _ := json.Marshal(Truncate(map[string]any{"s": long, "l": list, "n": 3}))
+	want := `{"l":[0,1,2,3,4,5,6,7,8,9,"…(2 more items)"],"n":3,"s":"` + strings.Repeat("x", 300) + `…(50 more bytes)"}`
+	if string(got) != want {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestWaitingSummary(t *testing.T) {
+	for _, tc := range []struct {
+		waits        []WaitView
+		status, text string
+	}{
+		{nil, store.RunRunning, ""},
+		{[]WaitView{{Step: "approve", Kind: "approval"}}, store.RunWaiting, "approval of approve"},
+		{[]WaitView{{Step: "pause", Kind: "timer", Until: time.Now()}, {Step: "child", Kind: "call"}}, store.RunWaiting, "timer in pause, called playbook in child"},
+		{[]WaitView{{Step: "approve", Kind: "approval"}, {Step: "sweep", Kind: "vendor quota"}}, store.RunRunning, "approval of approve, vendor quota for sweep"},
+		{[]WaitView{{Step: "block", Kind: "retry back-off"}}, store.RunRunning, "retry of block"},
+	} {
+		status, text := waitingSummary(tc.waits)
+		if status != tc.status || text != tc.text {
+			t.Errorf("%v: got %s %q", tc.waits, status, text)
+		}
+	}
+}
+
+func TestFirstFailed(t *testing.T) {
+	p := compile(t, five)
+	recs := map[string]workflows.StepRecord{"s1": {Status: workflows.StatusSucceeded}, "s3": {Status: workflows.StatusFailed}, "s4": {Status: workflows.StatusFailed}}
+	if got := FirstFailed(p, recs, "x"); got != "s3" {
+		t.Fatalf("got %s", got)
+	}
+	if got := FirstFailed(p, map[string]workflows.StepRecord{}, "fallback"); got != "fallback" {
+		t.Fatalf("got %s", got)
+	}
+}
