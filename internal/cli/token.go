@@ -39,6 +39,9 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 			if name == "" {
 				return usageErrorf("--name is required")
 			}
+			if role == "" {
+				return usageErrorf("--role is required (ingest, viewer, responder, author or admin)")
+			}
 			r, err := store.ParseRole(role)
 			if err != nil {
 				return usageErrorf("%v", err)
