@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"github.com/parry-soar/parry/internal/cecp"
 )
@@ -43,15 +44,7 @@ func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	start, err := timeInput("start", in.Start)
-	if err != nil {
-		return nil, err
-	}
-	end, err := timeInput("end", in.End)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.vendorFor(c)
+	start, end, v, err := a.windowedVendor(c, in.Start, in.End)
 	if err != nil {
 		return nil, err
 	}
@@ -84,15 +77,7 @@ func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error)
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	start, err := timeInput("start", in.Start)
-	if err != nil {
-		return nil, err
-	}
-	end, err := timeInput("end", in.End)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.vendorFor(c)
+	start, end, v, err := a.windowedVendor(c, in.Start, in.End)
 	if err != nil {
 		return nil, err
 	}
@@ -138,15 +123,7 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	start, err := timeInput("start", in.Start)
-	if err != nil {
-		return nil, err
-	}
-	end, err := timeInput("end", in.End)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.vendorFor(c)
+	start, end, v, err := a.windowedVendor(c, in.Start, in.End)
 	if err != nil {
 		return nil, err
 	}
@@ -184,15 +161,7 @@ func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	start, err := timeInput("start", in.Start)
-	if err != nil {
-		return nil, err
-	}
-	end, err := timeInput("end", in.End)
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.vendorFor(c)
+	start, end, v, err := a.windowedVendor(c, in.Start, in.End)
 	if err != nil {
 		return nil, err
 	}
@@ -226,4 +195,18 @@ func (a *Activities) blocklist(ctx context.Context, c *call) (any, error) {
 		return nil, v.fail("reading the blocked lists", err)
 	}
 	return rules(r), nil
+}
+
+// windowedVendor parses a read's start/end inputs and finds its connection: the preamble of every read action.
+func (a *Activities) windowedVendor(c *call, startIn, endIn string) (time.Time, time.Time, *vendor, error) {
+	start, err := timeInput("start", startIn)
+	if err != nil {
+		return start, start, nil, err
+	}
+	end, err := timeInput("end", endIn)
+	if err != nil {
+		return start, end, nil, err
+	}
+	v, err := a.vendorFor(c)
+	return start, end, v, err
 }
