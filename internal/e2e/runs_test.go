@@ -36,6 +36,7 @@ import (
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -59,11 +60,11 @@ type stack struct {
 // fakes answers action activities by step id, counting calls.
 type fakes struct {
 	mu       sync.Mutex
-	handlers map[string]func(in workflows.ActionInput) (any, error)
+	handlers map[string]func(in wire.ActionInput) (any, error)
 	calls    map[string]int
 }
 
-func (f *fakes) set(step string, h func(in workflows.ActionInput) (any, error)) {
+func (f *fakes) set(step string, h func(in wire.ActionInput) (any, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.handlers[step] = h
@@ -75,7 +76,7 @@ func (f *fakes) count(step string) int {
 	return f.calls[step]
 }
 
-func (f *fakes) handle(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
+func (f *fakes) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	f.mu.Lock()
 	f.calls[in.Step]++
 	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
@@ -84,11 +85,11 @@ func (f *fakes) handle(ctx context.Context, in workflows.ActionInput) (workflows
 	if h != nil {
 		var err error
 		if out, err = h(in); err != nil {
-			return workflows.ActionResult{}, err
+			return wire.ActionResult{}, err
 		}
 	}
 	b, _ := json.Marshal(out)
-	return workflows.ActionResult{Output: b, Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
+	return wire.ActionResult{Output: b, Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
 }
 
 func newStack(t *testing.T) *stack {
@@ -101,7 +102,7 @@ func newStack(t *testing.T) *stack {
 		temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}),
 		temporaltest.WithBaseWorkerOptions(worker.Options{}))
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-e2e",
-		fakes: &fakes{handlers: map[string]func(workflows.ActionInput) (any, error){}, calls: map[string]int{}}}
+		fakes: &fakes{handlers: map[string]func(wire.ActionInput) (any, error){}, calls: map[string]int{}}}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue}
 	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter}
 	s.tracker = &runs.Tracker{Service: s.svc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
@@ -258,12 +259,12 @@ steps:
 
 func TestRetryFromTheFailedStep(t *testing.T) {
 	s := newStack(t)
-	s.fakes.set("s1", func(workflows.ActionInput) (any, error) {
+	s.fakes.set("s1", func(wire.ActionInput) (any, error) {
 		return map[string]any{"mails": []any{map[string]any{"mailbox": "u@x.test", "mail_unique_id": "m1"}}, "count": 1}, nil
 	})
 	var broken sync.Mutex
 	fixed := false
-	s.fakes.set("s3", func(in workflows.ActionInput) (any, error) {
+	s.fakes.set("s3", func(in wire.ActionInput) (any, error) {
 		broken.Lock()
 		defer broken.Unlock()
 		if !fixed {
@@ -436,7 +437,7 @@ func TestRunRecordsFollowChangesFromOutsideParry(t *testing.T) {
 	}
 
 	// A run that failed, reset to its first workflow task: it runs again under a new Temporal run id.
-	s.fakes.set("s3", func(workflows.ActionInput) (any, error) {
+	s.fakes.set("s3", func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("refused", "VendorRejected", nil)
 	})
 	five := writeFile(t, "five.yaml", fiveSteps)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -127,7 +128,7 @@ func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []Wa
 		if f := pa.GetLastFailure(); f != nil {
 			typ := f.GetApplicationFailureInfo().GetType()
 			w.Kind = "retry back-off"
-			if typ == "VendorRateLimited" {
+			if typ == wire.VendorRateLimited {
 				w.Kind = "vendor quota"
 			}
 			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, f.GetMessage())
@@ -168,7 +169,7 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		a := ev.GetActivityTaskScheduledEventAttributes()
 		e := &activityExec{id: a.GetActivityId(), action: a.GetActivityType().GetName(), scheduled: ev.GetEventTime().AsTime()}
 		if p := a.GetInput().GetPayloads(); len(p) > 0 {
-			var in workflows.ActionInput
+			var in wire.ActionInput
 			if json.Unmarshal(p[0].GetData(), &in) == nil {
 				e.input = in.With
 			}
@@ -185,7 +186,7 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
 			if p := a.GetResult().GetPayloads(); len(p) > 0 {
-				var res workflows.ActionResult
+				var res wire.ActionResult
 				if json.Unmarshal(p[0].GetData(), &res) == nil {
 					var v any
 					if json.Unmarshal(res.Output, &v) == nil {
@@ -209,13 +210,13 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		a := ev.GetActivityTaskTimedOutEventAttributes()
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
-			e.failure = &workflows.StepError{Type: workflows.ErrTimeout, Message: a.GetFailure().GetMessage()}
+			e.failure = &workflows.StepError{Type: wire.Timeout, Message: a.GetFailure().GetMessage()}
 		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
 		a := ev.GetActivityTaskCanceledEventAttributes()
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
-			e.failure = &workflows.StepError{Type: workflows.ErrCancelled, Message: "cancelled"}
+			e.failure = &workflows.StepError{Type: wire.Cancelled, Message: "cancelled"}
 		}
 	}
 }
@@ -279,7 +280,7 @@ func (s *Service) timeline(r store.Run, records map[string]workflows.StepRecord,
 						item.Status = workflows.StatusSucceeded
 						if e.failure != nil {
 							item.Status = workflows.StatusFailed
-							if e.failure.Type == workflows.ErrCancelled {
+							if e.failure.Type == wire.Cancelled {
 								item.Status = workflows.StatusCancelled
 							}
 						}

@@ -31,6 +31,7 @@ import (
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -136,8 +137,8 @@ type env struct {
 }
 
 // fakeAction answers every action activity with an empty output.
-func fakeAction(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
-	return workflows.ActionResult{Output: json.RawMessage("{}"), Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
+func fakeAction(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
+	return wire.ActionResult{Output: json.RawMessage("{}"), Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
 }
 
 func registerPlaybook(r worker.Registry) {
