@@ -161,7 +161,7 @@ func BenchmarkPhishingRuns(b *testing.B) {
 		errs := make(chan error, n)
 		for i := 0; i < n; i++ {
 			ids[i] = runs.NewRunID(time.Now())
-			if _, _, err := rs.svc.Starter.Record(ctx, rs.st.Pool, runs.Request{RunID: ids[i], Plan: p,
+			if _, _, err := rs.svc.Starter.Record(ctx, rs.st, runs.Request{RunID: ids[i], Plan: p,
 				Inputs: map[string]any{"sender": c.Sender, "subject": c.Subject}}); err != nil {
 				b.Fatal(err)
 			}

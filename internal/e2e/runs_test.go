@@ -31,6 +31,7 @@ import (
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/cli"
+	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/runs"
@@ -104,12 +105,16 @@ func newStack(t *testing.T) *stack {
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-e2e",
 		fakes: &fakes{handlers: map[string]func(wire.ActionInput) (any, error){}, calls: map[string]int{}}}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue}
-	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter}
-	s.tracker = &runs.Tracker{Service: s.svc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter, Outbox: &runs.Outbox{Store: s.st, Starter: starter, Temporal: s.tc}}
+	s.tracker = &runs.Tracker{Store: s.st, Temporal: s.tc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	// The dispatcher carries out the outbox (runs recorded while Temporal was unreachable start from it).
+	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: s.st}, Runs: starter, Outbox: s.svc.Outbox,
+		SweepInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.tracker.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); s.tracker.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); disp.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	s.api = httptest.NewServer((&api.Server{Store: s.st, Runs: s.svc}).Handler())
 	t.Cleanup(s.api.Close)
 	tok, _, err := s.st.CreateToken(context.Background(), "alice", store.RoleAdmin, "test")
@@ -388,10 +393,10 @@ func TestCancelAndPendingStart(t *testing.T) {
 		t.Fatalf("cancel twice: %d %q", code, errOut)
 	}
 
-	// A run recorded while Temporal is unreachable starts when the tracker finds Temporal again.
+	// A run recorded while Temporal is unreachable starts when the outbox finds Temporal again.
 	down := &runs.Starter{Store: s.st, Temporal: failingStarter{}, TaskQueue: s.queue}
 	p := mustPlan(t, approvalPlaybook)
-	rec, _, err := down.Record(context.Background(), s.st.Pool, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}})
+	rec, _, err := down.Record(context.Background(), s.st, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
@@ -95,6 +97,11 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 		} else {
 			records = st.Steps
 			v.Waiting = waits
+			// What was just read is the freshest the table can have: lists show it too.
+			if status, waitingFor := waitingSummary(waits); r.WorkflowRunID != "" {
+				_ = s.Store.SetRunWaiting(ctx, r.ID, status, waitingFor)
+				v.Run.Status, v.Run.WaitingFor = status, waitingFor
+			}
 		}
 	}
 	execs, err := s.activityExecs(ctx, r.ID, r.WorkflowRunID)
@@ -107,8 +114,20 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 
 // live asks the running workflow for its state and Temporal for its pending activities.
 func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []WaitView, error) {
+	return liveState(ctx, s.Temporal, r.ID)
+}
+
+// LiveTemporal is what reading a running run's live state needs of the Temporal client.
+type LiveTemporal interface {
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// liveState asks the running workflow for its state (a query) and Temporal for its pending activities (what a
+// step waits for: the vendor quota, a retry back-off).
+func liveState(ctx context.Context, t LiveTemporal, id string) (workflows.Status, []WaitView, error) {
 	var st workflows.Status
-	val, err := s.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+	val, err := t.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
 		return st, nil, err
 	}
@@ -119,7 +138,7 @@ func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []Wa
 	for _, w := range st.Waiting {
 		waits = append(waits, WaitView{Step: w.Step, Kind: w.Kind, Until: w.Until, Prompt: w.Prompt, Approvers: w.Approvers})
 	}
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	desc, err := t.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return st, waits, nil
 	}
