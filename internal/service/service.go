@@ -22,6 +22,7 @@ import (
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
@@ -174,8 +175,14 @@ func Runs(d Deps) *runs.Service {
 	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter, Outbox: outbox}
 }
 
-// API builds the HTTP API over the dependencies.
+// API builds the HTTP API over the dependencies. Its /metrics also reports the mitigation queues, read from
+// PostgreSQL when scraped.
 func API(d Deps, svc *runs.Service) *api.Server {
+	if d.Metrics != nil {
+		if err := d.Metrics.Registry.Register(mitigation.NewQueueCollector(d.Store)); err != nil {
+			d.logger().Warn("registering the mitigation queue metrics", "error", err)
+		}
+	}
 	names := make([]string, 0, len(d.Config.CECP.Connections))
 	for _, c := range d.Config.CECP.Connections {
 		names = append(names, c.Name)
