@@ -61,8 +61,8 @@ func FuzzLoad(f *testing.F) {
 		if !bytes.Equal(b, b2) {
 			t.Fatalf("round trip changed the plan:\n%s\n%s", b, b2)
 		}
-		for _, format := range []string{GraphMermaid, GraphDot} {
-			if _, err := Graph(p, format); err != nil {
+		for _, format := range []string{plan.GraphMermaid, plan.GraphDot} {
+			if _, err := plan.Graph(p, format); err != nil {
 				t.Fatal(err)
 			}
 		}
