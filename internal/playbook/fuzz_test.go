@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/tools/txtar"
+
 	"github.com/parry-soar/parry/internal/plan"
 )
 
@@ -16,17 +18,12 @@ import (
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.txtar")
 	for _, s := range seeds {
-		data, err := os.ReadFile(s)
+		a, err := txtar.ParseFile(s)
 		if err != nil {
 			f.Fatal(err)
 		}
-		text := string(data)
-		if i := strings.Index(text, "-- playbook.yaml --\n"); i >= 0 {
-			text = text[i+len("-- playbook.yaml --\n"):]
-			if j := strings.Index(text, "\n-- "); j >= 0 {
-				text = text[:j+1]
-			}
-			f.Add([]byte(text))
+		if src, ok := file(a, "playbook.yaml"); ok {
+			f.Add([]byte(src))
 		}
 	}
 	shipped, _ := filepath.Glob("../../playbooks/*.yaml")
