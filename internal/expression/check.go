@@ -51,6 +51,20 @@ func OpenObject(fields map[string]Type) Type {
 	return types.Map(m)
 }
 
+// GrowingObject is an object type that gains fields after the scopes that use it are built. Vars are typed
+// in order, each seeing only the ones above it: one GrowingObject in one scope, grown as each var is checked,
+// costs a field per var, where a new scope per var would cost all the vars before it.
+type GrowingObject struct{ nt nature.Nature }
+
+// NewGrowingObject returns an object type without fields.
+func NewGrowingObject() *GrowingObject { return &GrowingObject{nt: types.Map{}.Nature()} }
+
+// Add gives the object a field (or changes its type); every scope holding the object sees it at once.
+func (g *GrowingObject) Add(name string, t Type) { g.nt.Fields[name] = t.Nature() }
+
+// Type is the object's type, to put into a scope.
+func (g *GrowingObject) Type() Type { return natureType{nt: g.nt} }
+
 // Error is a problem in an expression at a character (rune) offset of its source.
 type Error struct {
 	Offset  int

@@ -95,19 +95,21 @@ func (v *validator) checkVars() {
 	for _, in := range v.pb.Inputs {
 		inputs[in.Name] = inputType(in.Type)
 	}
-	base := expression.NewEnv(map[string]expression.Type{
+	above := expression.NewGrowingObject()
+	env := expression.NewEnv(map[string]expression.Type{
 		expression.ScopeAlert:    alert,
 		expression.ScopeIncident: incidentType(alert),
 		expression.ScopeInputs:   expression.Object(inputs),
 		expression.ScopeRun:      runType(),
+		expression.ScopeVars:     above.Type(),
 	})
 	v.varTypes = map[string]expression.Type{}
-	seen := map[string]*Var{}
 	for i, vr := range v.pb.Vars {
-		env := base.With(map[string]expression.Type{expression.ScopeVars: expression.Object(v.varTypes)})
 		t := v.valueType(vr.Value, env, site{ctx: ctxVars, vars: i, field: vr.Name}, vr.Name)
-		seen[vr.Name] = vr
-		v.varTypes[vr.Name] = t
+		if _, dup := v.varTypes[vr.Name]; !dup {
+			above.Add(vr.Name, t)
+			v.varTypes[vr.Name] = t
+		}
 	}
 	// A var assigned by a set step may hold anything from then on.
 	for _, s := range v.order {
@@ -206,6 +208,10 @@ func (v *validator) expr(e *Expr, env *expression.Env, st site) (expression.Type
 }
 
 func (v *validator) checkSource(src string, n *yaml.Node, base int, env *expression.Env, st site) (expression.TypeInfo, bool) {
+	if len(src) > v.lim.MaxExpressionBytes {
+		v.r.Exceeded(v.d.Src.ValuePos(n, base), BoundExpression, "expression is %d bytes long; the limit is %d", len(src), v.lim.MaxExpressionBytes)
+		return expression.TypeInfo{}, false
+	}
 	p, perr := v.ps.Parse(src)
 	if perr != nil {
 		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s", perr.Message)

@@ -26,6 +26,7 @@ func (v *validator) checkKind(s *Step) {
 			return
 		}
 		v.checkWithKeys(s, spec)
+		v.checkConnection(s, spec)
 	case plan.KindCall:
 		if s.Call != "" && s.Call == v.pb.Name {
 			v.r.Errorf(yamlnode.At(s.CallNode), "playbook %q cannot call itself", s.Call)

@@ -2,6 +2,8 @@ package playbook
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/parry-soar/parry/internal/expression"
 )
@@ -49,27 +51,25 @@ func (v *validator) checkRef(ref expression.Ref, env *expression.Env, st site) (
 	}
 	switch ref.Root {
 	case expression.ScopeInputs:
-		if !v.hasInput(name) {
-			return off, fmt.Sprintf("unknown input %q%s", name, hint(name, v.inputNames()))
+		if _, ok := v.inputIndex[name]; !ok {
+			return off, fmt.Sprintf("unknown input %q%s", name, v.hint(name, v.inputNames))
 		}
 	case expression.ScopeVars:
 		if st.ctx == ctxVars {
-			for i, vr := range v.pb.Vars {
-				if vr.Name == name {
-					if i >= st.vars {
-						return off, fmt.Sprintf("variable %q is defined after %q: vars are set in order, so a var sees only the ones above it", name, st.field)
-					}
-					return 0, ""
+			if i, ok := v.varIndex[name]; ok {
+				if i >= st.vars {
+					return off, fmt.Sprintf("variable %q is defined after %q: vars are set in order, so a var sees only the ones above it", name, st.field)
 				}
+				return 0, ""
 			}
 		} else if _, ok := v.varTypes[name]; ok {
 			return 0, ""
 		}
-		return off, fmt.Sprintf("unknown variable %q%s", name, hint(name, v.varNames()))
+		return off, fmt.Sprintf("unknown variable %q%s", name, v.hint(name, v.varNames))
 	case expression.ScopeSteps:
 		x, ok := v.byID[name]
 		if !ok {
-			return off, fmt.Sprintf("unknown step %q%s", name, hint(name, v.ids))
+			return off, fmt.Sprintf("unknown step %q%s", name, v.hint(name, func() []string { return v.ids }))
 		}
 		if msg := v.visible(x, st); msg != "" {
 			return off, msg
@@ -141,27 +141,30 @@ func ancestry(s *Step) []*Step {
 	return out
 }
 
-func (v *validator) hasInput(name string) bool {
-	for _, in := range v.pb.Inputs {
-		if in.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 func (v *validator) inputNames() []string {
-	var out []string
-	for _, in := range v.pb.Inputs {
-		out = append(out, in.Name)
+	out := make([]string, len(v.pb.Inputs))
+	for i, in := range v.pb.Inputs {
+		out[i] = in.Name
 	}
 	return out
 }
 
+// varNames lists the vars' names and those set steps assign.
 func (v *validator) varNames() []string {
-	var out []string
-	for n := range v.varTypes {
-		out = append(out, n)
+	return slices.Sorted(maps.Keys(v.varTypes))
+}
+
+// hintBudget bounds the name comparisons did-you-mean hints may cost in one file: a file with thousands of
+// wrong names among thousands of right ones gets its first hints, not seconds of lint time.
+const hintBudget = 500_000
+
+// hint is a did-you-mean among the names candidates lists (computed only when needed), while the file's
+// budget lasts.
+func (v *validator) hint(word string, candidates func() []string) string {
+	if v.hintsSpent >= hintBudget {
+		return ""
 	}
-	return out
+	names := candidates()
+	v.hintsSpent += len(names)
+	return hint(word, names)
 }

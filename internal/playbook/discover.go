@@ -1,14 +1,14 @@
 package playbook
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/parry-soar/parry/internal/fileread"
 )
 
 // PlaybookFiles expands paths into the playbook files they name, sorted. A file named explicitly is
@@ -18,7 +18,7 @@ func PlaybookFiles(paths []string) ([]string, error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, unwrapPathError(err))
+			return nil, fmt.Errorf("reading %s: %w", p, fileread.StripPath(err))
 		}
 		if !info.IsDir() {
 			files = append(files, p)
@@ -41,7 +41,7 @@ func PlaybookFiles(paths []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", p, unwrapPathError(err))
+			return nil, fmt.Errorf("listing %s: %w", p, fileread.StripPath(err))
 		}
 	}
 	slices.Sort(files)
@@ -56,32 +56,4 @@ func IsPlaybookFile(name string) bool {
 		return false
 	}
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), ".test")
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// readCapped reads at most MaxFileBytes; it returns nil data when the file is larger.
-func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, nil
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	return data, nil
 }

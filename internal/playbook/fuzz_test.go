@@ -31,10 +31,12 @@ func FuzzLoad(f *testing.F) {
 		data, _ := os.ReadFile(s)
 		f.Add(data)
 	}
+	f.Add([]byte("\r0")) // a lone CR ends a line, for the YAML parser as for editors
+	f.Add([]byte("name: x\r\nsteps:\r  - id: a\u2028    wait: 1\n"))
 	l := NewLinter(nil)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		p, diags := l.Load("f.yaml", src)
-		lines := bytes.Count(src, []byte("\n")) + 1
+		lines := countLines(src)
 		for _, d := range diags {
 			if d.Line < 1 || d.Line > lines || d.Column < 1 || d.Message == "" {
 				t.Fatalf("diagnostic outside the file (%d lines): %s", lines, d)
@@ -64,4 +66,23 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countLines counts lines the way YAML (and editors) do: LF, CR LF, a lone CR, NEL, LS and PS each end one.
+func countLines(src []byte) int {
+	n := 1
+	for i := 0; i < len(src); i++ {
+		switch {
+		case src[i] == '\n':
+			n++
+		case src[i] == '\r':
+			if i+1 < len(src) && src[i+1] == '\n' {
+				i++
+			}
+			n++
+		case bytes.HasPrefix(src[i:], []byte("\u0085")), bytes.HasPrefix(src[i:], []byte("\u2028")), bytes.HasPrefix(src[i:], []byte("\u2029")):
+			n++
+		}
+	}
+	return n
 }

@@ -26,13 +26,13 @@ type parser struct {
 // usable YAML at all.
 func Parse(file string, src []byte) (*Playbook, []Diagnostic) {
 	r := &yamlnode.Reporter{File: file}
-	pb := parse(file, src, r)
+	pb := parse(file, src, DefaultLimits(), r)
 	yamlnode.Sort(r.Diags)
 	return pb, r.Diags
 }
 
-func parse(file string, src []byte, r *yamlnode.Reporter) *Playbook {
-	s := yamlnode.Parse(file, src, yamlnode.Limits{MaxBytes: MaxFileBytes, MaxDepth: 64, MaxNodes: 200_000}, r)
+func parse(file string, src []byte, lim Limits, r *yamlnode.Reporter) *Playbook {
+	s := yamlnode.Parse(file, src, lim.yaml(), r)
 	sum := sha256.Sum256(src)
 	pb := &Playbook{File: file, Src: s, SHA256: hex.EncodeToString(sum[:]), Timeout: DefaultRunTimeout}
 	if s.Root == nil {

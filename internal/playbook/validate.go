@@ -8,15 +8,21 @@ import (
 
 // validator checks what needs the whole playbook: ids, jumps, actions and their inputs, expressions.
 type validator struct {
-	pb  *Playbook
-	d   *yamlnode.Decoder
-	r   *yamlnode.Reporter
-	cat *action.Catalog
-	out *outputTypes
+	pb    *Playbook
+	d     *yamlnode.Decoder
+	r     *yamlnode.Reporter
+	cat   *action.Catalog
+	lim   Limits
+	conns *Connections // nil: connection names are not checked
+	out   *outputTypes
 
 	byID  map[string]*Step
 	ids   []string
 	order []*Step // every step, in file order
+
+	inputIndex map[string]int // position of each input name
+	varIndex   map[string]int // position of each var name (the first, when a name repeats)
+	hintsSpent int            // names compared by did-you-mean hints so far (see hintBudget)
 
 	varTypes map[string]expression.Type
 	mainEnv  *expression.Env
@@ -42,6 +48,17 @@ func (o *outputTypes) of(spec *action.Spec) expression.Type {
 // run checks in passes, each in its own file. Ids come first because jumps, references and reachability
 // look steps up by id; expressions come after the kinds because their scopes use the actions' output types.
 func (v *validator) run() {
+	v.inputIndex, v.varIndex = map[string]int{}, map[string]int{}
+	for i, in := range v.pb.Inputs {
+		if _, dup := v.inputIndex[in.Name]; !dup {
+			v.inputIndex[in.Name] = i
+		}
+	}
+	for i, vr := range v.pb.Vars {
+		if _, dup := v.varIndex[vr.Name]; !dup {
+			v.varIndex[vr.Name] = i
+		}
+	}
 	v.collectIDs()
 	for _, s := range v.order {
 		v.checkJumps(s)

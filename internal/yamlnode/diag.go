@@ -33,7 +33,18 @@ type Diagnostic struct {
 	Column   int      `json:"column"`
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
+	// Bound names the limit the file exceeds (BoundBytes, BoundNodes...), for callers that answer such a
+	// problem differently from a mistake (an API's 413); empty for every other problem.
+	Bound string `json:"bound,omitempty"`
 }
+
+// Bounds a document can exceed (Limits).
+const (
+	BoundBytes   = "bytes"
+	BoundDepth   = "depth"
+	BoundNodes   = "nodes"
+	BoundAliases = "aliases"
+)
 
 // String formats the diagnostic the way compilers do (file:line:col: error: message), which editors and CI
 // annotators turn into links.
@@ -78,6 +89,22 @@ func (r *Reporter) Errorf(pos Pos, format string, args ...any) {
 // Warnf records a warning at pos.
 func (r *Reporter) Warnf(pos Pos, format string, args ...any) {
 	r.add(Warning, pos, fmt.Sprintf(format, args...))
+}
+
+// Exceeded records an error saying that the file exceeds the named bound.
+func (r *Reporter) Exceeded(pos Pos, bound, format string, args ...any) {
+	r.add(Error, pos, fmt.Sprintf(format, args...))
+	r.Diags[len(r.Diags)-1].Bound = bound
+}
+
+// Exceeded returns the first diagnostic that reports an exceeded bound.
+func Exceeded(ds []Diagnostic) (Diagnostic, bool) {
+	for _, d := range ds {
+		if d.Bound != "" {
+			return d, true
+		}
+	}
+	return Diagnostic{}, false
 }
 
 func (r *Reporter) add(sev Severity, pos Pos, msg string) {
