@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/playbook"
 )
 
@@ -28,7 +29,7 @@ func Discover(paths []string) (tests, untested []string, err error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", p, unwrapPathError(err))
+			return nil, nil, fmt.Errorf("reading %s: %w", p, fileread.StripPath(err))
 		}
 		if !info.IsDir() {
 			name := filepath.Base(p)
@@ -68,7 +69,7 @@ func Discover(paths []string) (tests, untested []string, err error) {
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing %s: %w", p, unwrapPathError(err))
+			return nil, nil, fmt.Errorf("listing %s: %w", p, fileread.StripPath(err))
 		}
 	}
 	slices.Sort(tests)

@@ -1,8 +1,6 @@
 package playbooktest
 
 import (
-	"errors"
-	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -197,14 +195,6 @@ const (
 
 func errorType() expression.Type {
 	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // baseID strips a for_each item's #N.

@@ -2,8 +2,8 @@ package playbooktest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/suggest"
 	"github.com/parry-soar/parry/internal/yamlnode"
@@ -45,7 +46,12 @@ const (
 // Load reads, decodes and checks one test file against the playbook it tests (and the playbooks that one
 // calls). Every problem is a diagnostic with the file's position; the File is nil when any is an error.
 func (r *Runner) Load(path string) (*File, []Diagnostic) {
-	data, err := readCapped(path, yamlnode.DefaultLimits.MaxBytes)
+	data, err := fileread.ReadCapped(path, int64(yamlnode.DefaultLimits.MaxBytes))
+	var tooLarge *fileread.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error, Bound: yamlnode.BoundBytes,
+			Message: fmt.Sprintf("file is larger than the limit of %d bytes", tooLarge.Limit)}}
+	}
 	if err != nil {
 		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error, Message: err.Error()}}
 	}
@@ -140,7 +146,7 @@ func (ld *loader) loadPlaybooks(top yamlnode.Map) bool {
 			pbPath = filepath.Join(dir, pbPath)
 		}
 		if _, err := os.Stat(pbPath); err != nil {
-			ld.rep.Errorf(yamlnode.At(n), "playbook %s: %v", s, unwrapPathError(err))
+			ld.rep.Errorf(yamlnode.At(n), "playbook %s: %v", s, fileread.StripPath(err))
 			return false
 		}
 	} else {
@@ -908,23 +914,6 @@ func findPlaybook(dir, name string) string {
 		}
 	}
 	return ""
-}
-
-// readCapped reads a file of at most limit bytes.
-func readCapped(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("file is larger than the limit of %d bytes", limit)
-	}
-	return data, nil
 }
 
 func article(word string) string {
