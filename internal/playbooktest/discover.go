@@ -87,3 +87,28 @@ func testFileFor(pb string) string {
 	}
 	return ""
 }
+
+// PlaybookFor returns the playbook a test file tests by its name (NAME.yaml or NAME.yml beside
+// NAME.test.yaml), or "" when there is none.
+func PlaybookFor(testFile string) string {
+	base := filepath.Base(testFile)
+	ext := filepath.Ext(base)
+	name := strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")
+	return findPlaybook(filepath.Dir(testFile), name)
+}
+
+func expectedPlaybook(testFile string) string {
+	base := filepath.Base(testFile)
+	ext := filepath.Ext(base)
+	return filepath.Join(filepath.Dir(testFile), strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")+".yaml")
+}
+
+func findPlaybook(dir, name string) string {
+	for _, ext := range []string{".yaml", ".yml"} {
+		p := filepath.Join(dir, name+ext)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p
+		}
+	}
+	return ""
+}

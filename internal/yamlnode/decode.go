@@ -14,6 +14,8 @@ import (
 type Decoder struct {
 	Src *Source
 	R   *Reporter
+
+	bad map[*yaml.Node]bool // nodes Check found unusable
 }
 
 // Field is one key: value pair of a mapping.
@@ -64,11 +66,16 @@ func (d *Decoder) Map(n *yaml.Node, what string) (Map, bool) {
 		d.R.Errorf(At(n), "%s must be a mapping of keys to values, got %s", what, KindName(n))
 		return Map{Node: n}, false
 	}
+	return MapOf(n), true
+}
+
+// MapOf returns the pairs of a mapping node without checking it (for nodes Check let through).
+func MapOf(n *yaml.Node) Map {
 	m := Map{Node: n, Fields: make([]Field, 0, len(n.Content)/2)}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		m.Fields = append(m.Fields, Field{Key: n.Content[i], Value: n.Content[i+1]})
 	}
-	return m, true
+	return m
 }
 
 // CheckKeys reports every key of m not in known, with a did-you-mean; where names the mapping ("in step \"x\"").

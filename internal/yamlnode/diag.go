@@ -1,8 +1,11 @@
-// Package yamlnode decodes YAML documents that humans edit (playbooks, and later playbook tests) while keeping
-// the file, line and column of every value, so that every problem can be reported where it is, all at once.
+// Package yamlnode decodes YAML documents that humans edit (playbooks, playbook tests) while keeping the file,
+// line and column of every value, so that every problem can be reported where it is, all at once.
 //
 // It never unmarshals a document straight into structs: callers walk yaml.Node trees through Decoder, which
 // checks kinds, unknown keys (with a did-you-mean), duplicates and scalar types, and collects Diagnostics.
+// A format can also be declared as a Spec (keys, kinds, required and exclusive keys, closed sets of words)
+// that Decoder.Check applies in one walk; the caller then checks only what the spec cannot say. Parse bounds
+// the work a document can cause (Limits), and positions agree with the YAML parser's for every line ending.
 package yamlnode
 
 import (
