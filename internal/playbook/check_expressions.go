@@ -214,14 +214,27 @@ func (v *validator) checkSource(src string, n *yaml.Node, base int, env *express
 	}
 	p, perr := v.ps.Parse(src)
 	if perr != nil {
-		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s", perr.Message)
+		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s%s", perr.Message, yamlnode.CommentHint(n))
 		return expression.TypeInfo{}, false
 	}
+	// Every name the expression may not read is reported, not only the first; the type checker, which
+	// stops at its first problem, runs only when there is none.
+	bad := false
+	roots := map[int]bool{}
 	for _, ref := range p.Refs() {
 		if off, msg := v.checkRef(ref, env, st); msg != "" {
 			v.r.Errorf(v.d.Src.ValuePos(n, base+off), "%s", msg)
-			return expression.TypeInfo{}, false
+			bad, roots[ref.RootOffset] = true, true
 		}
+	}
+	for _, u := range env.UnknownNames(p) {
+		if !roots[u.Offset] {
+			v.r.Errorf(v.d.Src.ValuePos(n, base+u.Offset), "%s", u.Message)
+			bad = true
+		}
+	}
+	if bad {
+		return expression.TypeInfo{}, false
 	}
 	ti, cerr := env.Check(p)
 	if cerr != nil {
@@ -238,7 +251,7 @@ func (v *validator) templateType(n *yaml.Node, env *expression.Env, st site, wha
 	}
 	t, perr := expression.ParseTemplate(n.Value)
 	if perr != nil {
-		v.r.Errorf(v.d.Src.ValuePos(n, perr.Offset), "%s", perr.Message)
+		v.r.Errorf(v.d.Src.ValuePos(n, perr.Offset), "%s%s", perr.Message, yamlnode.CommentHint(n))
 		return expression.TypeInfo{}, false
 	}
 	var whole expression.TypeInfo

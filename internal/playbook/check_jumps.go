@@ -7,7 +7,10 @@ import (
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
+// checkJumps checks where a step's next rules and on_error goto lead.
 func (v *validator) checkJumps(s *Step) {
+	before := v.r.ErrorCount()
+	defer func() { s.broken = s.broken || v.r.ErrorCount() > before }()
 	for _, n := range s.Next {
 		v.checkGoto(s, n.Goto, n.GotoNode, "goto")
 	}

@@ -22,6 +22,14 @@ func (v *validator) checkReachable(steps []*Step) {
 		if !reach[i] {
 			continue
 		}
+		if s.broken {
+			// An error in the step may hide a condition or a jump: warning that the steps after it can never
+			// run would only repeat that error, and wrongly once it is fixed.
+			for j := i + 1; j < len(steps); j++ {
+				reach[j] = true
+			}
+			continue
+		}
 		falls := true
 		if s.If == nil {
 			switch {

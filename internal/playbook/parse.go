@@ -236,7 +236,7 @@ func (p *parser) expr(n *yaml.Node, what string) *Expr {
 	if expression.IsTemplate(n.Value) {
 		t, err := expression.ParseTemplate(n.Value)
 		if err != nil {
-			p.r.Errorf(p.d.Src.ValuePos(n, err.Offset), "%s", err.Message)
+			p.r.Errorf(p.d.Src.ValuePos(n, err.Offset), "%s%s", err.Message, yamlnode.CommentHint(n))
 			return nil
 		}
 		if !t.Whole {

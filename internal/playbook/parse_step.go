@@ -48,6 +48,7 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 		return nil
 	}
 	s := &Step{Node: n, OnError: plan.OnError{Action: plan.OnErrorFail}}
+	errorsBefore := p.r.ErrorCount()
 	where := "in a step"
 	if idn := m.Get("id"); idn != nil {
 		if id, ok := p.d.Str(idn, `"id"`); ok {
@@ -63,7 +64,7 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 	} else {
 		p.r.Errorf(yamlnode.At(n), `a step needs an "id"`)
 	}
-	p.d.CheckKeys(m, where, stepKeys)
+	p.d.CheckKeysMeaning(m, where, stepKeys, conditionWords)
 	label := "this step"
 	if s.ID != "" {
 		label = fmt.Sprintf("step %q", s.ID)
@@ -169,6 +170,7 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 		}
 	}
 	p.requirePairs(s, m)
+	s.broken = p.r.ErrorCount() > errorsBefore
 	return s
 }
 
@@ -290,11 +292,12 @@ func (p *parser) next(s *Step, n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		p.d.CheckKeys(m, "in a next rule", nextKeys)
+		known := p.d.CheckKeysMeaning(m, "in a next rule", nextKeys, conditionWords)
 		r := &NextRule{}
 		if c := m.Get("if"); c != nil {
 			r.If = p.expr(c, `"if"`)
-		} else if i < len(items)-1 {
+		} else if i < len(items)-1 && known {
+			// (With an unknown key, the condition is likely misspelt: that error says enough.)
 			p.r.Errorf(yamlnode.At(it), "this next rule has no \"if\", so the rules after it can never apply")
 		}
 		if g := m.Get("goto"); g != nil {

@@ -31,6 +31,10 @@ var (
 	onTimeouts   = []string{"approve", "reject", "fail"}
 )
 
+// conditionWords are keys other languages use for a condition (Ansible, and GitHub Actions' habit of
+// "when"): an unknown one of them suggests if.
+var conditionWords = map[string]string{"when": "if", "condition": "if"}
+
 // allowedModifiers says which modifiers make sense on which kind of step.
 var allowedModifiers = map[string][]plan.Kind{
 	"with":         {plan.KindAction, plan.KindCall},

@@ -591,7 +591,7 @@ func (ld *loader) asserts(nodes []*yaml.Node, ex *expectations) {
 		if expression.IsTemplate(src) {
 			t, err := expression.ParseTemplate(src)
 			if err != nil {
-				ld.rep.Errorf(ld.d.Src.ValuePos(en, err.Offset), "%s", err.Message)
+				ld.rep.Errorf(ld.d.Src.ValuePos(en, err.Offset), "%s%s", err.Message, yamlnode.CommentHint(en))
 				continue
 			}
 			if !t.Whole {
@@ -606,7 +606,13 @@ func (ld *loader) asserts(nodes []*yaml.Node, ex *expectations) {
 		}
 		parsed, perr := ld.ps.Parse(src)
 		if perr != nil {
-			ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+perr.Offset), "%s", perr.Message)
+			ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+perr.Offset), "%s%s", perr.Message, yamlnode.CommentHint(en))
+			continue
+		}
+		if unknown := ld.env.UnknownNames(parsed); len(unknown) > 0 {
+			for _, u := range unknown {
+				ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+u.Offset), "%s", u.Message)
+			}
 			continue
 		}
 		ti, cerr := ld.env.Check(parsed)

@@ -82,6 +82,8 @@ func HasErrors(ds []Diagnostic) bool {
 type Reporter struct {
 	File  string
 	Diags []Diagnostic
+
+	errors int
 }
 
 // Errorf records an error at pos.
@@ -118,7 +120,13 @@ func (r *Reporter) add(sev Severity, pos Pos, msg string) {
 		pos.Column = 1
 	}
 	r.Diags = append(r.Diags, Diagnostic{File: r.File, Line: pos.Line, Column: pos.Column, Severity: sev, Message: msg})
+	if sev == Error {
+		r.errors++
+	}
 }
 
 // HasErrors reports whether an error was recorded.
 func (r *Reporter) HasErrors() bool { return HasErrors(r.Diags) }
+
+// ErrorCount is how many errors were recorded, so that a pass can tell whether a part of a file had any.
+func (r *Reporter) ErrorCount() int { return r.errors }
