@@ -49,5 +49,5 @@ func (v *validator) checkConnection(s *Step, spec *action.Spec) {
 	if v.conns.Refuse {
 		report = v.r.Errorf
 	}
-	report(yamlnode.At(n), "connection %q is not in %s%s (%s)", n.Value, key, hint(n.Value, names), configured)
+	report(yamlnode.At(n), "connection %q is not in %s%s; %s", n.Value, key, hint(n.Value, names), configured)
 }

@@ -128,10 +128,10 @@ steps:
 	}{
 		{"not configured", nil, ""},
 		{"warnings", &Connections{CECP: []string{"tenant-eu", "tenant-us"}, Webhooks: []string{}},
-			"f.yaml:5:24: warning: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?) (configured: tenant-eu, tenant-us)\n" +
-				"f.yaml:14:24: warning: connection \"soc-chat\" is not in notify.webhooks (none is configured)\n"},
+			"f.yaml:5:24: warning: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?); configured: tenant-eu, tenant-us\n" +
+				"f.yaml:14:24: warning: connection \"soc-chat\" is not in notify.webhooks; none is configured\n"},
 		{"refused", &Connections{CECP: []string{"tenant-eu"}, Refuse: true},
-			"f.yaml:5:24: error: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?) (configured: tenant-eu)\n"},
+			"f.yaml:5:24: error: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?); configured: tenant-eu\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := NewLinter(nil)
