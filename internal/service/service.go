@@ -166,7 +166,7 @@ func API(d Deps, svc *runs.Service) *api.Server {
 	}
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
 		Connections: names, Runs: svc, Metrics: d.Metrics,
-		Extra: append(api.PlaybookRoutes(d.Store, nil), api.IncidentRoutes(d.Store)...)}
+		Extra: append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)}
 }
 
 // Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also
