@@ -48,16 +48,7 @@ func (l *Linter) WithConnections(conns Connections) *Linter {
 // Load parses, validates and compiles one playbook. The diagnostics are sorted; the plan is nil when any of
 // them is an error (warnings do not stop compilation).
 func (l *Linter) Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
-	r := &yamlnode.Reporter{File: file}
-	pb := parse(file, src, l.limits, r)
-	if pb != nil {
-		v := &validator{
-			pb: pb, d: &yamlnode.Decoder{Src: pb.Src, R: r}, r: r, cat: l.catalog, lim: l.limits, conns: l.connections,
-			out: &outputTypes{byAction: map[string]expression.Type{}},
-			ps:  expression.NewParser(), entries: map[string]expression.Type{},
-		}
-		v.run()
-	}
+	pb, r, _ := l.check(file, src)
 	yamlnode.Sort(r.Diags)
 	diags := r.Diags
 	if len(diags) > MaxDiagnostics {
@@ -69,6 +60,22 @@ func (l *Linter) Load(file string, src []byte) (*plan.Plan, []Diagnostic) {
 		return nil, diags
 	}
 	return compile(pb, l.catalog), diags
+}
+
+// check parses and validates, reporting every problem (unsorted, all of them) to the returned reporter.
+func (l *Linter) check(file string, src []byte) (*Playbook, *yamlnode.Reporter, *validator) {
+	r := &yamlnode.Reporter{File: file}
+	pb := parse(file, src, l.limits, r)
+	if pb == nil {
+		return nil, r, nil
+	}
+	v := &validator{
+		pb: pb, d: &yamlnode.Decoder{Src: pb.Src, R: r}, r: r, cat: l.catalog, lim: l.limits, conns: l.connections,
+		out: &outputTypes{byAction: map[string]expression.Type{}},
+		ps:  expression.NewParser(), entries: map[string]expression.Type{},
+	}
+	v.run()
+	return pb, r, v
 }
 
 // MaxDiagnostics is how many problems Load reports for one file; the rest usually follow from them.

@@ -148,3 +148,31 @@ steps:
 		})
 	}
 }
+
+// TestHintBudget: thousands of wrong names among thousands of right ones get did-you-means until the budget
+// of comparisons is spent, then plain messages: the hints cannot make lint time quadratic.
+func TestHintBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: x\ninputs:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  in_%d: {type: string}\n", i)
+	}
+	b.WriteString("vars:\n")
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "  v_%d: ${{ inputs.in_%dx }}\n", i, i)
+	}
+	b.WriteString("steps: [{id: a, wait: 1m}]\n")
+	_, r, v := NewLinter(nil).check("f.yaml", []byte(b.String()))
+	hinted := 0
+	for _, d := range r.Diags {
+		if strings.Contains(d.Message, "did you mean") {
+			hinted++
+		}
+	}
+	if len(r.Diags) != 1000 || hinted != hintBudget/1000 || v.hintsSpent != hintBudget {
+		t.Errorf("%d problems, %d with a hint, %d comparisons", len(r.Diags), hinted, v.hintsSpent)
+	}
+	if want := `unknown input "in_0x" (did you mean "in_0"?)`; r.Diags[0].Message != want {
+		t.Errorf("first: %s", r.Diags[0].Message)
+	}
+}
