@@ -69,6 +69,8 @@ func (g *GrowingObject) Type() Type { return natureType{nt: g.nt} }
 type Error struct {
 	Offset  int
 	Message string
+	// UnknownName is set when the problem is a name the scope does not have (UnknownNames lists them all).
+	UnknownName bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -458,6 +460,7 @@ func (e *Env) Check(p *Parsed) (TypeInfo, *Error) {
 	_, err := ck.Check(p.tree, e.cfg)
 	if err != nil {
 		fe := fileError(err)
+		fe.UnknownName = unknownNameRE.MatchString(fe.Message)
 		fe.Message = e.improve(p, fe)
 		return TypeInfo{}, fe
 	}

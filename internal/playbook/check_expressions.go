@@ -217,14 +217,27 @@ func (v *validator) checkSource(src string, n *yaml.Node, base int, env *express
 		v.r.Errorf(v.d.Src.ValuePos(n, base+perr.Offset), "%s%s", perr.Message, yamlnode.CommentHint(n))
 		return expression.TypeInfo{}, false
 	}
-	// Every name the expression may not read is reported, not only the first; the type checker, which
-	// stops at its first problem, runs only when there is none.
+	// Every name the expression may not read is reported, not only the first the type checker stops at.
 	bad := false
-	roots := map[int]bool{}
+	var roots map[int]bool // where the refs with problems start
 	for _, ref := range p.Refs() {
 		if off, msg := v.checkRef(ref, env, st); msg != "" {
 			v.r.Errorf(v.d.Src.ValuePos(n, base+off), "%s", msg)
+			if roots == nil {
+				roots = map[int]bool{}
+			}
 			bad, roots[ref.RootOffset] = true, true
+		}
+	}
+	var ti expression.TypeInfo
+	var cerr *expression.Error
+	if !bad {
+		if ti, cerr = env.Check(p); cerr == nil {
+			return ti, true
+		}
+		if !cerr.UnknownName {
+			v.r.Errorf(v.d.Src.ValuePos(n, base+cerr.Offset), "%s", cerr.Message)
+			return expression.TypeInfo{}, false
 		}
 	}
 	for _, u := range env.UnknownNames(p) {
@@ -233,15 +246,10 @@ func (v *validator) checkSource(src string, n *yaml.Node, base int, env *express
 			bad = true
 		}
 	}
-	if bad {
-		return expression.TypeInfo{}, false
-	}
-	ti, cerr := env.Check(p)
-	if cerr != nil {
+	if !bad && cerr != nil {
 		v.r.Errorf(v.d.Src.ValuePos(n, base+cerr.Offset), "%s", cerr.Message)
-		return expression.TypeInfo{}, false
 	}
-	return ti, true
+	return expression.TypeInfo{}, false
 }
 
 // templateType checks a template string (or a plain string) and returns the type it evaluates to.
