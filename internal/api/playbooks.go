@@ -48,8 +48,20 @@ type playbookAPI struct {
 	linter *playbook.Linter
 }
 
+// PushLinter is the linter a server checks pushed playbooks with: the default catalog and limits, and a step
+// naming a CECP connection that is not among the server's (Server.Connections) refuses the push. With nil
+// connections, connection names are not checked.
+func PushLinter(connections []string) *playbook.Linter {
+	l := playbook.NewLinter(nil)
+	if connections != nil {
+		l = l.WithConnections(playbook.Connections{CECP: connections, Refuse: true})
+	}
+	return l
+}
+
 // PlaybookRoutes are the registry's endpoints (add them to Server.Extra): reading needs viewer, changing author.
-// linter may be nil (the default action catalog).
+// linter may be nil (the default action catalog); give PushLinter(Server.Connections) to refuse playbooks that
+// name connections the server does not have.
 func PlaybookRoutes(st *store.Store, linter *playbook.Linter) []Route {
 	if linter == nil {
 		linter = playbook.NewLinter(nil)
@@ -92,15 +104,24 @@ func (p *playbookAPI) push(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Playbooks) == 0 {
 		return Errorf(http.StatusBadRequest, "invalid", `no playbooks: send {"playbooks": [{"file": "name.yaml", "source": "..."}]}`)
 	}
+	maxBytes := p.linter.Limits().MaxBytes
 	for i, f := range req.Playbooks {
 		if f.Name == "" {
 			req.Playbooks[i].Name = "playbook-" + strconv.Itoa(i+1) + ".yaml"
+		}
+		if len(f.Source) > maxBytes {
+			return Errorf(http.StatusRequestEntityTooLarge, "playbook_too_large", "%s is %d bytes, larger than the limit of %d bytes (bound: %s)",
+				req.Playbooks[i].Name, len(f.Source), maxBytes, yamlnode.BoundBytes)
 		}
 	}
 	pushed, err := registry.Push(r.Context(), p.store, p.linter, req.Playbooks, "token:"+TokenFrom(r.Context()).Name, req.Enable)
 	var lint *registry.LintError
 	if errors.As(err, &lint) {
 		e := Errorf(http.StatusBadRequest, "lint_failed", "%s", lint.Error())
+		if d, over := yamlnode.Exceeded(lint.Diagnostics); over {
+			// Bounds on the work a push makes the server do (nodes, aliases, expression length), not mistakes.
+			e = Errorf(http.StatusBadRequest, "limit_exceeded", "%s exceeds a limit (bound: %s), nothing was stored: %s", d.File, d.Bound, d.String())
+		}
 		e.Details = lint.Diagnostics
 		return e
 	}
