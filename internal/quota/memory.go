@@ -19,23 +19,23 @@ func (w *window) take(now time.Time, l Limit, c Class) time.Duration {
 	if now.Before(w.blockedUntil) {
 		return w.blockedUntil.Sub(now)
 	}
-	if w.start.IsZero() || !now.Before(w.start.Add(l.Window)) || w.start.Before(w.blockedUntil) {
+	if w.start.IsZero() || !now.Before(w.start.Add(l.span())) || w.start.Before(w.blockedUntil) {
 		w.start, w.used = now, 0
 	}
 	if w.used < l.capacity(c) {
 		w.used++
 		return 0
 	}
-	return w.start.Add(l.Window).Sub(now)
+	return w.start.Add(l.span()).Sub(now)
 }
 
 func (w *window) block(now time.Time, l Limit, until time.Time) {
 	if until.IsZero() {
-		active := !w.start.IsZero() && now.Before(w.start.Add(l.Window)) && !w.start.Before(w.blockedUntil)
+		active := !w.start.IsZero() && now.Before(w.start.Add(l.span())) && !w.start.Before(w.blockedUntil)
 		if active {
-			until = w.start.Add(l.Window)
+			until = w.start.Add(l.span())
 		} else {
-			until = now.Add(l.Window)
+			until = now.Add(l.span())
 		}
 	}
 	if until.After(w.blockedUntil) {

@@ -260,10 +260,10 @@ func TestLimitFor(t *testing.T) {
 		want Limit
 		err  string
 	}{
-		{config.CECPConnection{Name: "a"}, Limit{20, time.Minute, 4}, ""},
-		{config.CECPConnection{Name: "a", RateLimit: "100/1h"}, Limit{100, time.Hour, 20}, ""},
-		{config.CECPConnection{Name: "a", RateLimit: "20/1m", BackgroundReserve: 2}, Limit{20, time.Minute, 2}, ""},
-		{config.CECPConnection{Name: "a", RateLimit: "3/1s"}, Limit{3, time.Second, 0}, ""},
+		{config.CECPConnection{Name: "a"}, Limit{20, time.Minute, 4, time.Second}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "100/1h"}, Limit{100, time.Hour, 20, time.Second}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "20/1m", BackgroundReserve: 2}, Limit{20, time.Minute, 2, time.Second}, ""},
+		{config.CECPConnection{Name: "a", RateLimit: "3/1s"}, Limit{3, time.Second, 0, time.Second / 60}, ""},
 		{config.CECPConnection{Name: "a", RateLimit: "5/1m", BackgroundReserve: 5}, Limit{}, `reading quota of connection "a": quota limit 5/1m0s: reserve 5 must be at least 0 and less than the requests per window`},
 		{config.CECPConnection{Name: "a", RateLimit: "x"}, Limit{}, `reading quota of connection "a": rate "x" is not N/DURATION (like 20/1m)`},
 	} {
@@ -281,12 +281,20 @@ func TestLimitFor(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	o, err := Limits([]config.CECPConnection{{Name: "a", RateLimit: "10/1m"}, {Name: "b"}})
+	o, err := Limits([]config.CECPConnection{{Name: "a", RateLimit: "10/1m"}, {Name: "b"},
+		{Name: "c", RateLimit: "20/6s"}, {Name: "d", RateLimitMargin: -time.Second}, {Name: "e", RateLimitMargin: 3 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := o.limit("a"); got != (Limit{10, time.Minute, 2}) { // 10/5
-		t.Errorf("a: %v", got)
+	for key, want := range map[string]Limit{
+		"a": {10, time.Minute, 2, time.Second}, // 10/5, the default margin
+		"c": {20, 6 * time.Second, 4, 100 * time.Millisecond},
+		"d": {20, time.Minute, 4, 0},
+		"e": {20, time.Minute, 4, 3 * time.Second},
+	} {
+		if got := o.limit(key); got != want {
+			t.Errorf("%s: %v, want %v", key, got, want)
+		}
 	}
 	if got := o.limit("zzz"); got != DefaultLimit() {
 		t.Errorf("unknown key: %v", got)
@@ -299,5 +307,34 @@ func TestOptions(t *testing.T) {
 	}
 	if Background.String() != "background" || ClassFrom(context.Background()) != Response {
 		t.Error("class defaults")
+	}
+}
+
+// TestMarginOutlastsTheVendorWindow: the vendor's window opens when the first request arrives there, after
+// parry granted its slot; parry's window lasts Margin longer, so its next window never opens into a vendor
+// window that is still full.
+func TestMarginOutlastsTheVendorWindow(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := Limit{Requests: 2, Window: time.Minute, Margin: time.Second}
+	m, err := NewMemory(Options{Default: l, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		if w, _ := m.Take(ctx, "k"); w != 0 {
+			t.Fatal("refused a slot of a fresh window")
+		}
+	}
+	now = now.Add(time.Minute) // the vendor's window (opened 200 ms later) has 200 ms to go
+	if w, _ := m.Take(ctx, "k"); w != time.Second {
+		t.Errorf("at the vendor's window length: wait %s, want the margin", w)
+	}
+	now = now.Add(time.Second)
+	if w, _ := m.Take(ctx, "k"); w != 0 {
+		t.Errorf("after the margin: wait %s", w)
+	}
+	if err := (Limit{Requests: 2, Window: time.Second, Margin: time.Second}).Validate(); err == nil {
+		t.Error("a margin as long as the window was accepted")
 	}
 }

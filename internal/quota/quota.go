@@ -69,10 +69,21 @@ type Limit struct {
 	Window   time.Duration
 	// Reserve is how many slots of each window background work leaves to response work.
 	Reserve int
+	// Margin lengthens parry's window beyond the vendor's: the vendor's window opens when the first request
+	// arrives there, a little after parry granted its slot, and its clock may run a little behind. Without the
+	// margin parry's next window could open while the vendor's is still full, and its first requests would be
+	// answered 429.
+	Margin time.Duration
 }
 
+// DefaultMargin is the window margin of a connection that sets none.
+const DefaultMargin = time.Second
+
 // DefaultLimit is the vendor's documented quota, 20 requests per minute, with a fifth kept for response work.
-func DefaultLimit() Limit { return Limit{Requests: 20, Window: time.Minute, Reserve: 4} }
+func DefaultLimit() Limit { return Limit{Requests: 20, Window: time.Minute, Reserve: 4, Margin: DefaultMargin} }
+
+// span is how long parry keeps one window: the vendor's window and the margin.
+func (l Limit) span() time.Duration { return l.Window + l.Margin }
 
 // Validate reports a limit that cannot work.
 func (l Limit) Validate() error {
@@ -82,11 +93,14 @@ func (l Limit) Validate() error {
 	if l.Reserve < 0 || l.Reserve >= l.Requests {
 		return fmt.Errorf("quota limit %d/%s: reserve %d must be at least 0 and less than the requests per window", l.Requests, l.Window, l.Reserve)
 	}
+	if l.Margin < 0 || l.Margin >= l.Window {
+		return fmt.Errorf("quota limit %d/%s: margin %s must be at least 0 and shorter than the window", l.Requests, l.Window, l.Margin)
+	}
 	return nil
 }
 
 func (l Limit) String() string {
-	return fmt.Sprintf("%d/%s (reserve %d)", l.Requests, l.Window, l.Reserve)
+	return fmt.Sprintf("%d/%s (reserve %d, margin %s)", l.Requests, l.Window, l.Reserve, l.Margin)
 }
 
 // capacity is how many slots of a window class may fill.
@@ -112,6 +126,14 @@ func LimitFor(conn config.CECPConnection) (Limit, error) {
 	l.Reserve = l.Requests / 5
 	if conn.BackgroundReserve > 0 {
 		l.Reserve = conn.BackgroundReserve
+	}
+	// The default margin is a second of a minute's window (less for a short window, as in a time-scaled test).
+	l.Margin = min(DefaultMargin, l.Window/60)
+	switch {
+	case conn.RateLimitMargin > 0:
+		l.Margin = conn.RateLimitMargin
+	case conn.RateLimitMargin < 0:
+		l.Margin = 0
 	}
 	if err := l.Validate(); err != nil {
 		return Limit{}, fmt.Errorf("reading quota of connection %q: %w", conn.Name, err)

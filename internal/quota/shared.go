@@ -36,10 +36,10 @@ func (p *Shared) Limit(key string) Limit { return p.opts.limit(key) }
 // Take implements Limiter.
 func (p *Shared) Take(ctx context.Context, key string) (time.Duration, error) {
 	l := p.opts.limit(key)
-	return p.windows.TakeQuotaSlot(ctx, key, l.Window, l.capacity(ClassFrom(ctx)))
+	return p.windows.TakeQuotaSlot(ctx, key, l.span(), l.capacity(ClassFrom(ctx)))
 }
 
 // Block implements Limiter.
 func (p *Shared) Block(ctx context.Context, key string, until time.Time) error {
-	return p.windows.BlockQuota(ctx, key, until, p.opts.limit(key).Window)
+	return p.windows.BlockQuota(ctx, key, until, p.opts.limit(key).span())
 }
