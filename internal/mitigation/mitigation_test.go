@@ -74,7 +74,9 @@ func each(t *testing.T, test func(t *testing.T, newFixture func(batch int, linge
 		test(t, func(batch int, linger time.Duration) *fixture { return newFixture(t, memstore.New(), batch, linger) })
 	})
 	t.Run("postgres", func(t *testing.T) {
-		test(t, func(batch int, linger time.Duration) *fixture { return newFixture(t, storetest.NewStore(t), batch, linger) })
+		test(t, func(batch int, linger time.Duration) *fixture {
+			return newFixture(t, storetest.NewStore(t), batch, linger)
+		})
 	})
 }
 
@@ -144,7 +146,9 @@ func TestCoalescesSingleMailIncidents(t *testing.T) {
 		errs := make([]error, len(items))
 		var wg sync.WaitGroup
 		for i, it := range items {
-			wg.Go(func() { results[i], errs[i] = f.svc.Mitigate(ctx, f.conn, request(fmt.Sprintf("run-%02d", i), it), nil) })
+			wg.Go(func() {
+				results[i], errs[i] = f.svc.Mitigate(ctx, f.conn, request(fmt.Sprintf("run-%02d", i), it), nil)
+			})
 		}
 		wg.Wait()
 		for i, r := range results {

@@ -80,7 +80,9 @@ type Limit struct {
 const DefaultMargin = time.Second
 
 // DefaultLimit is the vendor's documented quota, 20 requests per minute, with a fifth kept for response work.
-func DefaultLimit() Limit { return Limit{Requests: 20, Window: time.Minute, Reserve: 4, Margin: DefaultMargin} }
+func DefaultLimit() Limit {
+	return Limit{Requests: 20, Window: time.Minute, Reserve: 4, Margin: DefaultMargin}
+}
 
 // span is how long parry keeps one window: the vendor's window and the margin.
 func (l Limit) span() time.Duration { return l.Window + l.Margin }
