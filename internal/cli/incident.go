@@ -33,6 +33,9 @@ func (a *app) newIncidentListCmd() *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit == 0 { // the filter's zero means "the default": say so rather than send it
+				return usageErrorf("--limit 0: give a number from 1 to %d", apitypes.MaxListLimit)
+			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err

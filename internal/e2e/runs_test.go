@@ -30,6 +30,8 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/cli"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
@@ -222,8 +224,8 @@ func TestManualRunWithApprovalThroughTheCLI(t *testing.T) {
 		t.Fatalf("disable ran %d times", s.fakes.count("disable"))
 	}
 	out, _, code = s.parry("run", "list", "--json", "--status", "succeeded")
-	var list []store.Run
-	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].ID != id {
+	var list struct{ Items []store.Run }
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 1 || list.Items[0].ID != id {
 		t.Fatalf("list: %s", out)
 	}
 	out, _, code = s.parry("run", "show", id, "--json")
@@ -363,9 +365,17 @@ func TestExportAndReplay(t *testing.T) {
     with: { senders: [a@evil.test] }
 `, 1)
 	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "swapped.yaml", swapped))
-	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none\n"
+	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s3 (cecp.mitigate_mails) there\n"
 	if code != 1 || out != want {
 		t.Fatalf("replay swapped: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// The same through the API (the server's code), for a console.
+	c := apiclient.New(s.api.URL, s.token)
+	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{}); err != nil || !res.OK {
+		t.Fatalf("API replay: %+v %v", res, err)
+	}
+	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{Source: swapped}); err != nil || res.OK || res.Step != "s2" {
+		t.Fatalf("API replay swapped: %+v %v", res, err)
 	}
 }
 
