@@ -200,7 +200,7 @@ func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []strin
 	var in AlertIn
 	if p := decodeStrict(raw, &in); p != nil {
 		msg := p.Message
-		if strings.HasPrefix(msg, "unknown field") {
+		if p.Unknown {
 			msg = fmt.Sprintf("unknown field %q%s (alert fields: %s)", p.Field, suggest.Hint(p.Field, alertFields), strings.Join(alertFields, ", "))
 		}
 		add(p.Field, "%s", msg)

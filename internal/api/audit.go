@@ -68,7 +68,8 @@ func (s *Server) writeAudit(ctx context.Context, action string, a *auditInfo, to
 		err = store.CheckJSON("audit details", b)
 	}
 	if err == nil {
-		_, err = s.Store.AppendAudit(ctx, store.AuditEvent{Actor: actor, Action: action, RunID: a.RunID, Outcome: "ok", Details: b})
+		// The action is done: record it even when the client has gone away meanwhile.
+		_, err = s.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEvent{Actor: actor, Action: action, RunID: a.RunID, Outcome: "ok", Details: b})
 	}
 	if err != nil {
 		s.Logger.Error("audit row not written", "request_id", RequestID(ctx), "actor", actor, "action", action,

@@ -44,6 +44,8 @@ func BadJSON(err error) error {
 type decodeProblem struct {
 	Field   string
 	Message string
+	// Unknown is set when Field is a member the type has no field for.
+	Unknown bool
 }
 
 // decodeStrict decodes data into v (a pointer) and refuses, in that order: an empty body, malformed JSON, data
@@ -63,7 +65,7 @@ func decodeStrict(data []byte, v any) *decodeProblem {
 	if err := json.Unmarshal(data, &doc); err == nil {
 		if path, known := unknownMember(doc, reflect.TypeOf(v), ""); path != "" {
 			name := path[strings.LastIndexAny(path, ".]")+1:]
-			return &decodeProblem{Field: path, Message: fmt.Sprintf("unknown field %q%s (fields: %s)", path, suggest.Hint(name, known), strings.Join(known, ", "))}
+			return &decodeProblem{Field: path, Unknown: true, Message: fmt.Sprintf("unknown field %q%s (fields: %s)", path, suggest.Hint(name, known), strings.Join(known, ", "))}
 		}
 	}
 	return nil
