@@ -150,4 +150,8 @@ func TestWebhookSignedAlerts(t *testing.T) {
 	if by != "webhook:mailgw" {
 		t.Fatalf("ingested_by %q", by)
 	}
+	evs, _ := f.store.ListAudit(context.Background(), store.AuditQuery{})
+	if n := len(evs); n != 3 || evs[1].Action != "alerts.ingest" || evs[1].Actor != "webhook:mailgw" || evs[2].Actor != "webhook:mailgw" {
+		t.Fatalf("audit: %+v", evs)
+	}
 }

@@ -223,6 +223,16 @@ func TestManualRunWithApprovalThroughTheCLI(t *testing.T) {
 	if s.fakes.count("disable") != 1 {
 		t.Fatalf("disable ran %d times", s.fakes.count("disable"))
 	}
+	evs, _ := s.st.ListAudit(context.Background(), store.AuditQuery{RunID: id})
+	var actions []string
+	for _, e := range evs {
+		if e.Actor == "token:alice" {
+			actions = append(actions, e.Action)
+		}
+	}
+	if strings.Join(actions, ",") != "run.start,run.approve" {
+		t.Fatalf("audit of run %s by alice: %v", id, actions)
+	}
 	out, _, code = s.parry("run", "list", "--json", "--status", "succeeded")
 	var list struct{ Items []store.Run }
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 1 || list.Items[0].ID != id {
@@ -312,6 +322,9 @@ func TestRetryFromTheFailedStep(t *testing.T) {
 	retry, _ := s.st.GetRun(context.Background(), res.RunID)
 	if retry.RetryOf != failed.ID || retry.RetryFromStep != "s3" {
 		t.Fatalf("retry record %+v", retry)
+	}
+	if evs, _ := s.st.ListAudit(context.Background(), store.AuditQuery{RunID: res.RunID}); len(evs) == 0 || evs[0].Action != "run.retry" || evs[0].Actor != "token:alice" {
+		t.Fatalf("audit of the retry: %+v", evs)
 	}
 	if !strings.Contains(errOut, "(reused from the failed run)") {
 		t.Fatalf("retry --wait did not show reused steps:\n%s", errOut)
