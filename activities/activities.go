@@ -1,14 +1,14 @@
 // Package activities implements one Temporal activity per action of the catalog (internal/action): the CECP
 // reads and mitigations, the blocked lists, quarantined-mail downloads, http.request and notify.webhook.
 //
-// Every activity takes the same Input (the step's evaluated `with` plus references to secrets) and returns the
-// same Result (the spec's output as JSON). Around each one, a common wrapper fills the secrets in, checks the
-// inputs against the spec, runs the action, removes secret values from whatever leaves the activity and turns
-// every failure into one of the closed set of error types (action.VendorRateLimited, VendorUnavailable,
-// VendorRejected, VendorAuth, InvalidInput) that retry policies and playbooks branch on.
+// Every activity takes the same wire.ActionInput (the step's evaluated `with` plus references to secrets) and
+// returns the same wire.ActionResult (the spec's output as JSON). Around each one, a common wrapper fills the
+// secrets in, checks the inputs against the spec, runs the action, removes secret values from whatever leaves
+// the activity and turns every failure into one of the closed set of error types (wire.VendorRateLimited,
+// VendorUnavailable, VendorRejected, VendorAuth, InvalidInput) that retry policies and playbooks branch on.
 //
-// The package never imports workflows: Input and Result mirror workflows.ActionInput and ActionResult field for
-// field (a test in internal/worker keeps them in step).
+// The package never imports workflows: the activity input and result are internal/wire's, the one contract
+// both sides use.
 package activities
 
 import (
@@ -27,34 +27,10 @@ import (
 	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/config"
-	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
 )
-
-// Input is what every action activity receives (the JSON of workflows.ActionInput).
-type Input struct {
-	Run  RunInfo `json:"run"`
-	Step string  `json:"step"`
-	// With is the evaluated `with`, secrets not yet filled in.
-	With map[string]any `json:"with"`
-	// Secrets say which values of With are which secrets; the activity fills them in.
-	Secrets []plan.SecretRef `json:"secrets,omitempty"`
-}
-
-// RunInfo identifies the run an activity works for.
-type RunInfo struct {
-	ID       string `json:"id"`
-	Playbook string `json:"playbook"`
-	Version  int    `json:"version,omitempty"`
-	SHA256   string `json:"sha256"`
-}
-
-// Result is what every action activity returns (the JSON of workflows.ActionResult).
-type Result struct {
-	Output  json.RawMessage `json:"output"`
-	Attempt int             `json:"attempt"`
-}
 
 // Defaults of Deps.
 const (
@@ -249,8 +225,8 @@ func (c *call) hide(values ...string) {
 }
 
 // activity wraps h into the function Temporal runs.
-func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Context, in Input) (Result, error) {
-	return func(ctx context.Context, in Input) (Result, error) {
+func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
+	return func(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 		info := activity.GetInfo(ctx)
 		c := &call{spec: spec, step: in.Step, runID: in.Run.ID, attempt: int(info.Attempt)}
 		if c.runID == "" {
@@ -270,29 +246,29 @@ func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Con
 		values, err := a.fillSecrets(ctx, with, in.Secrets)
 		c.hide(values...)
 		if err != nil {
-			return Result{}, toTemporal(err, c.secrets)
+			return wire.ActionResult{}, toTemporal(err, c.secrets)
 		}
 		if err := checkInputs(spec, with); err != nil {
-			return Result{}, toTemporal(err, c.secrets)
+			return wire.ActionResult{}, toTemporal(err, c.secrets)
 		}
 		c.with = with
 		out, err := h(ctx, c)
 		if err != nil {
 			e := toTemporal(err, c.secrets)
 			c.logger.Info("action failed", "error", e.Error())
-			return Result{}, e
+			return wire.ActionResult{}, e
 		}
 		raw, err := json.Marshal(out)
 		if err != nil {
-			return Result{}, toTemporal(fmt.Errorf("encoding the output: %w", err), c.secrets)
+			return wire.ActionResult{}, toTemporal(fmt.Errorf("encoding the output: %w", err), c.secrets)
 		}
 		raw = redactJSON(raw, c.secrets)
 		if len(raw) > a.deps.MaxOutputBytes {
-			return Result{}, toTemporal(failf(action.InvalidInput,
+			return wire.ActionResult{}, toTemporal(failf(action.InvalidInput,
 				"the output is %d bytes, over the %d a step may return: narrow the query or lower max_results",
 				len(raw), a.deps.MaxOutputBytes), c.secrets)
 		}
-		return Result{Output: raw, Attempt: c.attempt}, nil
+		return wire.ActionResult{Output: raw, Attempt: c.attempt}, nil
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -144,12 +145,12 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 // it decoded (numbers as float64, as expressions see them).
 func (h *harness) exec(name, step string, with map[string]any, refs ...plan.SecretRef) (map[string]any, error) {
 	h.t.Helper()
-	val, err := h.env.ExecuteActivity(name, Input{Run: RunInfo{ID: h.runID, Playbook: "test", SHA256: "00"}, Step: step,
+	val, err := h.env.ExecuteActivity(name, wire.ActionInput{Run: wire.RunInfo{ID: h.runID, Playbook: "test", SHA256: "00"}, Step: step,
 		With: with, Secrets: refs})
 	if err != nil {
 		return nil, err
 	}
-	var res Result
+	var res wire.ActionResult
 	if err := val.Get(&res); err != nil {
 		h.t.Fatalf("%s: decoding the result: %v", name, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 // Workflows holds what workflow code shares across executions. The engine is only a cache of compiled
@@ -33,7 +34,7 @@ func New() *Workflows { return &Workflows{Engine: expression.NewEngine()} }
 func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	p, err := plan.Decode(in.Plan)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, nil)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), wire.InvalidInput, nil)
 	}
 	r := newRunner(ctx, w.Engine, in, p)
 	if err := r.registerHandlers(ctx); err != nil {
@@ -64,12 +65,12 @@ func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	if res.Output == nil && p.Output != nil {
 		out, err := r.eval.EvalValue(p.Output, r.scope)
 		if err != nil {
-			return nil, r.fail(ctx, &stepFailure{err: StepError{Type: ErrExpression, Message: "evaluating the playbook's output: " + err.Error()}})
+			return nil, r.fail(ctx, &stepFailure{err: StepError{Type: wire.Expression, Message: "evaluating the playbook's output: " + err.Error()}})
 		}
 		res.Output, _ = out.(map[string]any)
 	}
 	if n := jsonSize(res.Output); n > r.limits.MaxOutputBytes {
-		return nil, r.fail(ctx, &stepFailure{err: StepError{Type: ErrLimit, Message: fmt.Sprintf("the playbook's output is %d bytes, over the %d-byte limit", n, r.limits.MaxOutputBytes)}})
+		return nil, r.fail(ctx, &stepFailure{err: StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("the playbook's output is %d bytes, over the %d-byte limit", n, r.limits.MaxOutputBytes)}})
 	}
 	res.Steps = r.snapshot()
 	return res, nil
@@ -215,13 +216,13 @@ func (r *runner) addAlert(a map[string]any) {
 func (r *runner) prepare(ctx workflow.Context) error {
 	inputs, err := ResolveInputs(r.eval, r.plan, r.in.Inputs, r.in.Alert, workflow.Now(ctx))
 	if err != nil {
-		return &stepFailure{err: StepError{Type: ErrInvalidInput, Message: err.Error()}}
+		return &stepFailure{err: StepError{Type: wire.InvalidInput, Message: err.Error()}}
 	}
 	r.scope[expression.ScopeInputs] = inputs
 	for _, v := range r.plan.Vars {
 		val, err := r.eval.EvalValue(v.Value, r.scope)
 		if err != nil {
-			return &stepFailure{err: StepError{Type: ErrExpression, Message: fmt.Sprintf("evaluating vars.%s: %s", v.Name, err)}}
+			return &stepFailure{err: StepError{Type: wire.Expression, Message: fmt.Sprintf("evaluating vars.%s: %s", v.Name, err)}}
 		}
 		r.vars[v.Name] = val
 	}
@@ -297,7 +298,7 @@ func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
 		default:
 			j, ok := index[jump]
 			if !ok || j <= i {
-				return &stepFailure{err: StepError{Type: ErrInvalidInput, Step: st.ID, Message: fmt.Sprintf("goto %q: no such later step in this list", jump)}}
+				return &stepFailure{err: StepError{Type: wire.InvalidInput, Step: st.ID, Message: fmt.Sprintf("goto %q: no such later step in this list", jump)}}
 			}
 			i = j
 		}
@@ -313,7 +314,7 @@ func (r *runner) nextRule(st *plan.Step) (string, error) {
 		}
 		ok, err := r.eval.EvalBool(n.If, r.scope)
 		if err != nil {
-			return "", &stepFailure{err: StepError{Type: ErrExpression, Step: st.ID, Message: "evaluating next.if: " + err.Error()}}
+			return "", &stepFailure{err: StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating next.if: " + err.Error()}}
 		}
 		if ok {
 			return n.Goto, nil
@@ -341,7 +342,7 @@ func (r *runner) runStep(ctx workflow.Context, st *plan.Step) error {
 	if st.If != "" {
 		ok, err := r.eval.EvalBool(st.If, r.scope)
 		if err != nil {
-			return r.finishStep(ctx, st.ID, nil, &StepError{Type: ErrExpression, Step: st.ID, Message: "evaluating if: " + err.Error()}, 0)
+			return r.finishStep(ctx, st.ID, nil, &StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating if: " + err.Error()}, 0)
 		}
 		if !ok {
 			now := workflow.Now(ctx).UTC()
@@ -389,7 +390,7 @@ func isFinish(err error) bool {
 func (r *runner) finishStep(ctx workflow.Context, id string, out any, se *StepError, attempts int) error {
 	if se == nil {
 		if n := jsonSize(out); n > r.limits.MaxOutputBytes {
-			se = &StepError{Type: ErrLimit, Message: fmt.Sprintf("the output of step %s is %d bytes, over the %d-byte limit: return less (filter or chunk the work)", id, n, r.limits.MaxOutputBytes)}
+			se = &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("the output of step %s is %d bytes, over the %d-byte limit: return less (filter or chunk the work)", id, n, r.limits.MaxOutputBytes)}
 			out = nil
 		}
 	}
@@ -426,7 +427,7 @@ func (r *runner) endRecord(ctx workflow.Context, id string, out any, se *StepErr
 	switch {
 	case se == nil:
 		rec.Status = StatusSucceeded
-	case se.Type == ErrCancelled:
+	case se.Type == wire.Cancelled:
 		rec.Status = StatusCancelled
 	default:
 		rec.Status = StatusFailed
@@ -453,7 +454,7 @@ func recordScope(rec StepRecord) map[string]any {
 func (r *runner) countExecution(id string) *StepError {
 	r.executions++
 	if r.executions > r.limits.MaxStepExecutions {
-		return &StepError{Type: ErrLimit, Step: id, Message: fmt.Sprintf("this run executed more than %d steps (loops and repeats count each time): a runaway loop, or raise the limit", r.limits.MaxStepExecutions)}
+		return &StepError{Type: wire.LimitExceeded, Step: id, Message: fmt.Sprintf("this run executed more than %d steps (loops and repeats count each time): a runaway loop, or raise the limit", r.limits.MaxStepExecutions)}
 	}
 	return nil
 }
@@ -471,13 +472,13 @@ func (r *runner) runRepeat(ctx workflow.Context, st *plan.Step, execID string, s
 		}
 		ok, err := r.eval.EvalBool(st.Until.Condition, scope.With(expression.ScopeOutput, out))
 		if err != nil {
-			return nil, attempt, &StepError{Type: ErrExpression, Message: "evaluating until: " + err.Error()}
+			return nil, attempt, &StepError{Type: wire.Expression, Message: "evaluating until: " + err.Error()}
 		}
 		if ok {
 			return out, attempt, nil
 		}
 		if attempt >= st.Until.MaxAttempts {
-			return nil, attempt, &StepError{Type: ErrUntilExhausted, Message: fmt.Sprintf("the until condition was still false after %d attempts", attempt)}
+			return nil, attempt, &StepError{Type: wire.UntilExhausted, Message: fmt.Sprintf("the until condition was still false after %d attempts", attempt)}
 		}
 		if err := r.sleep(ctx, execID, st.Until.Every.D()); err != nil {
 			return nil, attempt, err
@@ -490,17 +491,17 @@ func (r *runner) runRepeat(ctx workflow.Context, st *plan.Step, execID string, s
 func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
 	v, err := r.eval.EvalValue(st.ForEach.Items, r.scope)
 	if err != nil {
-		return nil, &StepError{Type: ErrExpression, Message: "evaluating for_each: " + err.Error()}
+		return nil, &StepError{Type: wire.Expression, Message: "evaluating for_each: " + err.Error()}
 	}
 	if v == nil {
 		v = []any{}
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return nil, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
+		return nil, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
 	}
 	if st.ForEach.MaxItems > 0 && len(items) > st.ForEach.MaxItems {
-		return nil, &StepError{Type: ErrLimit, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
+		return nil, &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
 	}
 	as := st.ForEach.As
 	if as == "" {
@@ -580,7 +581,7 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 		for _, v := range st.Set {
 			val, err := r.eval.EvalValue(v.Value, scope)
 			if err != nil {
-				return nil, 0, &StepError{Type: ErrExpression, Message: fmt.Sprintf("evaluating set.%s: %s", v.Name, err)}
+				return nil, 0, &StepError{Type: wire.Expression, Message: fmt.Sprintf("evaluating set.%s: %s", v.Name, err)}
 			}
 			r.vars[v.Name] = val
 			out[v.Name] = val
@@ -591,7 +592,7 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 		if st.Finish.Output != nil {
 			v, err := r.eval.EvalValue(st.Finish.Output, scope)
 			if err != nil {
-				return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating finish.output: " + err.Error()}
+				return nil, 0, &StepError{Type: wire.Expression, Message: "evaluating finish.output: " + err.Error()}
 			}
 			out, _ = v.(map[string]any)
 		}
@@ -599,33 +600,31 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 	case plan.KindFail:
 		msg, err := r.eval.EvalTemplate(st.Fail, scope)
 		if err != nil {
-			return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating fail: " + err.Error()}
+			return nil, 0, &StepError{Type: wire.Expression, Message: "evaluating fail: " + err.Error()}
 		}
-		return nil, 0, &failSignal{err: StepError{Type: ErrFailStep, Message: fmt.Sprint(msg)}}
+		return nil, 0, &failSignal{err: StepError{Type: wire.FailStep, Message: fmt.Sprint(msg)}}
 	}
-	return nil, 0, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("step kind %q is not known to this parry", st.Kind)}
-}
-
-// ActionResult is what every action activity returns: its output and the attempt that produced it.
-type ActionResult struct {
-	Output  json.RawMessage `json:"output"`
-	Attempt int             `json:"attempt"`
+	return nil, 0, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("step kind %q is not known to this parry", st.Kind)}
 }
 
 func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
 	a := st.Action
 	v, err := r.eval.EvalValue(a.With, scope)
 	if err != nil {
-		return nil, 0, &StepError{Type: ErrExpression, Message: "evaluating with." + err.Error()}
+		return nil, 0, &StepError{Type: wire.Expression, Message: "evaluating with." + err.Error()}
 	}
 	with, _ := v.(map[string]any)
 	if with == nil {
 		with = map[string]any{}
 	}
-	// A cecp.* step without a connection acts on the tenant the alert came from.
-	if strings.HasPrefix(a.Name, "cecp.") && isEmpty(with["connection"]) && r.in.Alert != nil {
-		if c, ok := r.in.Alert["connection"].(string); ok && c != "" {
-			with["connection"] = c
+	// Inputs the step leaves empty take the alert's field when the action says so (a cecp.* step acts on the
+	// tenant the alert came from).
+	for _, name := range sortedKeys(a.AlertDefaults) {
+		if !isEmpty(with[name]) || r.in.Alert == nil {
+			continue
+		}
+		if v, ok := r.in.Alert[a.AlertDefaults[name]].(string); ok && v != "" {
+			with[name] = v
 		}
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -643,19 +642,19 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 	})
 	r.current[execID] = CurrentStep{ID: execID, Kind: string(st.Kind), Action: a.Name, StartedAt: workflow.Now(ctx).UTC()}
 	defer delete(r.current, execID)
-	in := ActionInput{
-		Run:     RunInfo{ID: r.in.RunID, Playbook: r.in.Playbook.Name, Version: r.in.Playbook.Version, SHA256: r.in.Playbook.SHA256},
+	in := wire.ActionInput{
+		Run:     wire.RunInfo{ID: r.in.RunID, Playbook: r.in.Playbook.Name, Version: r.in.Playbook.Version, SHA256: r.in.Playbook.SHA256},
 		Step:    execID,
 		With:    with,
 		Secrets: a.Secrets,
 	}
-	var res ActionResult
+	var res wire.ActionResult
 	if err := workflow.ExecuteActivity(actx, a.Name, in).Get(actx, &res); err != nil {
 		return nil, 0, activityError(err)
 	}
 	out, err := decodeJSON(res.Output)
 	if err != nil {
-		return nil, res.Attempt, &StepError{Type: ErrInvalidInput, Message: "decoding the output of " + a.Name + ": " + err.Error()}
+		return nil, res.Attempt, &StepError{Type: wire.InvalidInput, Message: "decoding the output of " + a.Name + ": " + err.Error()}
 	}
 	return out, res.Attempt, nil
 }
@@ -666,23 +665,10 @@ func isEmpty(v any) bool {
 }
 
 // activityError turns what ExecuteActivity returned into the step's error: the activity's own error type
-// (VendorAuth, VendorRejected…) and message, or Timeout / Cancelled.
+// (VendorAuth, VendorRejected…) and message, or Timeout, Cancelled, InternalError (wire.Classify).
 func activityError(err error) *StepError {
-	var app *temporal.ApplicationError
-	var timeout *temporal.TimeoutError
-	var canceled *temporal.CanceledError
-	var panicErr *temporal.PanicError
-	switch {
-	case errors.As(err, &app):
-		return &StepError{Type: app.Type(), Message: app.Message()}
-	case errors.As(err, &timeout):
-		return &StepError{Type: ErrTimeout, Message: fmt.Sprintf("the action timed out (%s)", strings.ToLower(strings.TrimPrefix(timeout.TimeoutType().String(), "TIMEOUT_TYPE_")))}
-	case errors.As(err, &canceled):
-		return &StepError{Type: ErrCancelled, Message: "cancelled"}
-	case errors.As(err, &panicErr):
-		return &StepError{Type: "ActivityPanic", Message: panicErr.Error()}
-	}
-	return &StepError{Type: "Error", Message: err.Error()}
+	c := wire.Classify(err)
+	return &StepError{Type: c.Type, Message: c.Message}
 }
 
 // runParallel runs the branches at once. A branch that fails (a step failure its on_error does not handle)
@@ -737,15 +723,15 @@ func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
 func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, error) {
 	raw, ok := r.in.Subplans[st.Call.Playbook]
 	if !ok {
-		return nil, &StepError{Type: ErrNotAvailable, Message: fmt.Sprintf("playbook %q was not given to this run (is it in the registry and enabled?)", st.Call.Playbook)}
+		return nil, &StepError{Type: wire.PlaybookMissing, Message: fmt.Sprintf("playbook %q was not given to this run (is it in the registry and enabled?)", st.Call.Playbook)}
 	}
 	sub, err := plan.Decode(raw)
 	if err != nil {
-		return nil, &StepError{Type: ErrInvalidInput, Message: fmt.Sprintf("the plan of %q: %s", st.Call.Playbook, err)}
+		return nil, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("the plan of %q: %s", st.Call.Playbook, err)}
 	}
 	v, err := r.eval.EvalValue(st.Call.With, scope)
 	if err != nil {
-		return nil, &StepError{Type: ErrExpression, Message: "evaluating with." + err.Error()}
+		return nil, &StepError{Type: wire.Expression, Message: "evaluating with." + err.Error()}
 	}
 	with, _ := v.(map[string]any)
 	timeout := st.Call.Timeout.D()
@@ -765,11 +751,11 @@ func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, sco
 	if err := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, child).Get(ctx, &res); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == FailureType {
-			return nil, &StepError{Type: ErrChild, Message: fmt.Sprintf("playbook %s failed: %s", st.Call.Playbook, app.Message())}
+			return nil, &StepError{Type: wire.CallFailed, Message: fmt.Sprintf("playbook %s failed: %s", st.Call.Playbook, app.Message())}
 		}
 		se := activityError(err)
 		if se.Type == "Error" {
-			se.Type = ErrChild
+			se.Type = wire.CallFailed
 		}
 		return nil, se
 	}
@@ -783,7 +769,7 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 	ap := st.Approval
 	prompt, err := r.eval.EvalTemplate(ap.Prompt, scope)
 	if err != nil {
-		return nil, &StepError{Type: ErrExpression, Message: "evaluating approval.prompt: " + err.Error()}
+		return nil, &StepError{Type: wire.Expression, Message: "evaluating approval.prompt: " + err.Error()}
 	}
 	p := &pendingApproval{approvers: ap.Approvers}
 	r.approvals[execID] = p
@@ -792,7 +778,7 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 	defer delete(r.waits, execID)
 	ok, err := workflow.AwaitWithTimeout(ctx, ap.Timeout.D(), func() bool { return p.decision != nil })
 	if err != nil {
-		return nil, &StepError{Type: ErrCancelled, Message: "cancelled while waiting for an approval"}
+		return nil, &StepError{Type: wire.Cancelled, Message: "cancelled while waiting for an approval"}
 	}
 	now := workflow.Now(ctx).UTC()
 	var out ApprovalOutput
@@ -805,7 +791,7 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 		out = ApprovalOutput{Approved: false, By: "timeout", At: now, TimedOut: true}
 	default:
 		r.decided[execID] = ApprovalOutput{By: "timeout", At: now, TimedOut: true}
-		return nil, &StepError{Type: ErrApprovalTimeout, Message: fmt.Sprintf("no decision within %s", ap.Timeout)}
+		return nil, &StepError{Type: wire.ApprovalTimeout, Message: fmt.Sprintf("no decision within %s", ap.Timeout)}
 	}
 	r.decided[execID] = out
 	return approvalScope(out), nil
@@ -820,14 +806,14 @@ func (r *runner) sleep(ctx workflow.Context, execID string, d time.Duration) err
 	r.waits[execID] = Wait{Step: execID, Kind: "timer", Until: workflow.Now(ctx).Add(d).UTC()}
 	defer delete(r.waits, execID)
 	if err := workflow.Sleep(ctx, d); err != nil {
-		return &StepError{Type: ErrCancelled, Message: "cancelled while waiting"}
+		return &StepError{Type: wire.Cancelled, Message: "cancelled while waiting"}
 	}
 	return nil
 }
 
 // fail runs on_failure with `error` in scope, then returns the run's failure.
 func (r *runner) fail(ctx workflow.Context, err error) error {
-	se := StepError{Type: "Error", Message: err.Error()}
+	se := StepError{Type: wire.Internal, Message: err.Error()}
 	var sf *stepFailure
 	var fs *failSignal
 	switch {
@@ -854,7 +840,7 @@ func (r *runner) cancelOpen() {
 	for id, rec := range r.records {
 		if rec.Status == StatusRunning {
 			rec.Status = StatusCancelled
-			rec.Error = &StepError{Type: ErrCancelled, Message: "the run was cancelled", Step: id}
+			rec.Error = &StepError{Type: wire.Cancelled, Message: "the run was cancelled", Step: id}
 			r.steps[id] = recordScope(*rec)
 		}
 	}
@@ -969,4 +955,14 @@ func typeName(v any) string {
 		return "a list"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// sortedKeys lists a map's keys in order, so that workflow code never depends on map iteration order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

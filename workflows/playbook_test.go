@@ -21,13 +21,14 @@ import (
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 // fakeActions answers every action activity from handlers keyed by step id (without #N) or action name, and
 // records the calls.
 type fakeActions struct {
 	mu       sync.Mutex
-	handlers map[string]func(in ActionInput) (any, error)
+	handlers map[string]func(in wire.ActionInput) (any, error)
 	calls    []call
 }
 
@@ -37,7 +38,7 @@ type call struct {
 	With       map[string]any
 }
 
-func (f *fakeActions) handle(ctx context.Context, in ActionInput) (ActionResult, error) {
+func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	f.mu.Lock()
 	f.calls = append(f.calls, call{ActivityID: info.ActivityID, Action: info.ActivityType.Name, With: in.With})
@@ -50,14 +51,14 @@ func (f *fakeActions) handle(ctx context.Context, in ActionInput) (ActionResult,
 	if h != nil {
 		var err error
 		if out, err = h(in); err != nil {
-			return ActionResult{}, err
+			return wire.ActionResult{}, err
 		}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return ActionResult{}, err
+		return wire.ActionResult{}, err
 	}
-	return ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
+	return wire.ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
 }
 
 func (f *fakeActions) ids() []string {
@@ -94,7 +95,7 @@ func newHarness(t *testing.T) *harness {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
-	h := &harness{t: t, env: env, actions: &fakeActions{handlers: map[string]func(ActionInput) (any, error){}}}
+	h := &harness{t: t, env: env, actions: &fakeActions{handlers: map[string]func(wire.ActionInput) (any, error){}}}
 	w := New()
 	env.RegisterWorkflowWithOptions(w.Playbook, workflow.RegisterOptions{Name: PlaybookWorkflow})
 	for _, name := range action.Default().Names() {
@@ -167,10 +168,10 @@ output:
 
 func TestSequenceTemplatesAndOutput(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["sweep"] = func(in ActionInput) (any, error) {
+	h.actions.handlers["sweep"] = func(in wire.ActionInput) (any, error) {
 		return map[string]any{"mails": []any{map[string]any{"mailbox": "a@x.test"}, map[string]any{"mailbox": "b@x.test"}}, "count": 2, "truncated": false}, nil
 	}
-	h.actions.handlers["quarantine"] = func(in ActionInput) (any, error) {
+	h.actions.handlers["quarantine"] = func(in wire.ActionInput) (any, error) {
 		if n := len(in.With["mails"].([]any)); n != 2 {
 			return nil, fmt.Errorf("got %d mails", n)
 		}
@@ -197,7 +198,7 @@ func TestSequenceTemplatesAndOutput(t *testing.T) {
 
 func TestNextGotoEndSkipsTheRest(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["sweep"] = func(ActionInput) (any, error) { return map[string]any{"mails": []any{}}, nil }
+	h.actions.handlers["sweep"] = func(wire.ActionInput) (any, error) { return map[string]any{"mails": []any{}}, nil }
 	res, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"sender": "x@y.test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +215,7 @@ func TestMissingInputFailsTheRun(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"lookback": "many"}})
 	msg, f := failureOf(t, err)
-	if msg != "input sender is required; input lookback: \"many\" is not a whole number" || f.Type != ErrInvalidInput {
+	if msg != "input sender is required; input lookback: \"many\" is not a whole number" || f.Type != wire.InvalidInput {
 		t.Fatalf("got %q %+v", msg, f)
 	}
 }
@@ -250,13 +251,13 @@ on_failure:
 
 func TestOnErrorContinueGotoAndOnFailure(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["first"] = func(ActionInput) (any, error) {
+	h.actions.handlers["first"] = func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("Authentication token not found", "VendorAuth", nil)
 	}
-	h.actions.handlers["second"] = func(ActionInput) (any, error) {
+	h.actions.handlers["second"] = func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("bad sender", "VendorRejected", nil)
 	}
-	h.actions.handlers["boom"] = func(ActionInput) (any, error) {
+	h.actions.handlers["boom"] = func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("service unavailable", "VendorRejected", nil)
 	}
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, errorsPlaybook)})
@@ -300,11 +301,11 @@ output:
 
 func TestForEachKeepsOrderAndUntilPolls(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["disable"] = func(in ActionInput) (any, error) {
+	h.actions.handlers["disable"] = func(in wire.ActionInput) (any, error) {
 		return map[string]any{"batch_ids": []any{in.With["accounts"].([]any)[0]}}, nil
 	}
 	polls := 0
-	h.actions.handlers["poll"] = func(ActionInput) (any, error) {
+	h.actions.handlers["poll"] = func(wire.ActionInput) (any, error) {
 		polls++
 		return map[string]any{"count": polls, "actions": []any{}}, nil
 	}
@@ -328,8 +329,8 @@ func TestForEachKeepsOrderAndUntilPolls(t *testing.T) {
 
 func TestUntilExhaustedAndForEachBound(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["poll"] = func(ActionInput) (any, error) { return map[string]any{"count": 0}, nil }
-	h.actions.handlers["disable"] = func(ActionInput) (any, error) { return map[string]any{"batch_ids": []any{"x"}}, nil }
+	h.actions.handlers["poll"] = func(wire.ActionInput) (any, error) { return map[string]any{"count": 0}, nil }
+	h.actions.handlers["disable"] = func(wire.ActionInput) (any, error) { return map[string]any{"batch_ids": []any{"x"}}, nil }
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, loops)})
 	msg, _ := failureOf(t, err)
 	if msg != "step poll failed: UntilExhausted: the until condition was still false after 5 attempts" {
@@ -368,10 +369,10 @@ steps:
 
 func TestParallelFailureCancelsSiblings(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["quarantine"] = func(ActionInput) (any, error) {
+	h.actions.handlers["quarantine"] = func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("no permission", "VendorAuth", nil)
 	}
-	h.actions.handlers["block_sender"] = func(ActionInput) (any, error) {
+	h.actions.handlers["block_sender"] = func(wire.ActionInput) (any, error) {
 		time.Sleep(50 * time.Millisecond) // still running when the other branch fails
 		return map[string]any{}, nil
 	}
@@ -504,7 +505,7 @@ inputs:
 	}
 
 	h = newHarness(t)
-	h.actions.handlers["cecp.sweep"] = func(ActionInput) (any, error) {
+	h.actions.handlers["cecp.sweep"] = func(wire.ActionInput) (any, error) {
 		return map[string]any{"mails": []any{strings.Repeat("x", 1100<<10)}}, nil
 	}
 	_, err = h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"sender": "s@x.test"}})
@@ -559,8 +560,8 @@ output:
 
 func TestReuseSkipsRecordedSteps(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["sweep"] = func(ActionInput) (any, error) { return nil, errors.New("must not run") }
-	h.actions.handlers["quarantine"] = func(in ActionInput) (any, error) {
+	h.actions.handlers["sweep"] = func(wire.ActionInput) (any, error) { return nil, errors.New("must not run") }
+	h.actions.handlers["quarantine"] = func(in wire.ActionInput) (any, error) {
 		return map[string]any{"succeeded": len(in.With["mails"].([]any))}, nil
 	}
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -607,7 +608,7 @@ steps:
 
 func TestCECPStepsDefaultToTheAlertsConnection(t *testing.T) {
 	h := newHarness(t)
-	h.actions.handlers["sweep"] = func(ActionInput) (any, error) { return map[string]any{"mails": []any{}}, nil }
+	h.actions.handlers["sweep"] = func(wire.ActionInput) (any, error) { return map[string]any{"mails": []any{}}, nil }
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Inputs: map[string]any{"sender": "s@x.test"}, Alert: map[string]any{"connection": "tenant-b"}})
 	if err != nil {
 		t.Fatal(err)

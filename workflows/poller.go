@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"github.com/parry-soar/parry/internal/wire"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -85,7 +86,7 @@ func CECPPoller(ctx workflow.Context, in PollerInput) error {
 			BackoffCoefficient:     2,
 			MaximumInterval:        5 * time.Minute,
 			MaximumAttempts:        6,
-			NonRetryableErrorTypes: []string{"VendorAuth", "VendorRejected", "InvalidInput"},
+			NonRetryableErrorTypes: wire.NonRetryable,
 		},
 	})
 	rounds := in.Rounds

@@ -36,21 +36,6 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// Error types the interpreter gives to failures that do not come from an activity (activities bring their own:
-// VendorRateLimited, VendorUnavailable, VendorRejected, VendorAuth, InvalidInput).
-const (
-	ErrExpression      = "ExpressionError"  // an expression or template failed at run time
-	ErrLimit           = "LimitExceeded"    // a guard of the interpreter (step executions, output size, loop items)
-	ErrTimeout         = "Timeout"          // an activity, child run or approval ran out of time
-	ErrCancelled       = "Cancelled"        // cancelled (a sibling branch failed, or the run was cancelled)
-	ErrApprovalTimeout = "ApprovalTimeout"  // an approval with on_timeout: fail timed out
-	ErrUntilExhausted  = "UntilExhausted"   // until never became true within max_attempts
-	ErrFailStep        = "Failed"           // a fail step
-	ErrChild           = "CallFailed"       // a called playbook failed
-	ErrNotAvailable    = "PlaybookNotFound" // a called playbook was not given to the run
-	ErrInvalidInput    = "InvalidInput"
-)
-
 // Input starts a playbook run. The plan is carried as its encoded JSON (plan.Encode) so that numbers keep
 // their integer-ness through Temporal's JSON payloads.
 type Input struct {
@@ -122,24 +107,6 @@ func (l Limits) withDefaults() Limits {
 		l.HeartbeatTimeout = Duration(DefaultHeartbeatTimeout)
 	}
 	return l
-}
-
-// ActionInput is what every action activity receives.
-type ActionInput struct {
-	Run  RunInfo `json:"run"`
-	Step string  `json:"step"` // the step id, id#N inside for_each loops
-	// With is the evaluated `with`, secrets not yet filled in.
-	With map[string]any `json:"with"`
-	// Secrets are filled into With by the worker: plan.SecretRef paths and names, never values.
-	Secrets []plan.SecretRef `json:"secrets,omitempty"`
-}
-
-// RunInfo identifies the run an activity works for (audit rows, artifacts).
-type RunInfo struct {
-	ID       string `json:"id"`
-	Playbook string `json:"playbook"`
-	Version  int    `json:"version,omitempty"`
-	SHA256   string `json:"sha256"`
 }
 
 // StepError is a failed step's error, visible to playbooks as steps.ID.error.

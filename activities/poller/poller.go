@@ -28,6 +28,7 @@ import (
 	"github.com/parry-soar/parry/internal/quota"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 // ActivityName is the registered name of PollStream (workflows.ActivityPollStream).
@@ -154,11 +155,11 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 	ctx = quota.WithClass(ctx, quota.Background)
 	var res Result
 	if in.Connection == "" || in.Stream.Event == "" || (in.Stream.Event != QuarantineEvent && in.Stream.Service == "") {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("polling: incomplete stream %+v of connection %q", in.Stream, in.Connection), "InvalidInput", nil)
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("polling: incomplete stream %+v of connection %q", in.Stream, in.Connection), wire.InvalidInput, nil)
 	}
 	src, err := a.Client(ctx, in.Connection)
 	if err != nil {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("polling %s: %v", in.Connection, err), "InvalidInput", nil)
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("polling %s: %v", in.Connection, err), wire.InvalidInput, nil)
 	}
 	name := in.Stream.Name()
 	cur, found, err := a.Store.GetPollCursor(ctx, in.Connection, name)
@@ -327,7 +328,7 @@ type pageOf struct {
 func classify(what string, err error) error {
 	var ve *cecp.ValidationError
 	if errors.As(err, &ve) {
-		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), "InvalidInput", nil)
+		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), wire.InvalidInput, nil)
 	}
 	var ce *cecp.Error
 	if !errors.As(err, &ce) {
@@ -338,13 +339,13 @@ func classify(what string, err error) error {
 	case ce.RateLimited():
 		// Without a known delay the retry policy's backoff applies; the next attempt then meets the quota's
 		// block (set after the vendor's 429) and learns the delay from it.
-		return temporal.NewApplicationErrorWithOptions(msg, "VendorRateLimited", temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})
+		return temporal.NewApplicationErrorWithOptions(msg, wire.VendorRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})
 	case ce.Auth():
-		return temporal.NewNonRetryableApplicationError(msg, "VendorAuth", nil)
+		return temporal.NewNonRetryableApplicationError(msg, wire.VendorAuth, nil)
 	case ce.Transient():
-		return temporal.NewApplicationError(msg, "VendorUnavailable")
+		return temporal.NewApplicationError(msg, wire.VendorUnavailable)
 	default:
-		return temporal.NewNonRetryableApplicationError(msg, "VendorRejected", nil)
+		return temporal.NewNonRetryableApplicationError(msg, wire.VendorRejected, nil)
 	}
 }
 

@@ -4,26 +4,27 @@
 package action
 
 import (
+	"github.com/parry-soar/parry/internal/wire"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Error types that activities return (Temporal application error types). Playbooks branch on them through
-// steps.ID.error.type; retry policies list the non-retryable ones.
+// Error types that activities return: the closed set of internal/wire, named here too because the specs'
+// retry policies and the docs list them.
 const (
-	VendorRateLimited = "VendorRateLimited" // retryable: the quota or the vendor said "too many"; the delay travels with the error
-	VendorUnavailable = "VendorUnavailable" // retryable: 5xx, connection errors, timeouts
-	VendorRejected    = "VendorRejected"    // not retryable: the vendor refused the request (400, 404, 405)
-	VendorAuth        = "VendorAuth"        // not retryable: bad or missing token, no permission (401, 403)
-	InvalidInput      = "InvalidInput"      // not retryable: the step's inputs are wrong
+	VendorRateLimited = wire.VendorRateLimited
+	VendorUnavailable = wire.VendorUnavailable
+	VendorRejected    = wire.VendorRejected
+	VendorAuth        = wire.VendorAuth
+	InvalidInput      = wire.InvalidInput
 )
 
 // ErrorTypes is the closed set of error types, in documentation order.
-var ErrorTypes = []string{VendorRateLimited, VendorUnavailable, VendorRejected, VendorAuth, InvalidInput}
+var ErrorTypes = wire.ActionErrorTypes
 
 // nonRetryable is what every action refuses to retry.
-var nonRetryable = []string{VendorRejected, VendorAuth, InvalidInput}
+var nonRetryable = wire.NonRetryable
 
 // Kind is the shape of a value.
 type Kind string
@@ -104,6 +105,10 @@ type Input struct {
 	Description string
 	// Secret inputs (passwords, tokens) accept only secret("name"), so their value never enters history.
 	Secret bool
+	// FromAlert names the field of the triggering alert that fills this input at run time when the step
+	// leaves it empty (a cecp.* step acts on the tenant the alert came from). The compiler copies it into the
+	// plan (plan.Action.AlertDefaults); the interpreter applies it.
+	FromAlert string
 }
 
 // RetryPolicy is a Temporal retry policy.

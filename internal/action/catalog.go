@@ -26,7 +26,9 @@ var (
 
 const connectionDesc = "Configured CECP connection (tenant) to use. Default: the alert's connection, else `cecp.default_connection`."
 
-func connection() Input { return Input{Name: "connection", Type: str(), Description: connectionDesc} }
+func connection() Input {
+	return Input{Name: "connection", Type: str(), Description: connectionDesc, FromAlert: "connection"}
+}
 
 // Vendor objects, with the vendor's own field names so playbooks read like the API documentation.
 

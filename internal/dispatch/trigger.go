@@ -14,7 +14,6 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/workflows"
 )
 
 // maxKeyBytes bounds a stored dedup key; a longer key is stored as its SHA-256 (it still groups the same).
@@ -30,8 +29,6 @@ type trigger struct {
 	when     string
 	key      string // "" without dedup
 	window   time.Duration
-	// base is the workflow input a run of this version starts from (set per batch, see loadTriggers).
-	base *workflows.Input
 	// err is set when the version cannot be used (its plan does not decode or its trigger does not compile):
 	// every alert then records it instead of being silently ignored by that playbook.
 	err error
@@ -52,7 +49,7 @@ func (d *Dispatcher) triggers(ctx context.Context, versions []store.EnabledVersi
 			out = append(out, t)
 			continue
 		}
-		pv, err := d.Store.GetPlaybookVersion(ctx, v.Name, v.Version)
+		pv, err := d.Inbox.GetPlaybookVersion(ctx, v.Name, v.Version)
 		if err != nil {
 			return nil, fmt.Errorf("loading playbook %s version %d: %w", v.Name, v.Version, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/runs"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -44,16 +45,16 @@ func handWritten(ctx workflow.Context) error {
 	for _, id := range []string{"a1", "a2", "a3", "a4", "a5"} {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{ActivityID: id, StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-		var res workflows.ActionResult
-		if err := workflow.ExecuteActivity(actx, "cecp.blocklist", workflows.ActionInput{Step: id}).Get(ctx, &res); err != nil {
+		var res wire.ActionResult
+		if err := workflow.ExecuteActivity(actx, "cecp.blocklist", wire.ActionInput{Step: id}).Get(ctx, &res); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func noop(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
-	return workflows.ActionResult{Output: json.RawMessage(`{"rules":{"senders":[],"urls":[],"filehashes":[],"file256hashes":[]}}`), Attempt: 1}, nil
+func noop(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
+	return wire.ActionResult{Output: json.RawMessage(`{"rules":{"senders":[],"urls":[],"filehashes":[],"file256hashes":[]}}`), Attempt: 1}, nil
 }
 
 func historyLen(b *testing.B, c client.Client, id, runID string) int {
@@ -160,7 +161,7 @@ func BenchmarkPhishingRuns(b *testing.B) {
 		errs := make(chan error, n)
 		for i := 0; i < n; i++ {
 			ids[i] = runs.NewRunID(time.Now())
-			if _, _, err := rs.svc.Starter.Record(ctx, rs.st.Pool, runs.Request{RunID: ids[i], Plan: p,
+			if _, _, err := rs.svc.Starter.Record(ctx, rs.st, runs.Request{RunID: ids[i], Plan: p,
 				Inputs: map[string]any{"sender": c.Sender, "subject": c.Subject}}); err != nil {
 				b.Fatal(err)
 			}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -191,7 +192,7 @@ type synthetic struct {
 	calls map[string]int
 }
 
-func (s *synthetic) handle(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
+func (s *synthetic) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	step := strings.SplitN(in.Step, "#", 2)[0]
 	s.mu.Lock()
@@ -199,7 +200,7 @@ func (s *synthetic) handle(ctx context.Context, in workflows.ActionInput) (workf
 	s.calls[step]++
 	s.mu.Unlock()
 	if typ, ok := s.c.fail[step]; ok {
-		return workflows.ActionResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("injected %s for %s", typ, step), typ, nil)
+		return wire.ActionResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("injected %s for %s", typ, step), typ, nil)
 	}
 	var out any
 	if seq, ok := s.c.sequence[step]; ok {
@@ -209,7 +210,7 @@ func (s *synthetic) handle(ctx context.Context, in workflows.ActionInput) (workf
 		out = synthesize(spec.Output, step)
 	}
 	b, _ := json.Marshal(out)
-	return workflows.ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
+	return wire.ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
 }
 
 func synthesize(t action.Type, name string) any {

@@ -23,6 +23,7 @@ import (
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -99,12 +100,16 @@ func newRealStack(t testing.TB, simOpts cecpsim.Options) *realStack {
 	t.Cleanup(ts.Stop)
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-real"}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue, Limits: workflows.Limits{HeartbeatTimeout: workflows.Duration(3 * time.Second)}}
-	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter}
-	s.tracker = &runs.Tracker{Service: s.svc, Logger: logger, Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter, Outbox: &runs.Outbox{Store: s.st, Starter: starter, Temporal: s.tc}}
+	s.tracker = &runs.Tracker{Store: s.st, Temporal: s.tc, Logger: logger, Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	// The dispatcher carries out the outbox (runs recorded while Temporal was unreachable start from it).
+	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: s.st}, Runs: starter, Outbox: s.svc.Outbox,
+		SweepInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.tracker.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); s.tracker.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); disp.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	s.api = httptest.NewServer((&api.Server{Store: s.st, Runs: s.svc, Logger: logger}).Handler())
 	t.Cleanup(s.api.Close)
 	tok, _, err := s.st.CreateToken(context.Background(), "alice", store.RoleAdmin, "test")

@@ -33,11 +33,13 @@ import (
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/cli"
+	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -61,11 +63,11 @@ type stack struct {
 // fakes answers action activities by step id, counting calls.
 type fakes struct {
 	mu       sync.Mutex
-	handlers map[string]func(in workflows.ActionInput) (any, error)
+	handlers map[string]func(in wire.ActionInput) (any, error)
 	calls    map[string]int
 }
 
-func (f *fakes) set(step string, h func(in workflows.ActionInput) (any, error)) {
+func (f *fakes) set(step string, h func(in wire.ActionInput) (any, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.handlers[step] = h
@@ -77,7 +79,7 @@ func (f *fakes) count(step string) int {
 	return f.calls[step]
 }
 
-func (f *fakes) handle(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
+func (f *fakes) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	f.mu.Lock()
 	f.calls[in.Step]++
 	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
@@ -86,11 +88,11 @@ func (f *fakes) handle(ctx context.Context, in workflows.ActionInput) (workflows
 	if h != nil {
 		var err error
 		if out, err = h(in); err != nil {
-			return workflows.ActionResult{}, err
+			return wire.ActionResult{}, err
 		}
 	}
 	b, _ := json.Marshal(out)
-	return workflows.ActionResult{Output: b, Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
+	return wire.ActionResult{Output: b, Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
 }
 
 func newStack(t *testing.T) *stack {
@@ -103,14 +105,18 @@ func newStack(t *testing.T) *stack {
 		temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}),
 		temporaltest.WithBaseWorkerOptions(worker.Options{}))
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-e2e",
-		fakes: &fakes{handlers: map[string]func(workflows.ActionInput) (any, error){}, calls: map[string]int{}}}
+		fakes: &fakes{handlers: map[string]func(wire.ActionInput) (any, error){}, calls: map[string]int{}}}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue}
-	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter}
-	s.tracker = &runs.Tracker{Service: s.svc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter, Outbox: &runs.Outbox{Store: s.st, Starter: starter, Temporal: s.tc}}
+	s.tracker = &runs.Tracker{Store: s.st, Temporal: s.tc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	// The dispatcher carries out the outbox (runs recorded while Temporal was unreachable start from it).
+	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: s.st}, Runs: starter, Outbox: s.svc.Outbox,
+		SweepInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.tracker.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); s.tracker.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); disp.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	s.api = httptest.NewServer((&api.Server{Store: s.st, Runs: s.svc}).Handler())
 	t.Cleanup(s.api.Close)
 	tok, _, err := s.st.CreateToken(context.Background(), "alice", store.RoleAdmin, "test")
@@ -270,12 +276,12 @@ steps:
 
 func TestRetryFromTheFailedStep(t *testing.T) {
 	s := newStack(t)
-	s.fakes.set("s1", func(workflows.ActionInput) (any, error) {
+	s.fakes.set("s1", func(wire.ActionInput) (any, error) {
 		return map[string]any{"mails": []any{map[string]any{"mailbox": "u@x.test", "mail_unique_id": "m1"}}, "count": 1}, nil
 	})
 	var broken sync.Mutex
 	fixed := false
-	s.fakes.set("s3", func(in workflows.ActionInput) (any, error) {
+	s.fakes.set("s3", func(in wire.ActionInput) (any, error) {
 		broken.Lock()
 		defer broken.Unlock()
 		if !fixed {
@@ -410,10 +416,10 @@ func TestCancelAndPendingStart(t *testing.T) {
 		t.Fatalf("cancel twice: %d %q", code, errOut)
 	}
 
-	// A run recorded while Temporal is unreachable starts when the tracker finds Temporal again.
+	// A run recorded while Temporal is unreachable starts when the outbox finds Temporal again.
 	down := &runs.Starter{Store: s.st, Temporal: failingStarter{}, TaskQueue: s.queue}
 	p := mustPlan(t, approvalPlaybook)
-	rec, _, err := down.Record(context.Background(), s.st.Pool, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}})
+	rec, _, err := down.Record(context.Background(), s.st, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +465,7 @@ func TestRunRecordsFollowChangesFromOutsideParry(t *testing.T) {
 	}
 
 	// A run that failed, reset to its first workflow task: it runs again under a new Temporal run id.
-	s.fakes.set("s3", func(workflows.ActionInput) (any, error) {
+	s.fakes.set("s3", func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("refused", "VendorRejected", nil)
 	})
 	five := writeFile(t, "five.yaml", fiveSteps)

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Version is the plan format this package writes and reads. A change to the meaning of an existing field
@@ -132,6 +133,9 @@ type Action struct {
 	Retry           Retry    `json:"retry"`
 	// Mutates is true for actions that change state outside parry (audited, bounded retries).
 	Mutates bool `json:"mutates,omitempty"`
+	// AlertDefaults map inputs to fields of the triggering alert: when the evaluated With leaves an input
+	// empty and the run has an alert with that field, the field's value fills it (action.Input.FromAlert).
+	AlertDefaults map[string]string `json:"alert_defaults,omitempty"`
 }
 
 // SecretRef says that the value at Path inside With is the secret Name. Path elements are map keys or, for
@@ -252,7 +256,20 @@ func Decode(data []byte) (*Plan, error) {
 		return nil, fmt.Errorf("decoding plan: %w", err)
 	}
 	normalizeNumbers(&p)
+	upgradeAlertDefaults(&p)
 	return &p, nil
+}
+
+// upgradeAlertDefaults gives the cecp.* actions of plans compiled before AlertDefaults existed the default
+// every cecp.* action has had since the first plan (connection from the alert), so runs pinned to such a plan
+// keep acting on their alert's tenant. Plans compiled now carry it themselves.
+func upgradeAlertDefaults(p *Plan) {
+	p.Walk(func(s *Step) bool {
+		if a := s.Action; a != nil && a.AlertDefaults == nil && strings.HasPrefix(a.Name, "cecp.") {
+			a.AlertDefaults = map[string]string{"connection": "connection"}
+		}
+		return true
+	})
 }
 
 // Walk calls fn for every step, depth first in plan order (branch steps after their parallel step),

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func TestRoundTrip(t *testing.T) {
 		Inputs: []Input{{Name: "n", Type: "int", Default: int64(7)}, {Name: "b", Type: "bool", Default: false}},
 		Steps: []Step{{ID: "a", Kind: KindAction, OnError: OnError{Action: OnErrorFail}, Action: &Action{
 			Name: "cecp.sweep", With: map[string]any{"lastndays": int64(3), "ratio": 0.5, "sender": "${{ inputs.s }}", "l": []any{int64(1)}},
-			Timeout: Duration(time.Minute), Retry: Retry{InitialInterval: Duration(time.Second), Backoff: 2, MaxInterval: Duration(time.Minute)},
+			AlertDefaults: map[string]string{"connection": "connection"},
+			Timeout:       Duration(time.Minute), Retry: Retry{InitialInterval: Duration(time.Second), Backoff: 2, MaxInterval: Duration(time.Minute)},
 		}}, {ID: "p", Kind: KindParallel, OnError: OnError{Action: OnErrorFail}, Parallel: []Branch{{Name: "b1", Steps: []Step{{ID: "w", Kind: KindWait, Wait: Duration(time.Second), OnError: OnError{Action: OnErrorFail}}}}}}},
 	}
 	b1, err := Encode(p)
@@ -65,5 +67,27 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"plan_version": 2}`)); err == nil || !strings.Contains(err.Error(), "plan version 2 is not supported") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestDecodeUpgradesAlertDefaults: a plan compiled before actions carried AlertDefaults still gives its cecp.*
+// steps the alert's connection; other actions get nothing, and a plan that has them keeps its own.
+func TestDecodeUpgradesAlertDefaults(t *testing.T) {
+	old := `{"plan_version": 1, "name": "x", "sha256": "a", "timeout": "1h", "steps": [
+		{"id": "s", "kind": "action", "on_error": {"action": "fail"}, "action": {"name": "cecp.sweep", "with": {}, "timeout": "1m", "retry": {}}},
+		{"id": "h", "kind": "action", "on_error": {"action": "fail"}, "action": {"name": "http.request", "with": {}, "timeout": "1m", "retry": {}}},
+		{"id": "o", "kind": "action", "on_error": {"action": "fail"}, "action": {"name": "cecp.block", "with": {}, "timeout": "1m", "retry": {},
+			"alert_defaults": {"connection": "tenant"}}}]}`
+	p, err := Decode([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, s := range p.Steps {
+		got[s.ID] = s.Action.AlertDefaults
+	}
+	want := map[string]map[string]string{"s": {"connection": "connection"}, "h": nil, "o": {"connection": "tenant"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("alert defaults = %v, want %v", got, want)
 	}
 }

@@ -145,6 +145,12 @@ func compileAction(s *Step, spec *action.Spec) *plan.Action {
 		}
 	}
 	for _, in := range spec.Inputs {
+		if in.FromAlert != "" {
+			if a.AlertDefaults == nil {
+				a.AlertDefaults = map[string]string{}
+			}
+			a.AlertDefaults[in.Name] = in.FromAlert
+		}
 		if _, set := a.With[in.Name]; !set && in.Default != nil && !hasSecretAt(a.Secrets, in.Name) {
 			a.With[in.Name] = in.Default
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -336,10 +337,10 @@ func (cr *caseRun) outcome() (*outcome, error) {
 			o.err = &workflows.StepError{Step: f.Step, Type: f.Type, Message: f.Message}
 			o.text = app.Message()
 		case errors.As(werr, &timeout):
-			o.err = &workflows.StepError{Type: workflows.ErrTimeout, Message: fmt.Sprintf("the run timed out after %s (the playbook's timeout)", cr.f.plan.Timeout)}
+			o.err = &workflows.StepError{Type: wire.Timeout, Message: fmt.Sprintf("the run timed out after %s (the playbook's timeout)", cr.f.plan.Timeout)}
 			o.text = o.err.Message
 		default:
-			o.err = &workflows.StepError{Type: "Error", Message: werr.Error()}
+			o.err = &workflows.StepError{Type: wire.Internal, Message: werr.Error()}
 			o.text = werr.Error()
 		}
 	}
@@ -352,7 +353,7 @@ func (cr *caseRun) outcome() (*outcome, error) {
 
 // handle answers every action activity from the case's mocks, or with an output synthesised from the
 // action's spec, and records the call.
-func (cr *caseRun) handle(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
+func (cr *caseRun) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	act := info.ActivityType.Name
 	cr.mu.Lock()
@@ -376,9 +377,9 @@ func (cr *caseRun) handle(ctx context.Context, in workflows.ActionInput) (workfl
 	cr.mu.Unlock()
 	if rp.err != nil {
 		// Retryable or not as the action's retry policy says, like the real activity's errors.
-		return workflows.ActionResult{}, temporal.NewApplicationError(rp.err.Message, rp.err.Type)
+		return wire.ActionResult{}, temporal.NewApplicationError(rp.err.Message, rp.err.Type)
 	}
-	return workflows.ActionResult{Output: rp.output, Attempt: int(info.Attempt)}, nil
+	return wire.ActionResult{Output: rp.output, Attempt: int(info.Attempt)}, nil
 }
 
 // lookup finds the mock for a step execution: the case's mocks before the file's; in each, the for_each item

@@ -56,24 +56,14 @@ func (s *Service) Export(ctx context.Context, id string) (Export, error) {
 		ex.Alerts = append(ex.Alerts, a)
 	}
 	if r.IncidentID != nil {
-		rows, err := s.Store.Pool.Query(ctx, "SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id", *r.IncidentID)
+		alerts, err := s.Store.IncidentAlerts(ctx, *r.IncidentID, store.MaxIncidentAlerts)
 		if err != nil {
 			return ex, err
 		}
-		var ids []int64
-		for rows.Next() {
-			var aid int64
-			if err := rows.Scan(&aid); err == nil && (r.AlertID == nil || aid != *r.AlertID) {
-				ids = append(ids, aid)
+		for _, a := range alerts {
+			if r.AlertID == nil || a.ID != *r.AlertID {
+				ex.Alerts = append(ex.Alerts, a)
 			}
-		}
-		rows.Close()
-		for _, aid := range ids {
-			a, err := s.Store.GetAlert(ctx, aid)
-			if err != nil {
-				return ex, err
-			}
-			ex.Alerts = append(ex.Alerts, a)
 		}
 	}
 	if r.WorkflowRunID == "" {

@@ -29,14 +29,26 @@ type WorkflowStarter interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
 }
 
-// PlanSource finds the enabled plan of a playbook by name (for call steps).
-type PlanSource interface {
+// RunStore is what the starter reads to build a run's workflow input, and where it marks runs started
+// (*store.Store is one; tests use an in-memory fake).
+type RunStore interface {
+	GetRun(ctx context.Context, id string) (store.Run, error)
+	GetAlert(ctx context.Context, id int64) (store.Alert, error)
+	GetIncident(ctx context.Context, id int64) (store.Incident, error)
+	IncidentAlerts(ctx context.Context, id int64, limit int) ([]store.Alert, error)
 	GetEnabledPlaybook(ctx context.Context, name string) (store.PlaybookVersion, error)
+	MarkRunStarted(ctx context.Context, id, workflowRunID string) error
+	UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error)
+}
+
+// Recorder stores a run together with the outbox entry that starts it (*store.Store is one).
+type Recorder interface {
+	RecordRun(ctx context.Context, r store.Run) (bool, error)
 }
 
 // Starter records and starts runs.
 type Starter struct {
-	Store     *store.Store
+	Store     RunStore
 	Temporal  WorkflowStarter
 	TaskQueue string
 	Engine    *expression.Engine
@@ -73,29 +85,38 @@ type Request struct {
 	StartedBy string
 }
 
-// Record checks the inputs and stores the run as pending (q may be a transaction). It returns the stored row
-// and whether it was new.
-func (s *Starter) Record(ctx context.Context, q store.Querier, req Request) (store.Run, bool, error) {
+// Prepare checks the inputs of req and returns the row that records it as a pending run. It writes nothing:
+// the caller stores the row (with the outbox entry that starts it) in its own transaction.
+func (s *Starter) Prepare(req Request) (store.Run, error) {
 	if req.Plan == nil {
-		return store.Run{}, false, errors.New("recording a run: no plan")
+		return store.Run{}, errors.New("recording a run: no plan")
 	}
 	if _, err := workflows.ResolveInputs(s.engine(), req.Plan, req.Inputs, req.Alert, time.Now()); err != nil {
-		return store.Run{}, false, &InputError{Err: err}
+		return store.Run{}, &InputError{Err: err}
 	}
 	planJSON, err := plan.Encode(req.Plan)
 	if err != nil {
-		return store.Run{}, false, err
+		return store.Run{}, err
 	}
 	inputs, err := json.Marshal(orEmpty(req.Inputs))
 	if err != nil {
-		return store.Run{}, false, &InputError{Err: fmt.Errorf("inputs are not JSON: %w", err)}
+		return store.Run{}, &InputError{Err: fmt.Errorf("inputs are not JSON: %w", err)}
 	}
-	r := store.Run{
+	return store.Run{
 		ID: req.RunID, PlaybookName: req.Plan.Name, PlaybookVersion: req.Version, PlaybookSHA256: req.Plan.SHA256,
 		Status: store.RunPending, RetryOf: req.RetryOf, RetryFromStep: req.RetryFrom, StartedBy: req.StartedBy,
 		IncidentID: req.Incident, AlertID: req.AlertID, Inputs: inputs, Plan: planJSON,
+	}, nil
+}
+
+// Record checks the inputs and stores the run as pending with the outbox entry that starts it. It returns the
+// row and whether it was new (a repeated id is left alone).
+func (s *Starter) Record(ctx context.Context, rec Recorder, req Request) (store.Run, bool, error) {
+	r, err := s.Prepare(req)
+	if err != nil {
+		return r, false, err
 	}
-	inserted, err := store.InsertRun(ctx, q, r)
+	inserted, err := rec.RecordRun(ctx, r)
 	return r, inserted, err
 }
 
@@ -118,7 +139,7 @@ func (s *Starter) engine() *expression.Engine {
 func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, error) {
 	p, err := plan.Decode(r.Plan)
 	if err != nil {
-		return workflows.Input{}, fmt.Errorf("run %s: %w", r.ID, err)
+		return workflows.Input{}, &unstartableError{fmt.Errorf("run %s: %w", r.ID, err)}
 	}
 	in := workflows.Input{
 		RunID: r.ID, Plan: r.Plan,
@@ -130,7 +151,7 @@ func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, erro
 	if len(r.Inputs) > 0 {
 		var m map[string]any
 		if err := json.Unmarshal(r.Inputs, &m); err != nil {
-			return in, fmt.Errorf("run %s inputs: %w", r.ID, err)
+			return in, &unstartableError{fmt.Errorf("run %s inputs: %w", r.ID, err)}
 		}
 		if len(m) > 0 {
 			in.Inputs = m
@@ -159,7 +180,7 @@ func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, erro
 			return in, err
 		}
 		if in.Reuse, err = Reusable(old, p, r.RetryFromStep); err != nil {
-			return in, err
+			return in, &unstartableError{err}
 		}
 	}
 	return in, nil
@@ -182,30 +203,16 @@ func AlertValue(a store.Alert) map[string]any {
 }
 
 func (s *Starter) incident(ctx context.Context, id int64) (*workflows.Incident, error) {
-	var key string
-	if err := s.Store.Pool.QueryRow(ctx, "SELECT dedup_key FROM incidents WHERE id = $1", id).Scan(&key); err != nil {
-		return nil, fmt.Errorf("reading incident %d: %w", id, err)
-	}
-	rows, err := s.Store.Pool.Query(ctx, `SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id`, id)
+	stored, err := s.Store.GetIncident(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("reading incident %d alerts: %w", id, err)
+		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var aid int64
-		if err := rows.Scan(&aid); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, aid)
+	alerts, err := s.Store.IncidentAlerts(ctx, id, store.MaxIncidentAlerts)
+	if err != nil {
+		return nil, err
 	}
-	rows.Close()
-	inc := &workflows.Incident{ID: id, Key: key, Alerts: []map[string]any{}}
-	for _, aid := range ids {
-		a, err := s.Store.GetAlert(ctx, aid)
-		if err != nil {
-			return nil, err
-		}
+	inc := &workflows.Incident{ID: id, Key: stored.DedupKey, Alerts: make([]map[string]any, 0, len(alerts))}
+	for _, a := range alerts {
 		inc.Alerts = append(inc.Alerts, AlertValue(a))
 	}
 	return inc, nil
@@ -268,7 +275,7 @@ func (s *Starter) WorkflowOptions(runID string, p *plan.Plan) client.StartWorkfl
 }
 
 // Start starts the workflow of a recorded run and marks it started. A workflow that already exists with that
-// id counts as started.
+// id counts as started. Callers go through the Outbox, which retries a start that failed.
 func (s *Starter) Start(ctx context.Context, r store.Run) error {
 	in, err := s.Input(ctx, r)
 	if err != nil {
@@ -290,22 +297,4 @@ func (s *Starter) Start(ctx context.Context, r store.Run) error {
 		return fmt.Errorf("starting run %s: %w", r.ID, err)
 	}
 	return s.Store.MarkRunStarted(ctx, r.ID, runID)
-}
-
-// StartPending starts runs that were recorded but not started (Temporal was unreachable), oldest first, and
-// returns how many it started.
-func (s *Starter) StartPending(ctx context.Context, limit int) (int, error) {
-	pending, err := s.Store.ListRuns(ctx, store.RunQuery{Status: store.RunPending, Limit: limit})
-	if err != nil {
-		return 0, err
-	}
-	sort.Slice(pending, func(i, j int) bool { return pending[i].CreatedAt.Before(pending[j].CreatedAt) })
-	n := 0
-	for _, r := range pending {
-		if err := s.Start(ctx, r); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }

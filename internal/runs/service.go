@@ -26,6 +26,28 @@ type Service struct {
 	Temporal client.Client
 	Starter  *Starter
 	Linter   *playbook.Linter
+	// Outbox carries out the start of a run at once; nil: one over Store, Starter and Temporal.
+	Outbox *Outbox
+}
+
+func (s *Service) outbox() *Outbox {
+	if s.Outbox == nil {
+		s.Outbox = &Outbox{Store: s.Store, Starter: s.Starter, Temporal: s.Temporal}
+	}
+	return s.Outbox
+}
+
+// startNow records r with the outbox entry that starts it, then carries the entry out. When Temporal is
+// unreachable the run stays pending (the dispatchers' outbox pass starts it later) and the error is nil.
+func (s *Service) startNow(ctx context.Context, req Request) (store.Run, error) {
+	if _, _, err := s.Starter.Record(ctx, s.Store, req); err != nil {
+		return store.Run{}, err
+	}
+	if _, err := s.outbox().RunNow(ctx, req.RunID); err != nil && !isUnavailable(err) {
+		r, _ := s.Store.GetRun(ctx, req.RunID)
+		return r, err
+	}
+	return s.Store.GetRun(ctx, req.RunID)
 }
 
 // NotFoundError names what does not exist (a 404).
@@ -133,28 +155,11 @@ func (s *Service) StartRun(ctx context.Context, sp StartParams) (store.Run, erro
 		req.AlertID = &stored.ID
 		req.Alert = AlertValue(stored)
 	}
-	if _, _, err := s.Starter.Record(ctx, s.Store.Pool, req); err != nil {
-		return store.Run{}, err
-	}
-	r, err := s.Store.GetRun(ctx, id)
-	if err != nil {
-		return store.Run{}, err
-	}
-	if err := s.Starter.Start(ctx, r); err != nil {
-		if isUnavailable(err) {
-			return r, nil
-		}
-		return r, err
-	}
-	return s.Store.GetRun(ctx, id)
+	return s.startNow(ctx, req)
 }
 
 // isUnavailable tells a Temporal outage (retry later) from a refusal.
-func isUnavailable(err error) bool {
-	var unavailable *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
-	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
-}
+func isUnavailable(err error) bool { return unavailable(err) }
 
 // Approve decides a pending approval step of a run.
 func (s *Service) Approve(ctx context.Context, runID, step string, d workflows.ApprovalDecision) (workflows.ApprovalOutput, error) {
@@ -323,17 +328,7 @@ func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (stor
 	}
 	req := Request{RunID: id, Plan: p, Version: version, Inputs: inputs, AlertID: old.AlertID, Alert: alert, Incident: old.IncidentID,
 		RetryOf: runID, RetryFrom: from, StartedBy: rp.StartedBy}
-	if _, _, err := s.Starter.Record(ctx, s.Store.Pool, req); err != nil {
-		return store.Run{}, err
-	}
-	r, err := s.Store.GetRun(ctx, id)
-	if err != nil {
-		return store.Run{}, err
-	}
-	if err := s.Starter.Start(ctx, r); err != nil && !isUnavailable(err) {
-		return r, err
-	}
-	return s.Store.GetRun(ctx, id)
+	return s.startNow(ctx, req)
 }
 
 // temporalProblem says in a few words why a Temporal call did not answer, for notes shown to people; it never

@@ -13,9 +13,12 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -94,6 +97,11 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 		} else {
 			records = st.Steps
 			v.Waiting = waits
+			// What was just read is the freshest the table can have: lists show it too.
+			if status, waitingFor := waitingSummary(waits); r.WorkflowRunID != "" {
+				_ = s.Store.SetRunWaiting(ctx, r.ID, status, waitingFor)
+				v.Run.Status, v.Run.WaitingFor = status, waitingFor
+			}
 		}
 	}
 	execs, err := s.activityExecs(ctx, r.ID, r.WorkflowRunID)
@@ -106,8 +114,20 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 
 // live asks the running workflow for its state and Temporal for its pending activities.
 func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []WaitView, error) {
+	return liveState(ctx, s.Temporal, r.ID)
+}
+
+// LiveTemporal is what reading a running run's live state needs of the Temporal client.
+type LiveTemporal interface {
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// liveState asks the running workflow for its state (a query) and Temporal for its pending activities (what a
+// step waits for: the vendor quota, a retry back-off).
+func liveState(ctx context.Context, t LiveTemporal, id string) (workflows.Status, []WaitView, error) {
 	var st workflows.Status
-	val, err := s.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+	val, err := t.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
 		return st, nil, err
 	}
@@ -118,7 +138,7 @@ func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []Wa
 	for _, w := range st.Waiting {
 		waits = append(waits, WaitView{Step: w.Step, Kind: w.Kind, Until: w.Until, Prompt: w.Prompt, Approvers: w.Approvers})
 	}
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	desc, err := t.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return st, waits, nil
 	}
@@ -127,7 +147,7 @@ func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []Wa
 		if f := pa.GetLastFailure(); f != nil {
 			typ := f.GetApplicationFailureInfo().GetType()
 			w.Kind = "retry back-off"
-			if typ == "VendorRateLimited" {
+			if typ == wire.VendorRateLimited {
 				w.Kind = "vendor quota"
 			}
 			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, f.GetMessage())
@@ -168,7 +188,7 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		a := ev.GetActivityTaskScheduledEventAttributes()
 		e := &activityExec{id: a.GetActivityId(), action: a.GetActivityType().GetName(), scheduled: ev.GetEventTime().AsTime()}
 		if p := a.GetInput().GetPayloads(); len(p) > 0 {
-			var in workflows.ActionInput
+			var in wire.ActionInput
 			if json.Unmarshal(p[0].GetData(), &in) == nil {
 				e.input = in.With
 			}
@@ -185,7 +205,7 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
 			if p := a.GetResult().GetPayloads(); len(p) > 0 {
-				var res workflows.ActionResult
+				var res wire.ActionResult
 				if json.Unmarshal(p[0].GetData(), &res) == nil {
 					var v any
 					if json.Unmarshal(res.Output, &v) == nil {
@@ -209,13 +229,13 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		a := ev.GetActivityTaskTimedOutEventAttributes()
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
-			e.failure = &workflows.StepError{Type: workflows.ErrTimeout, Message: a.GetFailure().GetMessage()}
+			e.failure = &workflows.StepError{Type: wire.Timeout, Message: a.GetFailure().GetMessage()}
 		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
 		a := ev.GetActivityTaskCanceledEventAttributes()
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
-			e.failure = &workflows.StepError{Type: workflows.ErrCancelled, Message: "cancelled"}
+			e.failure = &workflows.StepError{Type: wire.Cancelled, Message: "cancelled"}
 		}
 	}
 }
@@ -279,7 +299,7 @@ func (s *Service) timeline(r store.Run, records map[string]workflows.StepRecord,
 						item.Status = workflows.StatusSucceeded
 						if e.failure != nil {
 							item.Status = workflows.StatusFailed
-							if e.failure.Type == workflows.ErrCancelled {
+							if e.failure.Type == wire.Cancelled {
 								item.Status = workflows.StatusCancelled
 							}
 						}

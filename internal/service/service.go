@@ -159,11 +159,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+func (d Deps) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
+}
+
 // Runs builds the run service (start, show, approve, retry…) over the dependencies.
 func Runs(d Deps) *runs.Service {
 	// One engine for the process, set here: the API, the tracker and the dispatcher share the starter.
 	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue, Engine: expression.NewEngine()}
-	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter}
+	outbox := &runs.Outbox{Store: d.Store, Starter: starter, Temporal: d.Temporal, Logger: d.logger().With("component", "outbox")}
+	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter, Outbox: outbox}
 }
 
 // API builds the HTTP API over the dependencies.
@@ -185,7 +193,8 @@ func Background(ctx context.Context, d Deps, svc *runs.Service) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	disp := &dispatch.Dispatcher{Store: d.Store, Runs: svc.Starter, Temporal: d.Temporal, Logger: logger.With("component", "dispatcher")}
+	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: d.Store}, Runs: svc.Starter, Outbox: svc.Outbox,
+		Logger: logger.With("component", "dispatcher")}
 	if d.Metrics != nil {
 		m, err := dispatch.NewMetrics(d.Metrics.Registry)
 		if err != nil {
@@ -203,7 +212,9 @@ func Background(ctx context.Context, d Deps, svc *runs.Service) {
 		defer close(done)
 		_ = disp.Run(ctx)
 	}()
-	t := &runs.Tracker{Service: svc, Logger: d.Logger, Interval: 2 * time.Second, Namespace: d.Config.Temporal.Namespace}
+	// Every server runs a tracker; the one holding the lease does the work.
+	t := &runs.Tracker{Store: d.Store, Temporal: d.Temporal, Logger: logger.With("component", "tracker"),
+		Namespace: d.Config.Temporal.Namespace}
 	_ = t.Run(ctx)
 	<-done
 }

@@ -225,7 +225,7 @@ func insertAlertRows(ctx context.Context, tx pgx.Tx, alerts []NewAlert, rows []i
 		}
 	}
 	if len(rows) > len(missing) {
-		if _, err := tx.Exec(ctx, "SELECT pg_notify('parry_alerts', '')"); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", AlertsChannel); err != nil {
 			return err
 		}
 	}
@@ -274,4 +274,32 @@ func scanAlert(row pgx.CollectableRow) (Alert, error) {
 	err := row.Scan(&a.ID, &a.Source, &a.SourceID, &a.Kind, &a.Severity, &a.Title, &a.Connection, &a.ObservedAt,
 		&a.ReceivedAt, &a.Data, &a.IngestedBy, &a.Status, &a.Matched, &a.DispatchedAt, &a.Attempts, &a.LastError)
 	return a, err
+}
+
+// AlertsChannel is the notification channel InsertAlerts notifies when new alerts commit.
+const AlertsChannel = "parry_alerts"
+
+// Listen holds a connection of its own (outside the pool: it is held for as long as the listener runs) that
+// LISTENs on channel, and calls wake once when listening starts (what was notified before is found by the
+// caller's first look) and then for every notification, until ctx ends or the connection fails.
+func (s *Store) Listen(ctx context.Context, channel string, wake func()) error {
+	conn, err := pgx.ConnectConfig(ctx, s.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

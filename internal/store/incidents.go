@@ -123,10 +123,10 @@ func (s *Store) CloseIncident(ctx context.Context, id int64, by string) (Inciden
 	return inc, false, err
 }
 
-// The queries below run inside the dispatcher's transaction (q).
+// The queries below run inside a dispatch transaction (Tx).
 
-// LockPendingAlerts locks up to limit pending alerts, oldest first, skipping alerts another dispatcher holds.
-func LockPendingAlerts(ctx context.Context, q Querier, limit int) ([]Alert, error) {
+// lockPendingAlerts locks up to limit pending alerts, oldest first, skipping alerts another dispatcher holds.
+func lockPendingAlerts(ctx context.Context, q Querier, limit int) ([]Alert, error) {
 	rows, err := q.Query(ctx, alertSelect+` WHERE status = 'pending' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("locking pending alerts: %w", err)
@@ -149,9 +149,9 @@ func (l DedupLock) hash() int64 {
 	return int64(h.Sum64())
 }
 
-// LockDedupKeys takes transaction-scoped advisory locks on the given (playbook, key) pairs, in ascending lock
+// lockDedupKeys takes transaction-scoped advisory locks on the given (playbook, key) pairs, in ascending lock
 // order so that two dispatchers locking overlapping sets cannot deadlock.
-func LockDedupKeys(ctx context.Context, q Querier, locks []DedupLock) error {
+func lockDedupKeys(ctx context.Context, q Querier, locks []DedupLock) error {
 	if len(locks) == 0 {
 		return nil
 	}
@@ -168,8 +168,8 @@ func LockDedupKeys(ctx context.Context, q Querier, locks []DedupLock) error {
 	return nil
 }
 
-// OpenIncidentFor returns the open incident of (playbook, key) whose window covers at, if any.
-func OpenIncidentFor(ctx context.Context, q Querier, playbook, key string, at time.Time) (Incident, bool, error) {
+// openIncidentFor returns the open incident of (playbook, key) whose window covers at, if any.
+func openIncidentFor(ctx context.Context, q Querier, playbook, key string, at time.Time) (Incident, bool, error) {
 	rows, err := q.Query(ctx, "SELECT "+incidentColumns+` FROM incidents
 		WHERE playbook_name = $1 AND dedup_key = $2 AND status = 'open' AND window_ends_at > $3
 		ORDER BY window_ends_at DESC LIMIT 1`, playbook, key, at)
@@ -186,30 +186,21 @@ func OpenIncidentFor(ctx context.Context, q Querier, playbook, key string, at ti
 	return inc, true, nil
 }
 
-// NextIncidentID reserves an incident id. The dispatcher needs it before the incident row exists, because the
-// id goes into the workflow it starts before it commits.
-func NextIncidentID(ctx context.Context, q Querier) (int64, error) {
+// insertIncident opens a new incident (its alerts are attached by attachAlerts) and returns its id.
+func insertIncident(ctx context.Context, q Querier, inc Incident) (int64, error) {
 	var id int64
-	if err := q.QueryRow(ctx, "SELECT nextval(pg_get_serial_sequence('incidents', 'id'))").Scan(&id); err != nil {
-		return 0, fmt.Errorf("reserving an incident id: %w", err)
+	err := q.QueryRow(ctx, `INSERT INTO incidents (playbook_name, playbook_version, dedup_key, status, run_id,
+			first_alert_id, alert_count, opened_at, window_ends_at, last_alert_at)
+		VALUES ($1, $2, $3, 'open', $4, $5, 0, now(), $6, $7) RETURNING id`,
+		inc.PlaybookName, inc.PlaybookVersion, inc.DedupKey, inc.RunID, inc.FirstAlertID, inc.WindowEndsAt, inc.LastAlertAt).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("opening the incident of run %s: %w", inc.RunID, err)
 	}
 	return id, nil
 }
 
-// InsertIncident stores a new incident under its reserved id, with its first alert attached.
-func InsertIncident(ctx context.Context, q Querier, inc Incident) error {
-	_, err := q.Exec(ctx, `INSERT INTO incidents (id, playbook_name, playbook_version, dedup_key, status, run_id,
-			first_alert_id, alert_count, opened_at, window_ends_at, last_alert_at)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, 'open', $5, $6, 0, now(), $7, $8)`,
-		inc.ID, inc.PlaybookName, inc.PlaybookVersion, inc.DedupKey, inc.RunID, inc.FirstAlertID, inc.WindowEndsAt, inc.LastAlertAt)
-	if err != nil {
-		return fmt.Errorf("opening incident %d: %w", inc.ID, err)
-	}
-	return nil
-}
-
-// AttachAlerts links alerts to an incident and counts them (an alert already linked is not counted twice).
-func AttachAlerts(ctx context.Context, q Querier, incidentID int64, alertIDs []int64, lastAlertAt time.Time) error {
+// attachAlerts links alerts to an incident and counts them (an alert already linked is not counted twice).
+func attachAlerts(ctx context.Context, q Querier, incidentID int64, alertIDs []int64, lastAlertAt time.Time) error {
 	_, err := q.Exec(ctx, `WITH ins AS (
 			INSERT INTO incident_alerts (incident_id, alert_id) SELECT $1, unnest($2::bigint[])
 			ON CONFLICT DO NOTHING RETURNING 1)
@@ -229,8 +220,8 @@ type DispatchOutcome struct {
 	Error string
 }
 
-// MarkDispatched records the outcomes of a dispatch transaction.
-func MarkDispatched(ctx context.Context, q Querier, outcomes []DispatchOutcome) error {
+// markDispatched records the outcomes of a dispatch transaction.
+func markDispatched(ctx context.Context, q Querier, outcomes []DispatchOutcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -264,16 +255,6 @@ func (s *Store) RecordDispatchFailure(ctx context.Context, alertIDs []int64, msg
 	return nil
 }
 
-// MarkRunStartedTx is MarkRunStarted inside a transaction (the dispatcher's, which also recorded the run).
-func MarkRunStartedTx(ctx context.Context, q Querier, id, workflowRunID string) error {
-	_, err := q.Exec(ctx, `UPDATE runs SET workflow_run_id = $2, status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
-		started_at = coalesce(started_at, now()), updated_at = now() WHERE id = $1`, id, workflowRunID)
-	if err != nil {
-		return fmt.Errorf("marking run %s started: %w", id, err)
-	}
-	return nil
-}
-
 // EnabledVersion identifies the enabled version of a playbook without its source or plan.
 type EnabledVersion struct {
 	Name    string
@@ -282,8 +263,8 @@ type EnabledVersion struct {
 }
 
 // EnabledVersions lists the enabled version of every playbook, cheaply (no sources, no plans), by name.
-func EnabledVersions(ctx context.Context, q Querier) ([]EnabledVersion, error) {
-	rows, err := q.Query(ctx, "SELECT name, version, sha256 FROM playbook_versions WHERE enabled ORDER BY name")
+func (s *Store) EnabledVersions(ctx context.Context) ([]EnabledVersion, error) {
+	rows, err := s.Pool.Query(ctx, "SELECT name, version, sha256 FROM playbook_versions WHERE enabled ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("listing enabled playbooks: %w", err)
 	}

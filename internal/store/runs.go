@@ -198,3 +198,30 @@ func (s *Store) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
 	}
 	return pgx.CollectRows(rows, scanRun)
 }
+
+// StaleActiveRuns returns up to limit running or waiting runs, least recently checked first, and marks them
+// checked now (the tracker's refresh budget goes round every active run).
+func (s *Store) StaleActiveRuns(ctx context.Context, limit int) ([]Run, error) {
+	rows, err := s.Pool.Query(ctx, `UPDATE runs SET checked_at = now() WHERE id IN (
+			SELECT id FROM runs WHERE status IN ('running', 'waiting') ORDER BY checked_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING `+runColumns, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing runs to check: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("listing runs to check: %w", err)
+	}
+	return out, nil
+}
+
+// SetRunWaiting records what a running run waits for (status running or waiting), read live when someone
+// looked at it. A run that has ended meanwhile is left alone.
+func (s *Store) SetRunWaiting(ctx context.Context, id, status, waitingFor string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE runs SET status = $2, waiting_for = $3, checked_at = now(), updated_at = now()
+		WHERE id = $1 AND status IN ('running', 'waiting') AND (status, waiting_for) IS DISTINCT FROM ($2, $3)`, id, status, waitingFor)
+	if err != nil {
+		return fmt.Errorf("recording what run %s waits for: %w", id, err)
+	}
+	return nil
+}

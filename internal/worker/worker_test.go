@@ -9,8 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -34,51 +32,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
-
-// shape describes the JSON a Go type encodes to: field names, omitempty and kinds, recursively.
-func shape(t reflect.Type, depth int) string {
-	if depth > 8 {
-		return "…"
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return "*" + shape(t.Elem(), depth+1)
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return t.String() // json.RawMessage and []byte
-		}
-		return "[]" + shape(t.Elem(), depth+1)
-	case reflect.Map:
-		return "map[" + t.Key().Kind().String() + "]" + shape(t.Elem(), depth+1)
-	case reflect.Struct:
-		var fields []string
-		for i := range t.NumField() {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" || !f.IsExported() {
-				continue
-			}
-			fields = append(fields, tag+":"+shape(f.Type, depth+1))
-		}
-		sort.Strings(fields)
-		return "{" + strings.Join(fields, ",") + "}"
-	}
-	return t.Kind().String()
-}
-
-// TestContract keeps activities.Input and Result identical, as JSON, to what the interpreter sends and reads.
-func TestContract(t *testing.T) {
-	pairs := []struct{ a, w any }{
-		{activities.Input{}, workflows.ActionInput{}},
-		{activities.Result{}, workflows.ActionResult{}},
-	}
-	for _, p := range pairs {
-		a, w := shape(reflect.TypeOf(p.a), 0), shape(reflect.TypeOf(p.w), 0)
-		if a != w {
-			t.Errorf("%T and %T differ as JSON:\n%s\n%s", p.a, p.w, a, w)
-		}
-	}
-}
 
 func TestNew(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})

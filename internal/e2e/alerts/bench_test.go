@@ -105,8 +105,7 @@ func BenchmarkDispatch(b *testing.B) {
 	if _, err := e.st.InsertAlerts(ctx, stormAlerts(n, n, 0), "bench"); err != nil {
 		b.Fatal(err)
 	}
-	d := e.dispatcher()
-	d.Temporal = e.direct
+	d := e.dispatcherOn(e.direct)
 	b.ResetTimer()
 	start := time.Now()
 	res, err := d.Drain(ctx)

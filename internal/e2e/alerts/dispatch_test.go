@@ -68,7 +68,7 @@ func TestAlertStorm(t *testing.T) {
 	waitFor(t, 3*time.Minute, "a third of the storm dispatched", func() bool {
 		return e.count(t, "SELECT count(*) FROM alerts WHERE status = 'dispatched'") >= n/3
 	})
-	stop() // mid-batch, possibly after some Temporal calls of a batch that then rolls back
+	stop() // mid-batch or mid-outbox: what committed is carried out by the next dispatchers
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestAlertStorm(t *testing.T) {
 		d := e.dispatcher()
 		go d.Run(dctx)
 	}
-	waitFor(t, 5*time.Minute, "the whole storm dispatched", func() bool {
-		return e.count(t, "SELECT count(*) FROM alerts WHERE status = 'pending'") == 0
+	waitFor(t, 5*time.Minute, "the whole storm dispatched and carried out", func() bool {
+		return e.count(t, "SELECT (SELECT count(*) FROM alerts WHERE status = 'pending') + (SELECT count(*) FROM outbox)") == 0
 	})
 	stop()
 	for _, c := range []struct {
@@ -137,8 +137,9 @@ func TestAlertStorm(t *testing.T) {
 	}
 }
 
-// TestTemporalDownDuringIntake: with Temporal unreachable the API still accepts alerts, nothing starts and the
-// alerts stay pending; when Temporal is back every alert is dispatched.
+// TestTemporalDownDuringIntake: with Temporal unreachable the API still accepts alerts and the dispatcher still
+// groups them into incidents, whose runs are recorded as pending with their outbox entries; nothing reaches
+// Temporal. When Temporal is back every run starts and receives exactly its incident's alerts.
 func TestTemporalDownDuringIntake(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := context.Background()
@@ -174,37 +175,49 @@ func TestTemporalDownDuringIntake(t *testing.T) {
 	if resp.StatusCode != 202 || intake.Accepted != n {
 		t.Fatalf("intake while Temporal is down: %d %+v", resp.StatusCode, intake)
 	}
-	// The oldest batch is retried with backoff (a failed batch ends the drain, so later ones wait their turn).
-	waitFor(t, time.Minute, "failed dispatch attempts recorded", func() bool {
-		return e.count(t, "SELECT count(*) FROM alerts WHERE attempts >= 2") == 100
+	// Every alert joins its incident; the outbox keeps trying (with backoff) to start the runs.
+	waitFor(t, time.Minute, "alerts grouped and outbox starts attempted", func() bool {
+		return e.count(t, "SELECT count(*) FROM alerts WHERE status = 'pending'") == 0 &&
+			e.count(t, "SELECT count(*) FROM outbox WHERE kind = 'start' AND attempts >= 1 AND last_error <> ''") > 0
 	})
-	if got := e.count(t, "SELECT count(*) FROM alerts WHERE status = 'pending'"); got != n {
-		t.Fatalf("%d alerts pending, want %d", got, n)
+	if got := e.count(t, "SELECT count(*) FROM incidents"); got != keys {
+		t.Fatalf("%d incidents while Temporal was down, want %d", got, keys)
 	}
-	if got := e.count(t, "SELECT (SELECT count(*) FROM incidents) + (SELECT count(*) FROM runs)"); got != 0 {
-		t.Fatalf("incidents or runs recorded while Temporal was down: %d", got)
+	if got := e.count(t, "SELECT count(*) FROM runs WHERE status = 'pending' AND workflow_run_id = ''"); got != keys {
+		t.Fatalf("%d pending runs while Temporal was down, want %d", got, keys)
+	}
+	if got := e.count(t, "SELECT count(*) FROM incident_alerts"); got != n {
+		t.Fatalf("%d alerts linked while Temporal was down, want %d", got, n)
 	}
 	var lastErr string
-	e.st.Pool.QueryRow(ctx, "SELECT last_error FROM alerts ORDER BY id LIMIT 1").Scan(&lastErr)
+	e.st.Pool.QueryRow(ctx, "SELECT last_error FROM outbox WHERE last_error <> '' ORDER BY id LIMIT 1").Scan(&lastErr)
 	if !strings.Contains(lastErr, "starting run alert-storm-") {
-		t.Fatalf("last_error %q", lastErr)
+		t.Fatalf("outbox last_error %q", lastErr)
 	}
 	if wfs := e.workflowsOfType(t, "Playbook"); len(wfs) != 0 {
 		t.Fatalf("%d workflows started while Temporal was unreachable", len(wfs))
 	}
 
 	e.proxy.start(t)
-	waitFor(t, 2*time.Minute, "every alert dispatched after Temporal returned", func() bool {
-		return e.count(t, "SELECT count(*) FROM alerts WHERE status = 'pending'") == 0
+	waitFor(t, 2*time.Minute, "every run started after Temporal returned", func() bool {
+		return e.count(t, "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM runs WHERE workflow_run_id = '')") == 0
 	})
-	if got := e.count(t, "SELECT count(*) FROM incidents"); got != keys {
-		t.Fatalf("%d incidents, want %d", got, keys)
-	}
-	if got := e.count(t, "SELECT count(*) FROM incident_alerts"); got != n {
-		t.Fatalf("%d alerts linked, want %d", got, n)
-	}
-	if wfs := e.workflowsOfType(t, "Playbook"); len(wfs) != keys {
+	wfs := e.workflowsOfType(t, "Playbook")
+	if len(wfs) != keys {
 		t.Fatalf("%d workflows, want %d", len(wfs), keys)
+	}
+	total := 0
+	for _, id := range wfs {
+		input, signalled, _ := e.deliveredAlerts(t, id)
+		got := slices.Compact(slices.Sorted(slices.Values(append(input, signalled...))))
+		want := e.count(t, "SELECT alert_count FROM incidents WHERE run_id = $1", id)
+		if len(got) != want {
+			t.Fatalf("run %s received %d distinct alerts, its incident has %d", id, len(got), want)
+		}
+		total += len(got)
+	}
+	if total != n {
+		t.Fatalf("runs received %d alerts, want %d", total, n)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -136,8 +137,8 @@ type env struct {
 }
 
 // fakeAction answers every action activity with an empty output.
-func fakeAction(ctx context.Context, in workflows.ActionInput) (workflows.ActionResult, error) {
-	return workflows.ActionResult{Output: json.RawMessage("{}"), Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
+func fakeAction(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
+	return wire.ActionResult{Output: json.RawMessage("{}"), Attempt: int(activity.GetInfo(ctx).Attempt)}, nil
 }
 
 func registerPlaybook(r worker.Registry) {
@@ -176,9 +177,16 @@ func newEnv(t testing.TB, withWorker bool) *env {
 }
 
 func (e *env) dispatcher() *dispatch.Dispatcher {
+	return e.dispatcherOn(e.tc)
+}
+
+// dispatcherOn is a dispatcher whose runs start on tc.
+func (e *env) dispatcherOn(tc client.Client) *dispatch.Dispatcher {
+	starter := &runs.Starter{Store: e.st, Temporal: tc, TaskQueue: taskQueue}
 	return &dispatch.Dispatcher{
-		Store: e.st, Runs: &runs.Starter{Store: e.st, TaskQueue: taskQueue}, Temporal: e.tc, BatchSize: 100,
-		SweepInterval: 200 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, CallTimeout: 3 * time.Second,
+		Inbox: dispatch.StoreInbox{Store: e.st}, Runs: starter, BatchSize: 100,
+		Outbox:        &runs.Outbox{Store: e.st, Starter: starter, Temporal: tc, CallTimeout: 3 * time.Second},
+		SweepInterval: 200 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
 	}
 }
 

@@ -1,0 +1,6 @@
+package dispatch
+
+import "github.com/parry-soar/parry/internal/store"
+
+// SetBeforeCommit sets the hook that runs at the end of a batch's transaction (tests interleave dispatchers).
+func SetBeforeCommit(d *Dispatcher, fn func(alerts []store.Alert) error) { d.beforeCommit = fn }

@@ -1,0 +1,88 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Error types that activities return (Temporal application error types). Playbooks branch on them through
+// steps.ID.error.type; retry policies list the non-retryable ones.
+const (
+	VendorRateLimited = "VendorRateLimited" // retryable: the quota or the vendor said "too many"; the delay travels with the error
+	VendorUnavailable = "VendorUnavailable" // retryable: 5xx, connection errors, timeouts, a dependency of the worker down
+	VendorRejected    = "VendorRejected"    // not retryable: the vendor refused the request (400, 404, 405)
+	VendorAuth        = "VendorAuth"        // not retryable: bad or missing token, no permission (401, 403)
+	InvalidInput      = "InvalidInput"      // not retryable: the step's inputs are wrong
+)
+
+// ActionErrorTypes is the closed set of the activities' error types, in documentation order.
+var ActionErrorTypes = []string{VendorRateLimited, VendorUnavailable, VendorRejected, VendorAuth, InvalidInput}
+
+// NonRetryable are the activity error types no retry policy retries.
+var NonRetryable = []string{VendorRejected, VendorAuth, InvalidInput}
+
+// IsNonRetryable reports whether typ is never retried.
+func IsNonRetryable(typ string) bool {
+	for _, t := range NonRetryable {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Error types the interpreter gives to failures that do not come from an activity's own classification.
+const (
+	Expression      = "ExpressionError"  // an expression or template failed at run time
+	LimitExceeded   = "LimitExceeded"    // a guard of the interpreter (step executions, output size, loop items)
+	Timeout         = "Timeout"          // an activity, child run or approval ran out of time
+	Cancelled       = "Cancelled"        // cancelled (a sibling branch failed, or the run was cancelled)
+	ApprovalTimeout = "ApprovalTimeout"  // an approval with on_timeout: fail timed out
+	UntilExhausted  = "UntilExhausted"   // until never became true within max_attempts
+	FailStep        = "Failed"           // a fail step
+	CallFailed      = "CallFailed"       // a called playbook failed
+	PlaybookMissing = "PlaybookNotFound" // a called playbook was not given to the run
+	// Internal is a failure nobody classified: an activity that panicked or returned an untyped error, a bug
+	// in parry rather than in the playbook or at the vendor. It is retried like VendorUnavailable.
+	Internal = "InternalError"
+)
+
+// RunErrorTypes are the interpreter's own error types, in documentation order.
+var RunErrorTypes = []string{Expression, Timeout, ApprovalTimeout, UntilExhausted, CallFailed, PlaybookMissing,
+	FailStep, Cancelled, LimitExceeded, Internal}
+
+// Classified is an error with its type and message decided, as a step sees it.
+type Classified struct {
+	Type    string
+	Message string
+}
+
+// Classify turns what ExecuteActivity (or a child workflow) returned into a type of the closed set and a
+// message: the activity's own application error type, Timeout, Cancelled, or Internal for anything else.
+func Classify(err error) Classified {
+	var app *temporal.ApplicationError
+	var timeout *temporal.TimeoutError
+	var canceled *temporal.CanceledError
+	var panicErr *temporal.PanicError
+	switch {
+	case err == nil:
+		return Classified{}
+	case errors.As(err, &app):
+		typ := app.Type()
+		if typ == "" {
+			typ = Internal
+		}
+		return Classified{Type: typ, Message: app.Message()}
+	case errors.As(err, &timeout):
+		kind := strings.ToLower(strings.TrimPrefix(timeout.TimeoutType().String(), "TIMEOUT_TYPE_"))
+		return Classified{Type: Timeout, Message: fmt.Sprintf("the action timed out (%s)", kind)}
+	case errors.As(err, &canceled):
+		return Classified{Type: Cancelled, Message: "cancelled"}
+	case errors.As(err, &panicErr):
+		return Classified{Type: Internal, Message: "the action panicked: " + panicErr.Error()}
+	}
+	return Classified{Type: Internal, Message: err.Error()}
+}
