@@ -27,6 +27,7 @@ import (
 	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/config"
+	broker "github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/wire"
@@ -47,10 +48,13 @@ type Deps struct {
 	Config config.Config
 	// Secrets resolves secret("name") references, CECP tokens and webhook URLs.
 	Secrets secret.Provider
-	// Limiter is the cluster-wide vendor quota (quota.Postgres); nil leaves only the vendor's own limit.
+	// Limiter is the cluster-wide vendor quota (quota.Shared, on PostgreSQL); nil leaves only the vendor's own limit.
 	Limiter cecp.Limiter
-	// Store records audit rows and the mitigation ledger that prevents duplicate batches.
+	// Store records audit rows, and holds the mitigation broker's queue and ledger.
 	Store *store.Store
+	// Mitigation is the broker cecp.mitigate_* hand their items to; one over Store when nil. The worker sets it
+	// to share its metrics.
+	Mitigation *broker.Service
 	// Artifacts keeps downloaded mail.
 	Artifacts *artifact.Store
 	// HTTPTransport carries http.request and notify.webhook; http.DefaultTransport when nil.
@@ -61,8 +65,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (mitigation ledger, lookup windows); time.Now when nil.
 	Now func() time.Time
-	// PollInterval is the first wait between result polls of a mitigation with wait: true, doubling up to
-	// MaxPollInterval.
+	// PollInterval is the first wait between result polls of a connection's mitigations, doubling up to
+	// MaxPollInterval while nothing changes.
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
 	// HTTPTimeout bounds one http.request or notify.webhook exchange (the activity's timeout bounds it too).
@@ -80,6 +84,7 @@ type Registry interface {
 type Activities struct {
 	deps    Deps
 	catalog *action.Catalog
+	broker  *broker.Service
 
 	mu      sync.Mutex
 	clients map[string]*cecp.Client
@@ -114,7 +119,12 @@ func New(deps Deps) (*Activities, error) {
 	if deps.MaxOutputBytes <= 0 {
 		deps.MaxOutputBytes = DefaultMaxOutputBytes
 	}
-	return &Activities{deps: deps, catalog: action.Default(), clients: map[string]*cecp.Client{}}, nil
+	b := deps.Mitigation
+	if b == nil {
+		b = &broker.Service{Store: deps.Store, Logger: deps.Logger.With("component", "mitigation"), Now: deps.Now,
+			PollInterval: deps.PollInterval, MaxPollInterval: deps.MaxPollInterval}
+	}
+	return &Activities{deps: deps, catalog: action.Default(), broker: b, clients: map[string]*cecp.Client{}}, nil
 }
 
 // handler runs one action once its inputs are checked; it returns the spec's output as a Go value.

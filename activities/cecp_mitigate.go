@@ -4,28 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecp"
+	broker "github.com/parry-soar/parry/internal/mitigation"
+	"github.com/parry-soar/parry/internal/quota"
 )
 
-// Bounds of the duplicate lookup and of result polling.
-const (
-	// lookupSkew widens a lookup window before the first POST: the vendor's clock may lag parry's.
-	lookupSkew = 5 * time.Minute
-	// lookupMax bounds the actions read by one lookup or one window poll.
-	lookupMax = 50_000
-	// maxPollFailures is how many failed polls in a row the wait absorbs before the step fails (and retries).
-	maxPollFailures = 5
-	// missingPolls is how many polls in a row may find every listed action finished while some items have no
-	// action at all before the step gives up on them.
-	missingPolls = 3
-)
+// lookupSkew widens a lookup window before the first POST: the vendor's clock may lag parry's.
+const lookupSkew = 5 * time.Minute
 
 var mailActionTypes = map[string]string{
 	"delete": cecp.MailDelete, "quarantine": cecp.MailQuarantine, "restore": cecp.MailRestore,
@@ -48,23 +37,6 @@ type mitigation struct {
 	kind       string // mails or accounts
 	actionType string
 	items      []mitItem
-}
-
-// matches reports whether the vendor action x is item it's.
-func (m *mitigation) matches(it mitItem, x cecp.Action) bool {
-	if x.ActionType != m.actionType {
-		return false
-	}
-	if m.kind == "accounts" {
-		return strings.EqualFold(x.AccountUserEmail, it.account.AccountUserEmail)
-	}
-	if !strings.EqualFold(x.Mailbox, it.mail.Mailbox) {
-		return false
-	}
-	if it.mail.MailUniqueID != "" && x.MailUniqueID != "" {
-		return it.mail.MailUniqueID == x.MailUniqueID
-	}
-	return it.mail.MailMessageID != "" && it.mail.MailMessageID == x.MailMessageID
 }
 
 type mitigationOut struct {
@@ -192,8 +164,10 @@ func (a *Activities) mitigateAccounts(ctx context.Context, c *call) (any, error)
 	return a.mitigate(ctx, c, m, in.Wait)
 }
 
-// mitigate posts m in batches of the connection's batch size, never twice, and with wait polls the results
-// until every item has an outcome.
+// mitigate hands the step's items to the mitigation broker, which batches them with every other run's items on
+// the same connection, posts them once (the ledger settles an ambiguous POST before anything is sent again)
+// and polls the outcomes; the step gets its own items' outcomes. Progress is heartbeated, so `run show` says
+// what the step waits for and a retried attempt finds its items again.
 func (a *Activities) mitigate(ctx context.Context, c *call, m *mitigation, wait bool) (any, error) {
 	if len(m.items) == 0 {
 		return mitigationOut{BatchIDs: []string{}, Actions: []actionOut{}}, nil
@@ -202,366 +176,32 @@ func (a *Activities) mitigate(ctx context.Context, c *call, m *mitigation, wait 
 	if err != nil {
 		return nil, err
 	}
-	var chunks [][]mitItem
-	for items := m.items; len(items) > 0; {
-		n := min(len(items), v.client.MaxBatch())
-		chunks = append(chunks, items[:n])
-		items = items[n:]
-	}
-	l := ledger{pool: a.deps.Store.Pool}
-	ls, err := l.acquire(ctx, c.runID, c.step, c.holder())
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.postChunks(ctx, c, v, m, chunks, l, ls)
-	ls.release(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := mitigationOut{BatchIDs: []string{}, Actions: []actionOut{}}
-	for i := range chunks {
-		for _, id := range rows[i].BatchIDs {
-			if !slices.Contains(out.BatchIDs, id) {
-				out.BatchIDs = append(out.BatchIDs, id)
-			}
-		}
-	}
-	if !wait {
-		out.Pending = len(m.items)
-		return out, nil
-	}
-	return a.waitResults(ctx, c, v, m, chunks, rows, out.BatchIDs)
-}
-
-func keysOf(items []mitItem) []string {
-	keys := make([]string, len(items))
-	for i, it := range items {
-		keys[i] = it.key
-	}
-	return keys
-}
-
-// postChunks posts every chunk the ledger does not show as accepted. A chunk that may already be at the vendor
-// (an earlier POST got no clear answer) is first looked up among the vendor's recent actions, and only its
-// items not found there are posted.
-func (a *Activities) postChunks(ctx context.Context, c *call, v *vendor, m *mitigation, chunks [][]mitItem, l ledger, ls *lease) (map[int]chunkRow, error) {
-	rows, err := l.load(ctx, c.runID, c.step)
-	if err != nil {
-		return nil, err
-	}
-	var recent []cecp.Action
-	looked := false
-	lookup := func() error {
-		if looked {
-			return nil
-		}
-		since := time.Time{}
-		for _, r := range rows {
-			if r.Uncertain && !r.FirstSentAt.IsZero() && (since.IsZero() || r.FirstSentAt.Before(since)) {
-				since = r.FirstSentAt
-			}
-		}
-		if since.IsZero() {
-			since = a.now()
-		}
-		var err error
-		recent, err = a.recentActions(ctx, v, m, since)
-		looked = err == nil
-		return err
-	}
-	for i, chunk := range chunks {
-		keys := keysOf(chunk)
-		prev, seen := rows[i]
-		if seen && (!slices.Equal(prev.Keys, keys) || prev.ActionType != m.actionType || prev.Kind != m.kind) {
-			return nil, failf(action.InvalidInput, "batch %d of step %s was recorded with other %s or another action "+
-				"by an earlier attempt; refusing to post what could duplicate it", i+1, c.step, m.kind)
-		}
-		if seen && prev.State == chunkAccepted {
-			if !prev.Audited {
-				// The attempt that posted could not write its audit row; write it now.
-				if err := a.audit(ctx, c, auditEntry{connection: v.name, operation: m.actionType, targets: len(chunk),
-					vendorIDs: prev.BatchIDs, outcome: OutcomeAccepted,
-					details: map[string]any{"batch": i + 1, "recorded_late": true}}); err != nil {
-					return nil, err
-				}
-				if err := l.markAudited(ctx, c.runID, c.step, i); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		if i > 0 {
-			if err := ls.renew(ctx); err != nil {
-				return nil, err
-			}
-		}
-		row := chunkRow{Chunk: i, Kind: m.kind, Connection: v.name, ActionType: m.actionType, Keys: keys}
-		if seen {
-			row.Uncertain, row.FirstSentAt, row.Sends = prev.Uncertain, prev.FirstSentAt, prev.Sends
-		}
-		remaining := chunk
-		var found []string
-		if row.Uncertain {
-			if err := lookup(); err != nil {
-				return nil, v.fail("looking up recent actions before posting again", err)
-			}
-			remaining = nil
-			for _, it := range chunk {
-				idx := slices.IndexFunc(recent, func(x cecp.Action) bool { return m.matches(it, x) })
-				if idx < 0 {
-					remaining = append(remaining, it)
-					continue
-				}
-				if b := recent[idx].BatchID; !slices.Contains(found, b) {
-					found = append(found, b)
-				}
-			}
-			if n := len(chunk) - len(remaining); n > 0 {
-				if err := a.audit(ctx, c, auditEntry{connection: v.name, operation: m.actionType, targets: n,
-					vendorIDs: found, outcome: OutcomeDuplicate,
-					details: map[string]any{"batch": i + 1, "found": n, "to_post": len(remaining)}}); err != nil {
-					return nil, err
-				}
-			}
-			if len(remaining) == 0 {
-				row.BatchIDs, row.State = found, chunkAccepted
-				if err := l.markAcceptedFound(ctx, c.runID, c.step, row); err != nil {
-					return nil, err
-				}
-				rows[i] = row
-				continue
-			}
-		}
-		row.BatchIDs = found
-		now := a.now()
-		if err := l.markSending(ctx, c.runID, c.step, row, now); err != nil {
-			return nil, err
-		}
-		if row.FirstSentAt.IsZero() {
-			row.FirstSentAt = now
-		}
-		res, err := a.post(ctx, v, m, remaining)
-		if err == nil {
-			row.BatchIDs = append(row.BatchIDs, res.BatchID)
-			row.State, row.Uncertain = chunkAccepted, false
-			aerr := a.audit(ctx, c, auditEntry{connection: v.name, operation: m.actionType, targets: len(remaining),
-				vendorIDs: []string{res.BatchID, res.TraceID}, outcome: OutcomeAccepted,
-				details: map[string]any{"batch": i + 1, "of": len(chunks)}})
-			if err := l.markAccepted(ctx, c.runID, c.step, i, row.BatchIDs, aerr == nil); err != nil {
-				return nil, err
-			}
-			if aerr != nil {
-				return nil, aerr
-			}
-			rows[i] = row
-			c.logger.Info("batch accepted", "batch", i+1, "of", len(chunks), "items", len(remaining), "batch_id", res.BatchID)
-			continue
-		}
-		doing := fmt.Sprintf("posting batch %d of %d (%d %s, %s)", i+1, len(chunks), len(remaining), m.kind, m.actionType)
-		var ce *cecp.Error
-		if !errors.As(err, &ce) {
-			if merr := l.markNotSent(ctx, c.runID, c.step, i, row.Uncertain); merr != nil {
-				c.logger.Error("ledger not updated", "error", merr.Error())
-			}
-			return nil, v.fail(doing, err)
-		}
-		entry := auditEntry{connection: v.name, operation: m.actionType, targets: len(remaining), vendorIDs: []string{ce.TraceID},
-			details: map[string]any{"batch": i + 1, "of": len(chunks), "error": ce.Error()}}
-		if ce.MaybeApplied() {
-			// The row stays "sending" and uncertain: the retry looks the items up before posting them again.
-			entry.outcome = OutcomeAmbiguous
-			a.auditFailure(ctx, c, entry)
-			return nil, v.fail(doing, err)
-		}
-		if merr := l.markNotSent(ctx, c.runID, c.step, i, row.Uncertain); merr != nil {
-			c.logger.Error("ledger not updated", "error", merr.Error())
-		}
-		entry.outcome = OutcomeFailed
-		a.auditFailure(ctx, c, entry)
-		return nil, v.fail(doing, err)
-	}
-	return rows, nil
-}
-
-func (a *Activities) post(ctx context.Context, v *vendor, m *mitigation, items []mitItem) (cecp.BatchResult, error) {
-	if m.kind == "accounts" {
-		acts := make([]cecp.AccountAction, len(items))
-		for i, it := range items {
-			acts[i] = it.account
-		}
-		return v.client.MitigateAccounts(ctx, acts)
-	}
-	acts := make([]cecp.MailAction, len(items))
-	for i, it := range items {
-		acts[i] = it.mail
-	}
-	return v.client.MitigateMails(ctx, acts)
-}
-
-func (a *Activities) resultPages(v *vendor, m *mitigation, q cecp.ActionResultsQuery) *cecp.Pager[cecp.Action] {
-	if m.kind == "accounts" {
-		return v.client.AccountActionResultPages(q)
-	}
-	return v.client.MailActionResultPages(q)
-}
-
-// window returns a results window from since (less the clock skew allowance) to now, within the vendor's 72 h.
-func (a *Activities) window(since time.Time) (time.Time, time.Time) {
-	end := a.now().UTC().Truncate(time.Second).Add(time.Second)
-	start := since.Add(-lookupSkew).UTC().Truncate(time.Second)
-	if end.Sub(start) > cecp.ActionResultsWindow {
-		start = end.Add(-cecp.ActionResultsWindow)
-	}
-	if !start.Before(end) {
-		start = end.Add(-lookupSkew)
-	}
-	return start, end
-}
-
-// recentActions reads the vendor's actions of m's type requested since the first POST of an uncertain chunk.
-func (a *Activities) recentActions(ctx context.Context, v *vendor, m *mitigation, since time.Time) ([]cecp.Action, error) {
-	start, end := a.window(since)
-	acts, err := a.resultPages(v, m, cecp.ActionResultsQuery{Start: start, End: end, MaxResults: lookupMax}).Collect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(acts, func(x cecp.Action) bool { return x.ActionType != m.actionType }), nil
-}
-
-// pollProgress is heartbeated while waiting, so that a retried attempt continues the backoff.
-type pollProgress struct {
-	Polls int           `json:"polls"`
-	Delay time.Duration `json:"delay"`
-}
-
-// waitResults polls the action results until every item has an outcome.
-func (a *Activities) waitResults(ctx context.Context, c *call, v *vendor, m *mitigation, chunks [][]mitItem,
-	rows map[int]chunkRow, batchIDs []string) (any, error) {
-	var prog pollProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &prog)
-	}
-	delay := prog.Delay
-	if delay < a.deps.PollInterval || delay > a.deps.MaxPollInterval {
-		delay = a.deps.PollInterval
-	}
-	since := time.Time{}
-	for _, r := range rows {
-		if !r.FirstSentAt.IsZero() && (since.IsZero() || r.FirstSentAt.Before(since)) {
-			since = r.FirstSentAt
-		}
-	}
-	failures, missing := 0, 0
-	for {
-		acts, err := a.fetchResults(ctx, v, m, batchIDs, since)
-		if err != nil {
-			err = v.fail(fmt.Sprintf("polling the results of %d batch(es)", len(batchIDs)), err)
-			f := classify(err)
-			retryable := f.typ == action.VendorRateLimited || f.typ == action.VendorUnavailable
-			wait := max(delay, f.delay)
-			if !retryable || failures >= maxPollFailures || wait > max(2*a.deps.MaxPollInterval, v.window) || ctx.Err() != nil {
-				return nil, err
-			}
-			failures++
-			c.logger.Info("result poll failed; polling again", "in", wait.String(), "error", f.msg)
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		failures = 0
-		out, listedDone := summarize(m, chunks, rows, acts)
-		out.BatchIDs = batchIDs
-		prog.Polls++
-		if out.Pending == 0 {
-			return out, nil
-		}
-		if listedDone {
-			if missing++; missing >= missingPolls {
-				return nil, failf(action.VendorRejected, "the vendor lists no action for %d of the %s after every listed "+
-					"action finished (%d polls; batches %s)", out.Pending, m.kind, prog.Polls, strings.Join(batchIDs, ", "))
-			}
+	req := broker.Request{RunID: c.runID, Step: c.step, Attempt: c.attempt, Action: c.spec.Name, Kind: m.kind,
+		ActionType: m.actionType, Priority: quota.ClassFrom(ctx), Wait: wait}
+	for _, it := range m.items {
+		bi := broker.Item{Key: it.key}
+		if m.kind == broker.Accounts {
+			acct := it.account
+			bi.Account = &acct
 		} else {
-			missing = 0
+			mail := it.mail
+			bi.Mail = &mail
 		}
-		prog.Delay = min(delay*2, a.deps.MaxPollInterval)
-		c.heartbeat(ctx, prog)
-		if err := sleep(ctx, delay); err != nil {
-			return nil, err
-		}
-		delay = prog.Delay
+		req.Items = append(req.Items, bi)
 	}
-}
-
-// fetchResults reads the actions of the batches: by batch id for one or two, else one time window (fewer
-// requests against the quota for many batches).
-func (a *Activities) fetchResults(ctx context.Context, v *vendor, m *mitigation, batchIDs []string, since time.Time) ([]cecp.Action, error) {
-	if len(batchIDs) <= 2 {
-		var all []cecp.Action
-		for _, id := range batchIDs {
-			acts, err := a.resultPages(v, m, cecp.ActionResultsQuery{BatchID: id, MaxResults: lookupMax}).Collect(ctx)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, acts...)
-		}
-		return all, nil
-	}
-	start, end := a.window(since)
-	acts, err := a.resultPages(v, m, cecp.ActionResultsQuery{Start: start, End: end, MaxResults: lookupMax}).Collect(ctx)
+	conn := broker.Connection{Name: v.name, Vendor: v.client, BatchSize: v.client.MaxBatch(), Linger: v.linger, Window: v.window}
+	res, err := a.broker.Mitigate(ctx, conn, req, func(p broker.Progress) { c.heartbeat(ctx, p) })
 	if err != nil {
+		var be *broker.Error
+		if errors.As(err, &be) {
+			return nil, &failure{typ: be.Type, msg: fmt.Sprintf("%s on connection %q: %s", c.spec.Name, v.name, be.Msg)}
+		}
 		return nil, err
 	}
-	return slices.DeleteFunc(acts, func(x cecp.Action) bool { return !slices.Contains(batchIDs, x.BatchID) }), nil
-}
-
-// summarize matches every item to its action in its chunk's batches. listedDone reports that every action found
-// is terminal (so items still without one are missing, not slow).
-func summarize(m *mitigation, chunks [][]mitItem, rows map[int]chunkRow, acts []cecp.Action) (mitigationOut, bool) {
-	out := mitigationOut{Actions: []actionOut{}}
-	listedDone := true
-	for i, chunk := range chunks {
-		batches := rows[i].BatchIDs
-		for _, it := range chunk {
-			var best *cecp.Action
-			for j := range acts {
-				x := &acts[j]
-				if !slices.Contains(batches, x.BatchID) || !m.matches(it, *x) {
-					continue
-				}
-				if best == nil || !best.Status.Terminal() && x.Status.Terminal() {
-					best = x
-				}
-			}
-			switch {
-			case best == nil:
-				out.Pending++
-				continue
-			case !best.Status.Terminal():
-				out.Pending++
-				listedDone = false
-				continue
-			case best.Status == cecp.StatusSuccess:
-				out.Succeeded++
-			case best.Status == cecp.StatusSkipped:
-				out.Skipped++
-			default:
-				out.Failed++
-			}
-			out.Actions = append(out.Actions, actionResult(*best))
-		}
+	out := mitigationOut{BatchIDs: res.BatchIDs, Succeeded: res.Succeeded, Skipped: res.Skipped, Failed: res.Failed,
+		Pending: res.Pending, Actions: make([]actionOut, 0, len(res.Actions))}
+	for _, x := range res.Actions {
+		out.Actions = append(out.Actions, actionResult(x))
 	}
-	return out, listedDone
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return out, nil
 }

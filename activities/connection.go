@@ -17,6 +17,8 @@ type vendor struct {
 	client *cecp.Client
 	// window is how long a vendor 429 without Retry-After keeps the connection closed at most: the quota window.
 	window time.Duration
+	// linger is how long a partial mitigation batch waits for more items.
+	linger time.Duration
 }
 
 // vendorFor resolves the step's connection: with.connection, else cecp.default_connection, else the only one.
@@ -34,7 +36,7 @@ func (a *Activities) vendorFor(c *call) (*vendor, error) {
 	if l, err := quota.LimitFor(conn); err == nil {
 		window = l.Window
 	}
-	return &vendor{name: conn.Name, client: client, window: window}, nil
+	return &vendor{name: conn.Name, client: client, window: window, linger: conn.BatchLinger}, nil
 }
 
 // client returns the connection's client, built once: clients are safe for concurrent use and read the token

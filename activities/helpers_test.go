@@ -26,6 +26,7 @@ import (
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
+	broker "github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -110,10 +111,10 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	h.st = storetest.NewStore(t)
-	h.arts = artifact.New(filepath.Join(t.TempDir(), "artifacts"), h.st.Pool)
+	h.arts = artifact.New(filepath.Join(t.TempDir(), "artifacts"), h.st)
 	cfg := config.Config{}
 	cfg.CECP.Connections = []config.CECPConnection{{Name: "sim", BaseURL: srv.URL, TokenSecret: "cecp-token",
-		BatchSize: o.batchSize, Timeout: 5 * time.Second}}
+		BatchSize: o.batchSize, BatchLinger: 20 * time.Millisecond, Timeout: 5 * time.Second}}
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -123,7 +124,9 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deps := Deps{Config: cfg, Secrets: secrets, Limiter: o.limiter, Store: h.st, Artifacts: h.arts, Logger: logger,
-		PollInterval: 20 * time.Millisecond, MaxPollInterval: 100 * time.Millisecond}
+		PollInterval: 20 * time.Millisecond, MaxPollInterval: 100 * time.Millisecond,
+		Mitigation: &broker.Service{Store: h.st, Logger: logger, PollInterval: 20 * time.Millisecond, MaxPollInterval: 100 * time.Millisecond,
+			CheckInterval: 10 * time.Millisecond, MaxCheck: 50 * time.Millisecond, Backoff: 10 * time.Millisecond}}
 	if o.deps != nil {
 		o.deps(&deps)
 	}

@@ -83,7 +83,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	ctx := context.Background()
 	audit, _ := json.Marshal(h.audit())
 	seen = append(seen, string(audit), h.logs.String(), bad.logs.String())
-	for _, table := range []string{"mitigation_chunks", "artifacts", "audit_events"} {
+	for _, table := range []string{"mitigation_items", "mitigation_posts", "artifacts", "audit_events"} {
 		var dump string
 		if err := h.st.Pool.QueryRow(ctx, `SELECT coalesce(json_agg(t)::text, '') FROM `+table+` t`).Scan(&dump); err != nil {
 			t.Fatal(err)

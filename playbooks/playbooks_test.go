@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 )
 
@@ -34,8 +35,8 @@ func TestShippedPlaybooksLintClean(t *testing.T) {
 			t.Errorf("%s: the playbook is named %q; name the file after it", f, p.Name)
 		}
 		want[filepath.Base(f)] = true
-		for _, format := range []string{playbook.GraphMermaid, playbook.GraphDot} {
-			if _, err := playbook.Graph(p, format); err != nil {
+		for _, format := range []string{plan.GraphMermaid, plan.GraphDot} {
+			if _, err := plan.Graph(p, format); err != nil {
 				t.Errorf("%s: graph: %v", f, err)
 			}
 		}

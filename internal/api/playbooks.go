@@ -10,6 +10,7 @@ import (
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
 // PlaybookSummary is one playbook in GET /v1/playbooks.
@@ -29,8 +30,20 @@ type playbookAPI struct {
 	linter *playbook.Linter
 }
 
+// PushLinter is the linter a server checks pushed playbooks with: the default catalog and limits, and a step
+// naming a CECP connection that is not among the server's (Server.Connections) refuses the push. With nil
+// connections, connection names are not checked.
+func PushLinter(connections []string) *playbook.Linter {
+	l := playbook.NewLinter(nil)
+	if connections != nil {
+		l = l.WithConnections(playbook.Connections{CECP: connections, Refuse: true})
+	}
+	return l
+}
+
 // PlaybookRoutes are the registry's endpoints (add them to Server.Extra): reading needs viewer, changing author.
-// linter may be nil (the default action catalog).
+// linter may be nil (the default action catalog); give PushLinter(Server.Connections) to refuse playbooks that
+// name connections the server does not have.
 func PlaybookRoutes(st *store.Store, linter *playbook.Linter) []Route {
 	if linter == nil {
 		linter = playbook.NewLinter(nil)
@@ -76,10 +89,15 @@ func (p *playbookAPI) push(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Playbooks) > registry.MaxPushFiles {
 		return paramErrorf("%d playbooks in one push; at most %d", len(req.Playbooks), registry.MaxPushFiles)
 	}
+	maxBytes := p.linter.Limits().MaxBytes
 	files := make([]registry.File, 0, len(req.Playbooks))
 	for i, f := range req.Playbooks {
 		if f.Name == "" {
 			f.Name = "playbook-" + strconv.Itoa(i+1) + ".yaml"
+		}
+		if len(f.Source) > maxBytes {
+			return Errorf(http.StatusRequestEntityTooLarge, apitypes.CodePlaybookTooLarge, "%s is %d bytes, larger than the limit of %d bytes (bound: %s)",
+				clip(f.Name, 200), len(f.Source), maxBytes, yamlnode.BoundBytes)
 		}
 		if len(f.Name) > 1000 || !cleanText(f.Name) {
 			return paramErrorf("playbooks[%d].file must be a file name (at most 1000 bytes of text)", i)
@@ -93,7 +111,11 @@ func (p *playbookAPI) push(w http.ResponseWriter, r *http.Request) error {
 	var lint *registry.LintError
 	if errors.As(err, &lint) {
 		e := Errorf(http.StatusBadRequest, apitypes.CodeLintFailed, "%s", lint.Error())
-		e.Details = toDiagnostics(lint.Diagnostics)
+		if d, over := yamlnode.Exceeded(lint.Diagnostics); over {
+			// Bounds on the work a push makes the server do (nodes, aliases, expression length), not mistakes.
+			e = Errorf(http.StatusBadRequest, apitypes.CodeLimitExceeded, "%s exceeds a limit (bound: %s), nothing was stored: %s", d.File, d.Bound, d.String())
+		}
+		e.Details = lint.Diagnostics // the wire's []apitypes.Diagnostic: the same JSON
 		return e
 	}
 	if err != nil {

@@ -13,10 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/parry-soar/parry/internal/store"
 )
 
 // ErrNotFound is returned (wrapped) for an unknown artifact id.
@@ -34,28 +32,25 @@ type Meta struct {
 }
 
 // Artifact is a stored artifact's metadata.
-type Artifact struct {
-	ID          string    `json:"id"`
-	SHA256      string    `json:"sha256"`
-	Size        int64     `json:"size"`
-	RunID       string    `json:"run_id"`
-	StepID      string    `json:"step_id"`
-	Kind        string    `json:"kind"`
-	Name        string    `json:"name"`
-	ContentType string    `json:"content_type"`
-	CreatedAt   time.Time `json:"created_at"`
+type Artifact = store.Artifact
+
+// Index keeps the artifacts' metadata rows (*store.Store keeps them in PostgreSQL).
+type Index interface {
+	InsertArtifact(ctx context.Context, a store.Artifact) (store.Artifact, error)
+	GetArtifact(ctx context.Context, id string) (store.Artifact, error)
+	ListArtifacts(ctx context.Context, runID string) ([]store.Artifact, error)
 }
 
 // Store writes and reads artifacts. It is safe for concurrent use, across processes too: files are written
 // under temporary names and renamed into place, and rows are inserted with their derived id.
 type Store struct {
 	// Dir holds the bytes (DataDir/artifacts).
-	Dir  string
-	Pool *pgxpool.Pool
+	Dir   string
+	Index Index
 }
 
-// New returns a store over dir and pool.
-func New(dir string, pool *pgxpool.Pool) *Store { return &Store{Dir: dir, Pool: pool} }
+// New returns a store over dir and index.
+func New(dir string, index Index) *Store { return &Store{Dir: dir, Index: index} }
 
 // idPrefix marks artifact ids, so an id pasted into the wrong command is recognisable.
 const idPrefix = "art_"
@@ -88,14 +83,8 @@ func (s *Store) Put(ctx context.Context, meta Meta, data []byte) (Artifact, erro
 	if err := s.writeFile(sha, data); err != nil {
 		return Artifact{}, fmt.Errorf("storing artifact: %w", err)
 	}
-	id := ID(meta.RunID, meta.StepID, sha)
-	_, err := s.Pool.Exec(ctx, `INSERT INTO artifacts (id, sha256, size, run_id, step_id, kind, name, content_type)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-		id, sha, int64(len(data)), meta.RunID, meta.StepID, meta.Kind, meta.Name, meta.ContentType)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("recording artifact %s: %w", id, err)
-	}
-	return s.Get(ctx, id)
+	return s.Index.InsertArtifact(ctx, Artifact{ID: ID(meta.RunID, meta.StepID, sha), SHA256: sha, Size: int64(len(data)),
+		RunID: meta.RunID, StepID: meta.StepID, Kind: meta.Kind, Name: meta.Name, ContentType: meta.ContentType})
 }
 
 // writeFile puts data at Path(sha) unless a complete copy is already there.
@@ -140,27 +129,16 @@ func (s *Store) writeFile(sha string, data []byte) error {
 	return nil
 }
 
-const columns = `id, sha256, size, run_id, step_id, kind, name, content_type, created_at`
-
-func scan(row pgx.Row) (Artifact, error) {
-	var a Artifact
-	err := row.Scan(&a.ID, &a.SHA256, &a.Size, &a.RunID, &a.StepID, &a.Kind, &a.Name, &a.ContentType, &a.CreatedAt)
-	return a, err
-}
-
 // Get returns an artifact's metadata.
 func (s *Store) Get(ctx context.Context, id string) (Artifact, error) {
 	if !ValidID(id) {
 		return Artifact{}, fmt.Errorf("artifact %q: %w (ids look like art_ and 32 hex digits)", id, ErrNotFound)
 	}
-	a, err := scan(s.Pool.QueryRow(ctx, `SELECT `+columns+` FROM artifacts WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	a, err := s.Index.GetArtifact(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return Artifact{}, fmt.Errorf("artifact %s: %w", id, ErrNotFound)
 	}
-	if err != nil {
-		return Artifact{}, fmt.Errorf("reading artifact %s: %w", id, err)
-	}
-	return a, nil
+	return a, err
 }
 
 // Read returns an artifact's metadata and bytes, checking the bytes still hash to what was stored.
@@ -184,21 +162,5 @@ func (s *Store) Read(ctx context.Context, id string) (Artifact, []byte, error) {
 
 // List returns the artifacts a run stored, oldest first.
 func (s *Store) List(ctx context.Context, runID string) ([]Artifact, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+columns+` FROM artifacts WHERE run_id = $1 ORDER BY created_at, id`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("listing artifacts of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	out := []Artifact{}
-	for rows.Next() {
-		a, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing artifacts of run %s: %w", runID, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing artifacts of run %s: %w", runID, err)
-	}
-	return out, nil
+	return s.Index.ListArtifacts(ctx, runID)
 }

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	return New(filepath.Join(t.TempDir(), "artifacts"), storetest.New(t))
+	return New(filepath.Join(t.TempDir(), "artifacts"), storetest.NewStore(t))
 }
 
 func hexSHA(b []byte) string {

@@ -121,7 +121,7 @@ type Doer interface {
 	Do(*http.Request) (*http.Response, error)
 }
 
-// Limiter hands out quota slots per key; *quota.Memory and *quota.Postgres are ones. The request's class
+// Limiter hands out quota slots per key; *quota.Memory and *quota.Shared are ones. The request's class
 // (response or background work) travels in ctx (quota.WithClass).
 type Limiter interface {
 	Take(ctx context.Context, key string) (wait time.Duration, err error)

@@ -185,6 +185,10 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	if err != nil {
 		return err
 	}
+	metrics := api.NewMetrics() // one /metrics for everything in the process
+	if err := worker.WithMetrics(&wopts, metrics.Registry); err != nil {
+		return err
+	}
 	w, err := worker.New(tc, wopts)
 	if err != nil {
 		return err
@@ -207,7 +211,7 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		l.Close()
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
 	}
-	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: api.NewMetrics()}
+	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: metrics}
 	svc := service.Runs(deps)
 	srv := service.API(deps, svc)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))

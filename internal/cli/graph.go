@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/plan"
 )
 
 func (a *app) newGraphCmd() *cobra.Command {
@@ -17,14 +17,14 @@ func (a *app) newGraphCmd() *cobra.Command {
 			"paths, as a Mermaid flowchart (paste it into Markdown) or Graphviz dot (dot -Tsvg).",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != playbook.GraphMermaid && format != playbook.GraphDot {
+			if format != plan.GraphMermaid && format != plan.GraphDot {
 				return usageErrorf("--format must be mermaid or dot, got %q", format)
 			}
 			p, err := a.loadPlaybook(args[0])
 			if err != nil {
 				return err
 			}
-			out, err := playbook.Graph(p.Plan, format)
+			out, err := plan.Graph(p.Plan, format)
 			if err != nil {
 				return err
 			}
@@ -32,6 +32,6 @@ func (a *app) newGraphCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", playbook.GraphMermaid, "mermaid or dot")
+	cmd.Flags().StringVar(&format, "format", plan.GraphMermaid, "mermaid or dot")
 	return cmd
 }

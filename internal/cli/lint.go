@@ -14,12 +14,14 @@ import (
 func (a *app) newLintCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "lint [--json] PATH...",
+		Use:   "lint [--json] [--config FILE] PATH...",
 		Short: "Check playbooks for errors",
 		Long: "Lint parses, validates and type-checks playbooks: files, or directories searched recursively for\n" +
 			".yaml and .yml files (NAME.test.yaml test files are skipped). Problems are printed on stdout as\n" +
 			"file:line:col: error: message (or warning:), sorted; --json prints them as an array of\n" +
-			"{\"file\",\"line\",\"column\",\"severity\",\"message\"}.\n\n" +
+			"{\"file\",\"line\",\"column\",\"severity\",\"message\"}. A summary goes to stderr.\n\n" +
+			"With a configuration (--config FILE or PARRY_CONFIG), a step's connection that names no configured\n" +
+			"CECP connection or webhook is a warning.\n\n" +
 			"Exit status: 0 when there is no error (warnings allowed), 1 when there is one, 2 on usage errors.",
 		Args: minArgs(1, "at least one playbook file or directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -30,7 +32,11 @@ func (a *app) newLintCmd() *cobra.Command {
 			if len(files) == 0 {
 				return usageErrorf("no playbook files (.yaml, .yml) under %s", strings.Join(args, ", "))
 			}
-			diags, err := playbook.NewLinter(nil).Lint(files)
+			linter, err := a.lintLinter(cmd)
+			if err != nil {
+				return err
+			}
+			diags, err := linter.Lint(files)
 			if err != nil {
 				return err
 			}
@@ -49,9 +55,7 @@ func (a *app) newLintCmd() *cobra.Command {
 				}
 			}
 			errs, warns := count(diags)
-			if errs > 0 || warns > 0 {
-				fmt.Fprintf(a.stderr, "%s, %s in %s\n", plural(errs, "error"), plural(warns, "warning"), plural(len(files), "file"))
-			}
+			fmt.Fprintf(a.stderr, "%s, %s in %s\n", plural(errs, "error"), plural(warns, "warning"), plural(len(files), "file"))
 			if errs > 0 {
 				return silentFailure()
 			}
@@ -60,6 +64,27 @@ func (a *app) newLintCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print diagnostics as a JSON array")
 	return cmd
+}
+
+// lintLinter is the linter of parry lint: when the user names a configuration (--config, PARRY_CONFIG),
+// it also checks the connections steps name against the configured ones.
+func (a *app) lintLinter(cmd *cobra.Command) (*playbook.Linter, error) {
+	linter := playbook.NewLinter(nil)
+	if a.configPath == "" && a.getenv("PARRY_CONFIG") == "" {
+		return linter, nil
+	}
+	cfg, err := a.loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	conns := playbook.Connections{CECP: []string{}, Webhooks: []string{}}
+	for _, c := range cfg.CECP.Connections {
+		conns.CECP = append(conns.CECP, c.Name)
+	}
+	for _, w := range cfg.Notify.Webhooks {
+		conns.Webhooks = append(conns.Webhooks, w.Name)
+	}
+	return linter.WithConnections(conns), nil
 }
 
 func count(diags []playbook.Diagnostic) (errs, warns int) {

@@ -51,6 +51,7 @@ func TestLint(t *testing.T) {
 		".hidden/x.yaml":    "garbage: [",
 		"notes.txt":         "not yaml",
 		"empty/readme.md":   "",
+		"clean.yaml":        "name: clean\nsteps:\n  - id: a\n    wait: 1m\n",
 	})
 	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "sub", "bad.yml")
 	for _, tc := range []struct {
@@ -67,7 +68,8 @@ func TestLint(t *testing.T) {
 			good + ":7:9: warning: step \"unreachable\" can never run: the steps before it always jump past it or end the run\n" +
 				bad + ":4:13: error: unknown action \"cecp.swep\" (did you mean \"cecp.sweep\"?)\n" +
 				bad + ":7:15: error: unknown step \"sweeep\" (did you mean \"sweep\"?)\n",
-			"2 errors, 1 warning in 2 files\n"},
+			"2 errors, 1 warning in 3 files\n"},
+		{"clean", []string{"lint", filepath.Join(dir, "clean.yaml")}, 0, "", "0 errors, 0 warnings in 1 file\n"},
 		{"no arguments", []string{"lint"}, 2, "", "parry: parry lint needs at least one playbook file or directory\n"},
 		{"missing file", []string{"lint", filepath.Join(dir, "nope.yaml")}, 2, "", "no such file or directory"},
 		{"no playbooks", []string{"lint", filepath.Join(dir, "empty")}, 2, "", "no playbook files (.yaml, .yml) under"},
@@ -84,6 +86,56 @@ func TestLint(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", errOut, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestLintConfig: with a configuration, a connection it does not define is a warning; without one, lint
+// cannot know and says nothing.
+func TestLintConfig(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"pb.yaml": `name: pb
+steps:
+  - id: a
+    action: cecp.block
+    with: {connection: tenant-uu, senders: [a@b.example]}
+  - id: b
+    action: notify.webhook
+    with: {connection: soc-chat, text: hi}
+  - id: c
+    action: cecp.block
+    with: {connection: tenant-eu, senders: [a@b.example]}
+`,
+		"parry.yaml": `cecp:
+  connections:
+    - {name: tenant-eu, region: eu, token_secret: cecp-eu}
+notify:
+  webhooks:
+    - {name: soc-team, url_secret: soc-team-url}
+`,
+	})
+	pb, cfg := filepath.Join(dir, "pb.yaml"), filepath.Join(dir, "parry.yaml")
+	want := pb + `:5:24: warning: connection "tenant-uu" is not in cecp.connections (did you mean "tenant-eu"?); configured: tenant-eu` + "\n" +
+		pb + `:8:24: warning: connection "soc-chat" is not in notify.webhooks; configured: soc-team` + "\n"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		out  string
+	}{
+		{"flag", nil, []string{"lint", "--config", cfg, pb}, want},
+		{"environment", map[string]string{"PARRY_CONFIG": cfg}, []string{"lint", pb}, want},
+		{"no configuration", nil, []string{"lint", pb}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tc.env, "", tc.args...)
+			if code != 0 || out != tc.out {
+				t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", code, out, tc.out, errOut)
+			}
+		})
+	}
+	_, errOut, code := runCLI(t, nil, "", "lint", "--config", filepath.Join(dir, "nope.yaml"), pb)
+	if code != 2 || !strings.Contains(errOut, "nope.yaml: no such file or directory") {
+		t.Errorf("missing config: exit %d, %s", code, errOut)
 	}
 }
 

@@ -81,6 +81,8 @@ type CECPConnection struct {
 	TokenSecret string `yaml:"token_secret"`
 	// BatchSize is how many mails or accounts go into one mitigation POST.
 	BatchSize int `yaml:"batch_size"`
+	// BatchLinger is how long a partial batch waits for more items (from any run) before it is posted.
+	BatchLinger time.Duration `yaml:"batch_linger"`
 	// RateLimit is the vendor quota as N/DURATION, 20/1m by default.
 	RateLimit string `yaml:"rate_limit"`
 	// BackgroundReserve is how many slots of each window background work (log polling) leaves to response work.

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +94,24 @@ func TestMissingExplicitFile(t *testing.T) {
 	cfg, path, err := Load(Sources{ReadFile: func(string) ([]byte, error) { return nil, fs.ErrNotExist }})
 	if err != nil || path != "" || cfg.Temporal.Namespace != "default" {
 		t.Fatalf("implicit missing file: %v %q", err, path)
+	}
+}
+
+// TestUnreadableFile: a config file that cannot be read, or is too large, is named in the error.
+func TestUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, make([]byte, MaxFileBytes+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/nonexistent/parry.yaml": "loading the configuration: reading /nonexistent/parry.yaml: no such file or directory",
+		big:                       "loading the configuration: " + big + " is larger than the limit of 1048576 bytes",
+		dir:                       "loading the configuration: reading " + dir + ": is a directory",
+	} {
+		if _, _, err := Load(Sources{File: path}); err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
 	}
 }
 

@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/suggest"
 )
 
@@ -113,7 +112,7 @@ func Load(src Sources) (Config, string, error) {
 	}
 	readFile := src.ReadFile
 	if readFile == nil {
-		readFile = readCapped
+		readFile = func(path string) ([]byte, error) { return fileread.ReadCapped(path, MaxFileBytes) }
 	}
 	data, err := readFile(path)
 	switch {
@@ -124,7 +123,7 @@ func Load(src Sources) (Config, string, error) {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		path = ""
 	default:
-		return cfg, path, fmt.Errorf("reading config file: %w", err)
+		return cfg, path, fmt.Errorf("loading the configuration: %w", err)
 	}
 	for _, s := range Settings() {
 		if v := getenv(s.Env); v != "" {
@@ -147,22 +146,6 @@ func Load(src Sources) (Config, string, error) {
 		return cfg, path, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return cfg, path, nil
-}
-
-func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileBytes)
-	}
-	return data, nil
 }
 
 // decodeFile parses parry.yaml, reports every unknown key with file:line:col, then decodes it over cfg.

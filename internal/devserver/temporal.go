@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"github.com/parry-soar/parry/internal/fileread"
 )
 
 const (
@@ -337,28 +339,18 @@ func prepareDataDir(dir string) (string, error) {
 		return "", fmt.Errorf("resolving data dir %s: %w", dir, err)
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return "", fmt.Errorf("data dir %s cannot be created (%v): pass another with %s", abs, unwrapPathError(err), dataDirFlag)
+		return "", fmt.Errorf("data dir %s cannot be created (%v): pass another with %s", abs, fileread.StripPath(err), dataDirFlag)
 	}
 	probe, err := os.CreateTemp(abs, ".write-test-*")
 	if err != nil {
-		return "", fmt.Errorf("data dir %s is not writable (%v): fix its permissions or pass another with %s", abs, unwrapPathError(err), dataDirFlag)
+		return "", fmt.Errorf("data dir %s is not writable (%v): fix its permissions or pass another with %s", abs, fileread.StripPath(err), dataDirFlag)
 	}
 	name := probe.Name()
 	_ = probe.Close()
 	if err := os.Remove(name); err != nil {
-		return "", fmt.Errorf("data dir %s is not writable (%v): fix its permissions or pass another with %s", abs, unwrapPathError(err), dataDirFlag)
+		return "", fmt.Errorf("data dir %s is not writable (%v): fix its permissions or pass another with %s", abs, fileread.StripPath(err), dataDirFlag)
 	}
 	return abs, nil
-}
-
-// unwrapPathError drops the operation and path from an *fs.PathError: the message
-// around it names the directory already.
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // lockFileIn locks the data dir's Temporal database for this server. Two servers on

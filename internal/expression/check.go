@@ -51,10 +51,26 @@ func OpenObject(fields map[string]Type) Type {
 	return types.Map(m)
 }
 
+// GrowingObject is an object type that gains fields after the scopes that use it are built. Vars are typed
+// in order, each seeing only the ones above it: one GrowingObject in one scope, grown as each var is checked,
+// costs a field per var, where a new scope per var would cost all the vars before it.
+type GrowingObject struct{ nt nature.Nature }
+
+// NewGrowingObject returns an object type without fields.
+func NewGrowingObject() *GrowingObject { return &GrowingObject{nt: types.Map{}.Nature()} }
+
+// Add gives the object a field (or changes its type); every scope holding the object sees it at once.
+func (g *GrowingObject) Add(name string, t Type) { g.nt.Fields[name] = t.Nature() }
+
+// Type is the object's type, to put into a scope.
+func (g *GrowingObject) Type() Type { return natureType{nt: g.nt} }
+
 // Error is a problem in an expression at a character (rune) offset of its source.
 type Error struct {
 	Offset  int
 	Message string
+	// UnknownName is set when the problem is a name the scope does not have (UnknownNames lists them all).
+	UnknownName bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -124,7 +140,9 @@ func parse(src string, cfg *conf.Config) (*Parsed, *Error) {
 	}
 	tree, err := parser.ParseWithConfig(src, cfg)
 	if err != nil {
-		return nil, fileError(err)
+		fe := fileError(err)
+		fe.Message += braceHint(src, fe.Offset)
+		return nil, fe
 	}
 	var problem *Error
 	ast.Walk(&tree.Node, visitor(func(n ast.Node) {
@@ -159,6 +177,73 @@ const SecretInExpressionMessage = `secret() cannot be used inside an expression:
 type visitor func(ast.Node)
 
 func (v visitor) Visit(n *ast.Node) { v(*n) }
+
+// braceHint explains the usual cause of a syntax error at rune offset off: a map literal given as an
+// argument of map(), filter() and the other predicate builtins, where expr reads { as the start of a
+// predicate ({# + 1}), so the map's first ":" is unexpected. It returns "" for any other error.
+func braceHint(src string, off int) string {
+	rs := []rune(src)
+	if off < 0 || off >= len(rs) || rs[off] != ':' {
+		return ""
+	}
+	// The brackets open at off, outermost first, skipping string literals.
+	type open struct {
+		r   rune
+		pos int
+	}
+	var stack []open
+	for i := 0; i < off; i++ {
+		switch c := rs[i]; c {
+		case '"', '\'', '`':
+			for i++; i < off && rs[i] != c; i++ {
+				if rs[i] == '\\' && c != '`' {
+					i++
+				}
+			}
+		case '(', '[', '{':
+			stack = append(stack, open{c, i})
+		case ')', ']', '}':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	if len(stack) < 2 || stack[len(stack)-1].r != '{' || stack[len(stack)-2].r != '(' {
+		return ""
+	}
+	brace, paren := stack[len(stack)-1].pos, stack[len(stack)-2].pos
+	prev := strings.TrimSpace(string(rs[paren+1 : brace]))
+	if prev != "" && !strings.HasSuffix(prev, ",") {
+		return ""
+	}
+	fn := strings.TrimSpace(string(rs[:paren]))
+	for i := len(fn) - 1; i >= 0; i-- {
+		if c := fn[i]; !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			fn = fn[i+1:]
+			break
+		}
+	}
+	if fn == "" {
+		return ""
+	}
+	literal := "{...}"
+	depth := 0
+	for i := brace; i < len(rs); i++ {
+		switch rs[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
+		if depth == 0 {
+			if i-brace < 60 {
+				literal = string(rs[brace : i+1])
+			}
+			break
+		}
+	}
+	return fmt.Sprintf(" (in %s(), { starts a predicate such as {# + 1}, not a map: write the map in parentheses, (%s))", fn, literal)
+}
 
 func fileError(err error) *Error {
 	if fe, ok := err.(*file.Error); ok {
@@ -337,12 +422,45 @@ func IsFunction(name string) bool {
 	return f || b || name == ScopeNow || name == "secret"
 }
 
+// UnknownNames reports every name the expression reads that is not in the scope, each with a did-you-mean,
+// in source order: the type checker stops at the first. Names a let declares, functions and the # of
+// predicates are not names of the scope.
+func (e *Env) UnknownNames(p *Parsed) []*Error {
+	declared := map[string]bool{}
+	var callees []*ast.IdentifierNode
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.VariableDeclaratorNode:
+			declared[n.Name] = true
+		case *ast.CallNode:
+			if id, ok := n.Callee.(*ast.IdentifierNode); ok {
+				callees = append(callees, id)
+			}
+		}
+	}))
+	var out []*Error
+	var names []string
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		id, ok := n.(*ast.IdentifierNode)
+		if !ok || declared[id.Value] || e.Has(id.Value) || id.Value == "$env" || slices.Contains(callees, id) {
+			return
+		}
+		if names == nil {
+			names = e.collectNames()
+		}
+		out = append(out, &Error{Offset: id.Location().From, Message: fmt.Sprintf("unknown name %q%s", id.Value, suggest.Hint(id.Value, names))})
+	}))
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
+	return out
+}
+
 // Check type-checks a parsed expression. The returned TypeInfo says what the expression evaluates to.
 func (e *Env) Check(p *Parsed) (TypeInfo, *Error) {
 	var ck checker.Checker
 	_, err := ck.Check(p.tree, e.cfg)
 	if err != nil {
 		fe := fileError(err)
+		fe.UnknownName = unknownNameRE.MatchString(fe.Message)
 		fe.Message = e.improve(p, fe)
 		return TypeInfo{}, fe
 	}

@@ -2,6 +2,7 @@ package expression
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +86,53 @@ func TestRefs(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestUnknownNames: every unknown name is reported, in order, each with its did-you-mean; let variables,
+// functions and predicate placeholders are not names of the scope.
+func TestUnknownNames(t *testing.T) {
+	env := testEnv()
+	for _, tc := range []struct {
+		src  string
+		want string
+	}{
+		{`inputz.sender + alrt.source + steps.x`, `0: unknown name "inputz" (did you mean "inputs"?); 16: unknown name "alrt" (did you mean "alert"?)`},
+		{`let n = 1; n + len(inputs.sender) + zz`, `36: unknown name "zz"`},
+		{`map(steps.sweep.output.mails, # + 1) + filter([1], .a)`, ``},
+		{`lower(inputs.sender) + upper(qq)`, `29: unknown name "qq"`},
+	} {
+		p, perr := Parse(tc.src)
+		if perr != nil {
+			t.Fatalf("%s: %s", tc.src, perr.Message)
+		}
+		var got []string
+		for _, e := range env.UnknownNames(p) {
+			got = append(got, fmt.Sprintf("%d: %s", e.Offset, e.Message))
+		}
+		if s := strings.Join(got, "; "); s != tc.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tc.src, s, tc.want)
+		}
+	}
+}
+
+// TestBraceHint: a map literal given where map() and the like take a predicate gets a message saying how
+// to write it; other syntax errors keep expr's message.
+func TestBraceHint(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{`map(l, {"type": "ip"})`, `14: unexpected token Operator(":") (in map(), { starts a predicate such as {# + 1}, not a map: write the map in parentheses, ({"type": "ip"}))`},
+		{`any(l, {kind: "x"}) && true`, `12: unexpected token Operator(":") (in any(), { starts a predicate such as {# + 1}, not a map: write the map in parentheses, ({kind: "x"}))`},
+		{`map(l, "{a: b}" + {"x": 1})`, ``},
+		{`f(1, 2`, `5: unexpected token EOF`},
+		{`a ? b`, `4: unexpected token EOF`},
+	} {
+		_, perr := Parse(tc.src)
+		got := ""
+		if perr != nil {
+			got = fmt.Sprintf("%d: %s", perr.Offset, perr.Message)
+		}
+		if got != tc.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tc.src, got, tc.want)
+		}
 	}
 }

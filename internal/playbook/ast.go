@@ -107,6 +107,9 @@ type Step struct {
 	index       int
 	parent      *Step
 	inOnFailure bool
+	// broken marks a step with an error in it (a misspelt key, a jump to nowhere): where its flow goes is
+	// not known, so what follows it gets no warnings that would only repeat that error.
+	broken bool
 }
 
 // stepList is one ordered list of steps: the top level, on_failure, or a parallel branch.

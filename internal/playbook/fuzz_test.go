@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/tools/txtar"
+
 	"github.com/parry-soar/parry/internal/plan"
 )
 
@@ -16,17 +18,12 @@ import (
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.txtar")
 	for _, s := range seeds {
-		data, err := os.ReadFile(s)
+		a, err := txtar.ParseFile(s)
 		if err != nil {
 			f.Fatal(err)
 		}
-		text := string(data)
-		if i := strings.Index(text, "-- playbook.yaml --\n"); i >= 0 {
-			text = text[i+len("-- playbook.yaml --\n"):]
-			if j := strings.Index(text, "\n-- "); j >= 0 {
-				text = text[:j+1]
-			}
-			f.Add([]byte(text))
+		if src, ok := file(a, "playbook.yaml"); ok {
+			f.Add([]byte(src))
 		}
 	}
 	shipped, _ := filepath.Glob("../../playbooks/*.yaml")
@@ -34,10 +31,12 @@ func FuzzLoad(f *testing.F) {
 		data, _ := os.ReadFile(s)
 		f.Add(data)
 	}
+	f.Add([]byte("\r0")) // a lone CR ends a line, for the YAML parser as for editors
+	f.Add([]byte("name: x\r\nsteps:\r  - id: a\u2028    wait: 1\n"))
 	l := NewLinter(nil)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		p, diags := l.Load("f.yaml", src)
-		lines := bytes.Count(src, []byte("\n")) + 1
+		lines := countLines(src)
 		for _, d := range diags {
 			if d.Line < 1 || d.Line > lines || d.Column < 1 || d.Message == "" {
 				t.Fatalf("diagnostic outside the file (%d lines): %s", lines, d)
@@ -61,10 +60,29 @@ func FuzzLoad(f *testing.F) {
 		if !bytes.Equal(b, b2) {
 			t.Fatalf("round trip changed the plan:\n%s\n%s", b, b2)
 		}
-		for _, format := range []string{GraphMermaid, GraphDot} {
-			if _, err := Graph(p, format); err != nil {
+		for _, format := range []string{plan.GraphMermaid, plan.GraphDot} {
+			if _, err := plan.Graph(p, format); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
+}
+
+// countLines counts lines the way YAML (and editors) do: LF, CR LF, a lone CR, NEL, LS and PS each end one.
+func countLines(src []byte) int {
+	n := 1
+	for i := 0; i < len(src); i++ {
+		switch {
+		case src[i] == '\n':
+			n++
+		case src[i] == '\r':
+			if i+1 < len(src) && src[i+1] == '\n' {
+				i++
+			}
+			n++
+		case bytes.HasPrefix(src[i:], []byte("\u0085")), bytes.HasPrefix(src[i:], []byte("\u2028")), bytes.HasPrefix(src[i:], []byte("\u2029")):
+			n++
+		}
+	}
+	return n
 }

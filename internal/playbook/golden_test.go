@@ -8,68 +8,42 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/tools/txtar"
+
 	"github.com/parry-soar/parry/internal/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// archive is a txtar archive: a comment, then files introduced by "-- name --" lines.
-type archive struct {
-	comment string
-	names   []string
-	files   map[string]string
-}
-
-func readArchive(t *testing.T, path string) *archive {
+// readArchive reads a txtar archive of test files.
+func readArchive(t *testing.T, path string) *txtar.Archive {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	a, err := txtar.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &archive{files: map[string]string{}}
-	cur := ""
-	var b strings.Builder
-	flush := func() {
-		if cur == "" {
-			a.comment = b.String()
-		} else {
-			a.files[cur] = b.String()
-		}
-		b.Reset()
-	}
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		trimmed := strings.TrimRight(line, "\n")
-		if strings.HasPrefix(trimmed, "-- ") && strings.HasSuffix(trimmed, " --") && len(trimmed) > 6 {
-			flush()
-			cur = trimmed[3 : len(trimmed)-3]
-			a.names = append(a.names, cur)
-			continue
-		}
-		b.WriteString(line)
-	}
-	flush()
 	return a
 }
 
-func (a *archive) format() []byte {
-	var b bytes.Buffer
-	b.WriteString(a.comment)
-	for _, n := range a.names {
-		b.WriteString("-- " + n + " --\n")
-		c := a.files[n]
-		b.WriteString(c)
-		if c != "" && !strings.HasSuffix(c, "\n") {
-			b.WriteString("\n")
+// file returns the content of the named file of an archive, and whether it is there.
+func file(a *txtar.Archive, name string) (string, bool) {
+	for _, f := range a.Files {
+		if f.Name == name {
+			return string(f.Data), true
 		}
 	}
-	return b.Bytes()
+	return "", false
 }
 
-func (a *archive) set(name, content string) {
-	if _, ok := a.files[name]; !ok {
-		a.names = append(a.names, name)
+// setFile replaces the named file's content, or appends the file.
+func setFile(a *txtar.Archive, name, content string) {
+	for i := range a.Files {
+		if a.Files[i].Name == name {
+			a.Files[i].Data = []byte(content)
+			return
+		}
 	}
-	a.files[name] = content
+	a.Files = append(a.Files, txtar.File{Name: name, Data: []byte(content)})
 }
 
 func diagText(diags []Diagnostic) string {
@@ -92,20 +66,20 @@ func TestGoldenDiagnostics(t *testing.T) {
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) {
 			a := readArchive(t, f)
-			src, ok := a.files["playbook.yaml"]
+			src, ok := file(a, "playbook.yaml")
 			if !ok {
 				t.Fatal("no playbook.yaml")
 			}
 			p, diags := l.Load("playbook.yaml", []byte(src))
 			got := diagText(diags)
 			if *update {
-				a.set("diagnostics", got)
-				if err := os.WriteFile(f, a.format(), 0o644); err != nil {
+				setFile(a, "diagnostics", got)
+				if err := os.WriteFile(f, txtar.Format(a), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if want := a.files["diagnostics"]; got != want {
+			if want, _ := file(a, "diagnostics"); got != want {
 				t.Errorf("diagnostics differ\ngot:\n%s\nwant:\n%s", got, want)
 			}
 			if got == "" {
@@ -129,7 +103,9 @@ func TestGoldenPlans(t *testing.T) {
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) {
 			a := readArchive(t, f)
-			p, diags := l.Load("playbook.yaml", []byte(a.files["playbook.yaml"]))
+			src, _ := file(a, "playbook.yaml")
+			warnings, _ := file(a, "warnings")
+			p, diags := l.Load("playbook.yaml", []byte(src))
 			if p == nil {
 				t.Fatalf("did not compile:\n%s", diagText(diags))
 			}
@@ -138,23 +114,23 @@ func TestGoldenPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			if *update {
-				a.set("plan.json", string(got))
-				if w := diagText(diags); w != "" || a.files["warnings"] != "" {
-					a.set("warnings", w)
+				setFile(a, "plan.json", string(got))
+				if w := diagText(diags); w != "" || warnings != "" {
+					setFile(a, "warnings", w)
 				}
-				if err := os.WriteFile(f, a.format(), 0o644); err != nil {
+				if err := os.WriteFile(f, txtar.Format(a), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if want := a.files["plan.json"]; string(got) != want {
+			if want, _ := file(a, "plan.json"); string(got) != want {
 				t.Errorf("plan differs\ngot:\n%s\nwant:\n%s", got, want)
 			}
-			if w := diagText(diags); w != a.files["warnings"] {
-				t.Errorf("warnings differ\ngot:\n%s\nwant:\n%s", w, a.files["warnings"])
+			if w := diagText(diags); w != warnings {
+				t.Errorf("warnings differ\ngot:\n%s\nwant:\n%s", w, warnings)
 			}
 			// The same file always gives the same bytes, and the plan survives a round trip.
-			p2, _ := l.Load("playbook.yaml", []byte(a.files["playbook.yaml"]))
+			p2, _ := l.Load("playbook.yaml", []byte(src))
 			again, _ := plan.Encode(p2)
 			decoded, err := plan.Decode(got)
 			if err != nil {

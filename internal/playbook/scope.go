@@ -148,3 +148,66 @@ func kindOutputType(s *Step) expression.Type {
 	}
 	return expression.Nil // wait has no output; finish and fail end the run
 }
+
+func (v *validator) buildEnvs() {
+	alert := expression.Cached(alertType())
+	inputs := map[string]expression.Type{}
+	for _, in := range v.pb.Inputs {
+		inputs[in.Name] = inputType(in.Type)
+	}
+	steps := map[string]expression.Type{}
+	for _, s := range v.order {
+		if s.ID == "" {
+			continue
+		}
+		steps[s.ID] = v.entryType(s)
+	}
+	v.mainEnv = expression.NewEnv(map[string]expression.Type{
+		expression.ScopeAlert:    alert,
+		expression.ScopeIncident: incidentType(alert),
+		expression.ScopeInputs:   expression.Object(inputs),
+		expression.ScopeVars:     expression.Object(v.varTypes),
+		expression.ScopeSteps:    expression.Object(steps),
+		expression.ScopeRun:      runType(),
+	})
+	v.failEnv = v.mainEnv.With(map[string]expression.Type{expression.ScopeError: errorType()})
+}
+
+// entryType is the type of steps.ID, shared by all steps with the same kind of output.
+func (v *validator) entryType(s *Step) expression.Type {
+	key := string(s.Kind) + ":" + s.Action
+	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet {
+		key = "step:" + s.ID // shaped by the step itself
+	}
+	if s.ForEach != nil {
+		key += "[]"
+	}
+	if t, ok := v.entries[key]; ok {
+		return t
+	}
+	t := expression.Cached(stepEntryType(v.stepOutputType(s)))
+	v.entries[key] = t
+	return t
+}
+
+// stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
+func (v *validator) stepOutputType(s *Step) expression.Type {
+	t := kindOutputType(s)
+	if s.Kind == plan.KindAction {
+		t = expression.Any
+		if spec, ok := v.cat.Lookup(s.Action); ok {
+			t = v.out.of(spec)
+		}
+	}
+	if s.ForEach != nil {
+		return expression.List(t)
+	}
+	return t
+}
+
+func kindOrActionOutput(v *validator, s *Step) expression.Type {
+	if spec, ok := v.cat.Lookup(s.Action); ok && s.Kind == plan.KindAction {
+		return v.out.of(spec)
+	}
+	return kindOutputType(s)
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/playbook"
 )
 
@@ -28,7 +29,7 @@ func Discover(paths []string) (tests, untested []string, err error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", p, unwrapPathError(err))
+			return nil, nil, fmt.Errorf("reading %s: %w", p, fileread.StripPath(err))
 		}
 		if !info.IsDir() {
 			name := filepath.Base(p)
@@ -68,7 +69,7 @@ func Discover(paths []string) (tests, untested []string, err error) {
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing %s: %w", p, unwrapPathError(err))
+			return nil, nil, fmt.Errorf("listing %s: %w", p, fileread.StripPath(err))
 		}
 	}
 	slices.Sort(tests)
@@ -82,6 +83,31 @@ func testFileFor(pb string) string {
 	for _, ext := range []string{".test.yaml", ".test.yml"} {
 		if info, err := os.Stat(stem + ext); err == nil && !info.IsDir() {
 			return stem + ext
+		}
+	}
+	return ""
+}
+
+// PlaybookFor returns the playbook a test file tests by its name (NAME.yaml or NAME.yml beside
+// NAME.test.yaml), or "" when there is none.
+func PlaybookFor(testFile string) string {
+	base := filepath.Base(testFile)
+	ext := filepath.Ext(base)
+	name := strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")
+	return findPlaybook(filepath.Dir(testFile), name)
+}
+
+func expectedPlaybook(testFile string) string {
+	base := filepath.Base(testFile)
+	ext := filepath.Ext(base)
+	return filepath.Join(filepath.Dir(testFile), strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")+".yaml")
+}
+
+func findPlaybook(dir, name string) string {
+	for _, ext := range []string{".yaml", ".yml"} {
+		p := filepath.Join(dir, name+ext)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p
 		}
 	}
 	return ""

@@ -9,61 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/tools/txtar"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata")
-
-// archive is a txtar archive: a comment, then files introduced by "-- name --" lines.
-type archive struct {
-	comment string
-	names   []string
-	files   map[string]string
-}
-
-func readArchive(t *testing.T, path string) *archive {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &archive{files: map[string]string{}}
-	cur := ""
-	var b strings.Builder
-	flush := func() {
-		if cur == "" {
-			a.comment = b.String()
-		} else {
-			a.files[cur] = b.String()
-		}
-		b.Reset()
-	}
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		trimmed := strings.TrimRight(line, "\n")
-		if strings.HasPrefix(trimmed, "-- ") && strings.HasSuffix(trimmed, " --") && len(trimmed) > 6 {
-			flush()
-			cur = trimmed[3 : len(trimmed)-3]
-			a.names = append(a.names, cur)
-			continue
-		}
-		b.WriteString(line)
-	}
-	flush()
-	return a
-}
-
-func (a *archive) format() []byte {
-	var b bytes.Buffer
-	b.WriteString(a.comment)
-	for _, n := range a.names {
-		b.WriteString("-- " + n + " --\n")
-		c := a.files[n]
-		b.WriteString(c)
-		if c != "" && !strings.HasSuffix(c, "\n") {
-			b.WriteString("\n")
-		}
-	}
-	return b.Bytes()
-}
 
 var durationRE = regexp.MustCompile(`\(\d+ms\)`)
 
@@ -103,32 +53,41 @@ func TestGolden(t *testing.T) {
 	r := NewRunner(nil)
 	for _, path := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
-			a := readArchive(t, path)
+			a, err := txtar.ParseFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			dir := t.TempDir()
-			for _, name := range a.names {
-				if name == "output" {
+			want, found := "", false
+			for _, f := range a.Files {
+				if f.Name == "output" {
+					want, found = string(f.Data), true
 					continue
 				}
-				p := filepath.Join(dir, name)
+				p := filepath.Join(dir, f.Name)
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(p, []byte(a.files[name]), 0o644); err != nil {
+				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			got := runDir(t, r, dir)
 			if *update {
-				if _, ok := a.files["output"]; !ok {
-					a.names = append(a.names, "output")
+				if !found {
+					a.Files = append(a.Files, txtar.File{Name: "output"})
 				}
-				a.files["output"] = got
-				if err := os.WriteFile(path, a.format(), 0o644); err != nil {
+				for i := range a.Files {
+					if a.Files[i].Name == "output" {
+						a.Files[i].Data = []byte(got)
+					}
+				}
+				if err := os.WriteFile(path, txtar.Format(a), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if want := a.files["output"]; got != want {
+			if got != want {
 				t.Errorf("output differs\n--- got\n%s--- want\n%s", got, want)
 			}
 		})

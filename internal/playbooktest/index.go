@@ -1,8 +1,6 @@
 package playbooktest
 
 import (
-	"errors"
-	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
 // stepInfo is what a test file may say about a step.
@@ -106,7 +105,7 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 	return idx
 }
 
-func (idx *index) playbookNames() string { return joinWords(idx.names) }
+func (idx *index) playbookNames() string { return yamlnode.AndWords(idx.names) }
 
 // assertEnv is the typed scope of asserts: steps (of the playbook under test, typed from the action catalog),
 // output, error, status, and calls (each action step's calls in order, with what they were called with).
@@ -197,14 +196,6 @@ const (
 
 func errorType() expression.Type {
 	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // baseID strips a for_each item's #N.

@@ -2,8 +2,8 @@ package playbooktest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,36 +16,23 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/suggest"
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
-// Keys of a test file, a case, a mock, an approval answer, expect and a calls entry.
-var (
-	fileKeys     = []string{"playbook", "playbooks", "mocks", "cases"}
-	caseKeys     = []string{"name", "description", "now", "inputs", "alert", "mocks", "approvals", "expect"}
-	mockKeys     = []string{"output", "error", "sequence"}
-	replyKeys    = []string{"output", "error"}
-	errorKeys    = []string{"type", "message"}
-	answerKeys   = []string{"decision", "by", "roles", "comment"}
-	expectKeys   = []string{"status", "error", "steps", "output", "assert", "calls"}
-	failureKeys  = []string{"step", "type", "message"}
-	callKeys     = []string{"step", "action", "with", "times", "never"}
-	alertFields  = []string{"id", "source", "source_id", "kind", "severity", "title", "connection", "observed_at", "received_at", "data"}
-	stepIDItemRE = regexp.MustCompile(`^([a-z][a-z0-9_]*)#([0-9]+)$`)
-)
-
-// maxCases bounds the cases of one file; maxSequence the replies of one mock.
-const (
-	maxCases    = 1000
-	maxSequence = 1000
-)
+var stepIDItemRE = regexp.MustCompile(`^([a-z][a-z0-9_]*)#([0-9]+)$`)
 
 // Load reads, decodes and checks one test file against the playbook it tests (and the playbooks that one
 // calls). Every problem is a diagnostic with the file's position; the File is nil when any is an error.
 func (r *Runner) Load(path string) (*File, []Diagnostic) {
-	data, err := readCapped(path, yamlnode.DefaultLimits.MaxBytes)
+	data, err := fileread.ReadCapped(path, int64(yamlnode.DefaultLimits.MaxBytes))
+	var tooLarge *fileread.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error, Bound: yamlnode.BoundBytes,
+			Message: fmt.Sprintf("file is larger than the limit of %d bytes", tooLarge.Limit)}}
+	}
 	if err != nil {
 		return nil, []Diagnostic{{File: path, Line: 1, Column: 1, Severity: yamlnode.Error, Message: err.Error()}}
 	}
@@ -86,14 +73,10 @@ type loader struct {
 }
 
 func (ld *loader) load(root *yaml.Node) {
-	top, ok := ld.d.Map(root, "a test file")
-	if !ok {
+	if !ld.d.Check(root, fileSpec()) {
 		return
 	}
-	ld.d.CheckKeys(top, "in the test file", fileKeys)
-	if !ld.d.Require(top, "in the test file", "cases") {
-		return
-	}
+	top := yamlnode.MapOf(root)
 	if !ld.loadPlaybooks(top) {
 		return
 	}
@@ -102,24 +85,13 @@ func (ld *loader) load(root *yaml.Node) {
 	ld.ps = expression.NewParser()
 	ld.checkCallTargets(top)
 
-	var fileMocks map[string]*mock
-	if n := top.Get("mocks"); n != nil {
-		fileMocks = ld.mocks(n)
-	}
-	items, ok := ld.d.Seq(top.Get("cases"), `"cases"`)
-	if !ok {
-		return
-	}
-	if len(items) == 0 {
-		ld.rep.Errorf(yamlnode.At(top.Get("cases")), `"cases" is empty: write at least one case`)
-		return
-	}
-	if len(items) > maxCases {
-		ld.rep.Errorf(yamlnode.At(top.Get("cases")), "a test file holds at most %d cases, this one has %d", maxCases, len(items))
+	fileMocks := ld.mocks(top.Get("mocks"))
+	cases := top.Get("cases")
+	if !ld.d.OK(cases) {
 		return
 	}
 	names := map[string]int{}
-	for _, n := range items {
+	for _, n := range cases.Content {
 		if c := ld.caseNode(n, fileMocks, names); c != nil {
 			ld.file.Cases = append(ld.file.Cases, c)
 		}
@@ -131,16 +103,15 @@ func (ld *loader) loadPlaybooks(top yamlnode.Map) bool {
 	dir := filepath.Dir(ld.file.Path)
 	pbPath := ""
 	if n := top.Get("playbook"); n != nil {
-		s, ok := ld.d.Str(n, `"playbook"`)
-		if !ok {
+		if !ld.d.OK(n) {
 			return false
 		}
-		pbPath = s
+		pbPath = n.Value
 		if !filepath.IsAbs(pbPath) {
 			pbPath = filepath.Join(dir, pbPath)
 		}
 		if _, err := os.Stat(pbPath); err != nil {
-			ld.rep.Errorf(yamlnode.At(n), "playbook %s: %v", s, unwrapPathError(err))
+			ld.rep.Errorf(yamlnode.At(n), "playbook %s: %v", n.Value, fileread.StripPath(err))
 			return false
 		}
 	} else {
@@ -169,55 +140,55 @@ func (ld *loader) loadPlaybooks(top yamlnode.Map) bool {
 	if n == nil {
 		return true
 	}
-	items, ok := ld.d.Seq(n, `"playbooks"`)
-	if !ok {
+	if !ld.d.OK(n) {
 		return false
 	}
 	good := true
 	listed := map[string]bool{}
-	for _, it := range items {
-		name, ok := ld.d.Str(it, "a playbook name")
-		if !ok {
+	for _, it := range n.Content {
+		if !ld.d.OK(it) {
 			good = false
 			continue
 		}
-		if name == p.Name {
+		name := it.Value
+		switch {
+		case name == p.Name:
 			ld.rep.Errorf(yamlnode.At(it), "playbook %q is the one under test: list only the playbooks it calls", name)
-			good = false
-			continue
-		}
-		if listed[name] {
+		case listed[name]:
 			ld.rep.Errorf(yamlnode.At(it), "playbook %q is listed twice", name)
-			good = false
-			continue
-		}
-		listed[name] = true
-		path := findPlaybook(dir, name)
-		if path == "" {
+		case findPlaybook(dir, name) == "":
 			ld.rep.Errorf(yamlnode.At(it), "playbook %q: no %s.yaml beside this test file", name, name)
-			good = false
+		default:
+			listed[name] = true
+			if !ld.addSubplan(it, findPlaybook(dir, name)) {
+				good = false
+			}
 			continue
 		}
-		sub := ld.compile(path)
-		if sub == nil {
-			good = false
-			continue
-		}
-		if sub.Name != name {
-			ld.rep.Errorf(yamlnode.At(it), "%s is the playbook %q, not %q", path, sub.Name, name)
-			good = false
-			continue
-		}
-		raw, err := plan.Encode(sub)
-		if err != nil {
-			ld.rep.Errorf(yamlnode.At(it), "%v", err)
-			good = false
-			continue
-		}
-		ld.file.plans[name] = sub
-		ld.file.subplans[name] = raw
+		good = false
 	}
 	return good
+}
+
+// addSubplan compiles a playbook a call step needs, listed by the node it (which holds its name).
+func (ld *loader) addSubplan(it *yaml.Node, path string) bool {
+	name := it.Value
+	sub := ld.compile(path)
+	if sub == nil {
+		return false
+	}
+	if sub.Name != name {
+		ld.rep.Errorf(yamlnode.At(it), "%s is the playbook %q, not %q", path, sub.Name, name)
+		return false
+	}
+	raw, err := plan.Encode(sub)
+	if err != nil {
+		ld.rep.Errorf(yamlnode.At(it), "%v", err)
+		return false
+	}
+	ld.file.plans[name] = sub
+	ld.file.subplans[name] = raw
+	return true
 }
 
 // compile loads a playbook; its errors (not its warnings: lint shows those) fail the test file.
@@ -256,85 +227,47 @@ func (ld *loader) checkCallTargets(top yamlnode.Map) {
 }
 
 func (ld *loader) caseNode(n *yaml.Node, fileMocks map[string]*mock, names map[string]int) *Case {
-	m, ok := ld.d.Map(n, "a case")
-	if !ok {
+	if !ld.d.OK(n) {
 		return nil
 	}
-	c := &Case{line: n.Line, Now: defaultStart}
+	m := yamlnode.MapOf(n)
 	nameNode := m.Get("name")
-	if nameNode == nil {
-		ld.rep.Errorf(yamlnode.At(n), `missing required key "name" in a case`)
+	if !ld.d.OK(nameNode) {
 		return nil
 	}
-	name, ok := ld.d.Str(nameNode, "a case's name")
-	if !ok {
-		return nil
-	}
-	if strings.TrimSpace(name) == "" {
-		ld.rep.Errorf(yamlnode.At(nameNode), "a case's name is empty")
-		return nil
-	}
-	if strings.ContainsAny(name, "\n\r\t") {
-		ld.rep.Errorf(yamlnode.At(nameNode), "a case's name is one line of text")
-		return nil
-	}
+	name := nameNode.Value
 	if first, dup := names[name]; dup {
 		ld.rep.Errorf(yamlnode.At(nameNode), "case %q is defined twice (first on line %d)", name, first)
 	} else {
 		names[name] = nameNode.Line
 	}
-	c.Name = name
-	where := fmt.Sprintf("in case %q", name)
-	ld.d.CheckKeys(m, where, caseKeys)
-	if n := m.Get("description"); n != nil {
-		ld.d.Str(n, `"description"`)
+	c := &Case{Name: name, line: n.Line, Now: defaultStart}
+	if n := m.Get("now"); ld.d.OK(n) {
+		t, _ := time.Parse(time.RFC3339, n.Value)
+		c.Now = t.UTC()
 	}
-	if n := m.Get("now"); n != nil {
-		s, ok := n.Value, n.Kind == yaml.ScalarNode && n.Tag == "!!timestamp" // unquoted times are YAML timestamps
-		if !ok {
-			s, ok = ld.d.Str(n, `"now"`)
-		}
-		if ok {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				ld.rep.Errorf(yamlnode.At(n), `"now" must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got %q`, s)
-			} else {
-				c.Now = t.UTC()
-			}
-		}
-	}
-	if n := m.Get("inputs"); n != nil {
+	if n := m.Get("inputs"); ld.d.OK(n) {
 		c.Inputs = ld.inputs(n)
 	}
-	if n := m.Get("alert"); n != nil {
-		c.Alert = ld.alert(n, c.Now)
+	if n := m.Get("alert"); ld.d.OK(n) {
+		c.Alert = alert(n, c.Now)
 	}
-	var caseMocks map[string]*mock
-	if n := m.Get("mocks"); n != nil {
-		caseMocks = ld.mocks(n)
-	}
-	c.mocks = []map[string]*mock{caseMocks, fileMocks}
-	if n := m.Get("approvals"); n != nil {
-		c.approvals = ld.approvals(n)
-	}
+	c.mocks = []map[string]*mock{ld.mocks(m.Get("mocks")), fileMocks}
+	c.approvals = ld.approvals(m.Get("approvals"))
 	c.expect = expectations{}
-	if n := m.Get("expect"); n != nil {
-		ld.expect(n, &c.expect)
+	if n := m.Get("expect"); ld.d.OK(n) {
+		ld.expect(yamlnode.MapOf(n), &c.expect)
 	}
 	return c
 }
 
 func (ld *loader) inputs(n *yaml.Node) map[string]any {
-	m, ok := ld.d.Map(n, `"inputs"`)
-	if !ok {
-		return nil
-	}
 	declared := make([]string, len(ld.file.plan.Inputs))
 	for i, in := range ld.file.plan.Inputs {
 		declared[i] = in.Name
 	}
 	out := map[string]any{}
-	for _, f := range m.Fields {
+	for _, f := range yamlnode.MapOf(n).Fields {
 		if !slices.Contains(declared, f.Key.Value) {
 			if len(declared) == 0 {
 				ld.rep.Errorf(yamlnode.At(f.Key), "unknown input %q: playbook %s declares no inputs", f.Key.Value, ld.file.plan.Name)
@@ -349,12 +282,7 @@ func (ld *loader) inputs(n *yaml.Node) map[string]any {
 }
 
 // alert builds the alert the way the dispatcher gives it to a run: every field present, times as RFC 3339.
-func (ld *loader) alert(n *yaml.Node, now time.Time) map[string]any {
-	m, ok := ld.d.Map(n, `"alert"`)
-	if !ok {
-		return nil
-	}
-	ld.d.CheckKeys(m, "in the alert", alertFields)
+func alert(n *yaml.Node, now time.Time) map[string]any {
 	a := yamlnode.Value(n).(map[string]any)
 	stamp := now.UTC().Format(time.RFC3339Nano)
 	defaults := map[string]any{
@@ -372,21 +300,17 @@ func (ld *loader) alert(n *yaml.Node, now time.Time) map[string]any {
 // mocks decodes a mocks mapping: keys are action names (cecp.sweep), step ids (sweep) or for_each items
 // (disable#2).
 func (ld *loader) mocks(n *yaml.Node) map[string]*mock {
-	m, ok := ld.d.Map(n, `"mocks"`)
-	if !ok {
+	if !ld.d.OK(n) {
 		return nil
 	}
 	out := map[string]*mock{}
-	for _, f := range m.Fields {
-		key := f.Key.Value
+	for _, f := range yamlnode.MapOf(n).Fields {
 		act := ld.mockTarget(f.Key)
-		if act == "" {
+		if act == "" || !ld.d.OK(f.Value) {
 			continue
 		}
-		mk := &mock{key: key, action: act}
-		mk.replies = ld.mockBody(f.Value, act)
-		if mk.replies != nil {
-			out[key] = mk
+		if replies := ld.mockBody(yamlnode.MapOf(f.Value), act); replies != nil {
+			out[f.Key.Value] = &mock{key: f.Key.Value, action: act, replies: replies}
 		}
 	}
 	return out
@@ -449,76 +373,38 @@ func (ld *loader) stepRef(n *yaml.Node, what string, items bool) (stepInfo, bool
 	return st, true
 }
 
-func (ld *loader) mockBody(n *yaml.Node, act string) []reply {
-	m, ok := ld.d.Map(n, "a mock")
-	if !ok {
+func (ld *loader) mockBody(m yamlnode.Map, act string) []reply {
+	s := m.Get("sequence")
+	if s == nil {
+		if rp, ok := ld.reply(m, act); ok {
+			return []reply{rp}
+		}
 		return nil
 	}
-	ld.d.CheckKeys(m, "in a mock", mockKeys)
-	if !ld.exactlyOne(m, "a mock", mockKeys) {
+	if !ld.d.OK(s) {
 		return nil
 	}
-	if s := m.Get("sequence"); s != nil {
-		items, ok := ld.d.Seq(s, `"sequence"`)
-		if !ok {
-			return nil
+	out := make([]reply, 0, len(s.Content))
+	for _, it := range s.Content {
+		if !ld.d.OK(it) {
+			continue
 		}
-		if len(items) == 0 {
-			ld.rep.Errorf(yamlnode.At(s), `"sequence" is empty: give one reply per call`)
-			return nil
-		}
-		if len(items) > maxSequence {
-			ld.rep.Errorf(yamlnode.At(s), `"sequence" holds at most %d replies, this one has %d`, maxSequence, len(items))
-			return nil
-		}
-		var out []reply
-		for _, it := range items {
-			im, ok := ld.d.Map(it, "a reply in a sequence")
-			if !ok {
-				continue
-			}
-			ld.d.CheckKeys(im, "in a reply", replyKeys)
-			if !ld.exactlyOne(im, "a reply in a sequence", replyKeys) {
-				continue
-			}
-			if rp, ok := ld.reply(im, act); ok {
-				out = append(out, rp)
-			}
-		}
-		if len(out) != len(items) {
-			return nil
-		}
-		return out
-	}
-	if rp, ok := ld.reply(m, act); ok {
-		return []reply{rp}
-	}
-	return nil
-}
-
-// exactlyOne reports a mapping that sets none or several of keys.
-func (ld *loader) exactlyOne(m yamlnode.Map, what string, keys []string) bool {
-	var set []string
-	for _, k := range keys {
-		if m.Has(k) {
-			set = append(set, k)
+		if rp, ok := ld.reply(yamlnode.MapOf(it), act); ok {
+			out = append(out, rp)
 		}
 	}
-	switch len(set) {
-	case 1:
-		return true
-	case 0:
-		ld.rep.Errorf(yamlnode.At(m.Node), "%s needs one of %s", what, orWords(keys))
-	default:
-		ld.rep.Errorf(yamlnode.At(m.Node), "%s takes only one of %s, got %s", what, orWords(keys), strings.Join(set, " and "))
+	if len(out) != len(s.Content) {
+		return nil
 	}
-	return false
+	return out
 }
 
 func (ld *loader) reply(m yamlnode.Map, act string) (reply, bool) {
 	if n := m.Get("error"); n != nil {
-		e := ld.mockErr(n)
-		return reply{err: e}, e != nil
+		if !ld.d.OK(n) {
+			return reply{}, false
+		}
+		return reply{err: mockErr(n)}, true
 	}
 	n := m.Get("output")
 	spec, _ := ld.r.catalog().Lookup(act)
@@ -537,46 +423,27 @@ func (ld *loader) reply(m yamlnode.Map, act string) (reply, bool) {
 }
 
 // mockErr decodes error: TYPE or error: {type, message}.
-func (ld *loader) mockErr(n *yaml.Node) *mockError {
-	e := &mockError{}
-	typeNode := n
+func mockErr(n *yaml.Node) *mockError {
+	e := &mockError{Type: n.Value}
 	if n.Kind == yaml.MappingNode {
-		m, _ := ld.d.Map(n, `"error"`)
-		ld.d.CheckKeys(m, "in a mocked error", errorKeys)
-		if !ld.d.Require(m, "in a mocked error", "type") {
-			return nil
-		}
-		typeNode = m.Get("type")
+		m := yamlnode.MapOf(n)
+		e.Type = m.Get("type").Value
 		if mn := m.Get("message"); mn != nil {
-			s, ok := ld.d.Str(mn, "an error's message")
-			if !ok {
-				return nil
-			}
-			e.Message = s
+			e.Message = mn.Value
 		}
 	}
-	t, ok := ld.d.Str(typeNode, "an error's type")
-	if !ok {
-		return nil
-	}
-	if !slices.Contains(action.ErrorTypes, t) {
-		ld.rep.Errorf(yamlnode.At(typeNode), "unknown error type %q%s; actions fail with %s", t, suggest.Hint(t, action.ErrorTypes), orWords(action.ErrorTypes))
-		return nil
-	}
-	e.Type = t
 	if e.Message == "" {
-		e.Message = "mocked " + t + " error"
+		e.Message = "mocked " + e.Type + " error"
 	}
 	return e
 }
 
 func (ld *loader) approvals(n *yaml.Node) map[string]answer {
-	m, ok := ld.d.Map(n, `"approvals"`)
-	if !ok {
+	if !ld.d.OK(n) {
 		return nil
 	}
 	out := map[string]answer{}
-	for _, f := range m.Fields {
+	for _, f := range yamlnode.MapOf(n).Fields {
 		st, ok := ld.stepRef(f.Key, "approval for", false)
 		if !ok {
 			continue
@@ -585,46 +452,30 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 			ld.rep.Errorf(yamlnode.At(f.Key), "step %q is %s step, not an approval%s", st.id, article(string(st.kind)), approvalHint(st.kind))
 			continue
 		}
+		if !ld.d.OK(f.Value) {
+			continue
+		}
 		a := defaultAnswer(st.approvers)
 		a.line = f.Key.Line
-		decNode := f.Value
+		a.decision = f.Value.Value
 		if f.Value.Kind == yaml.MappingNode {
-			am, _ := ld.d.Map(f.Value, "an approval answer")
-			ld.d.CheckKeys(am, "in an approval answer", answerKeys)
-			if !ld.d.Require(am, "in an approval answer", "decision") {
-				continue
+			am := yamlnode.MapOf(f.Value)
+			a.decision = am.Get("decision").Value
+			if bn := am.Get("by"); ld.d.OK(bn) {
+				a.by = bn.Value
 			}
-			decNode = am.Get("decision")
-			if bn := am.Get("by"); bn != nil {
-				if s, ok := ld.d.Str(bn, `"by"`); ok {
-					a.by = s
-				}
-			}
-			if rn := am.Get("roles"); rn != nil {
+			if rn := am.Get("roles"); ld.d.OK(rn) {
 				a.roles = nil
-				if items, ok := ld.d.Seq(rn, `"roles"`); ok {
-					for _, it := range items {
-						if r, ok := ld.d.Str(it, "a role"); ok {
-							a.roles = append(a.roles, r)
-						}
+				for _, it := range rn.Content {
+					if ld.d.OK(it) {
+						a.roles = append(a.roles, it.Value)
 					}
 				}
 			}
-			if cn := am.Get("comment"); cn != nil {
-				if s, ok := ld.d.Str(cn, `"comment"`); ok {
-					a.comment = s
-				}
+			if cn := am.Get("comment"); ld.d.OK(cn) {
+				a.comment = cn.Value
 			}
 		}
-		d, ok := ld.d.Str(decNode, "an approval's decision")
-		if !ok {
-			continue
-		}
-		if !slices.Contains(decisions, d) {
-			ld.rep.Errorf(yamlnode.At(decNode), "unknown decision %q%s; an approval is answered with %s", d, suggest.Hint(d, decisions), orWords(decisions))
-			continue
-		}
-		a.decision = d
 		out[st.id] = a
 	}
 	return out
@@ -654,124 +505,93 @@ func approvalHint(k plan.Kind) string {
 	return ""
 }
 
-func (ld *loader) expect(n *yaml.Node, ex *expectations) {
-	m, ok := ld.d.Map(n, `"expect"`)
-	if !ok {
-		return
-	}
-	ld.d.CheckKeys(m, "in expect", expectKeys)
-	if sn := m.Get("status"); sn != nil {
-		if s, ok := ld.d.Str(sn, `"status"`); ok {
-			outcomes := ld.idx.outcomes
-			if !slices.Contains(outcomes, s) {
-				ld.rep.Errorf(yamlnode.At(sn), "status %q is not an outcome of %s%s; it ends %s", s, ld.file.plan.Name, suggest.Hint(s, outcomes), orWords(outcomes))
-			} else {
-				ex.status, ex.statusLine = s, sn.Line
-			}
+func (ld *loader) expect(m yamlnode.Map, ex *expectations) {
+	if sn := m.Get("status"); ld.d.OK(sn) {
+		if outcomes := ld.idx.outcomes; !slices.Contains(outcomes, sn.Value) {
+			ld.rep.Errorf(yamlnode.At(sn), "status %q is not an outcome of %s%s; it ends %s", sn.Value, ld.file.plan.Name, suggest.Hint(sn.Value, outcomes), yamlnode.OrWords(outcomes))
+		} else {
+			ex.status, ex.statusLine = sn.Value, sn.Line
 		}
 	}
 	if en := m.Get("error"); en != nil {
-		ld.expectError(en, ex)
+		if ld.d.OK(en) {
+			ex.err = ld.expectError(yamlnode.MapOf(en), en.Line)
+		}
 		if ex.status != "" && ex.status != statusFailed {
 			ld.rep.Errorf(yamlnode.At(en), "expect.error describes a failed run, but status says %s", ex.status)
 		}
 	}
-	if sn := m.Get("steps"); sn != nil {
-		if sm, ok := ld.d.Map(sn, `"steps"`); ok {
-			for _, f := range sm.Fields {
-				id := f.Key.Value
-				if !slices.Contains(ld.idx.mainIDs, id) {
-					ld.rep.Errorf(yamlnode.At(f.Key), "unknown step %q of %s%s", id, ld.file.plan.Name, suggest.Hint(id, ld.idx.mainIDs))
-					continue
-				}
-				s, ok := ld.d.Str(f.Value, fmt.Sprintf("the status of step %s", id))
-				if !ok {
-					continue
-				}
-				if !slices.Contains(stepStatuses, s) {
-					ld.rep.Errorf(yamlnode.At(f.Value), "unknown step status %q%s; a step ends %s", s, suggest.Hint(s, stepStatuses), orWords(stepStatuses))
-					continue
-				}
-				ex.steps = append(ex.steps, stepExpect{id: id, status: s, line: f.Key.Line})
+	if sn := m.Get("steps"); ld.d.OK(sn) {
+		for _, f := range yamlnode.MapOf(sn).Fields {
+			id := f.Key.Value
+			if !slices.Contains(ld.idx.mainIDs, id) {
+				ld.rep.Errorf(yamlnode.At(f.Key), "unknown step %q of %s%s", id, ld.file.plan.Name, suggest.Hint(id, ld.idx.mainIDs))
+				continue
+			}
+			if ld.d.OK(f.Value) {
+				ex.steps = append(ex.steps, stepExpect{id: id, status: f.Value.Value, line: f.Key.Line})
 			}
 		}
 	}
-	if on := m.Get("output"); on != nil {
-		if om, ok := ld.d.Map(on, `"output"`); ok {
-			if ld.idx.outputKeys != nil {
-				for _, f := range om.Fields {
-					if !slices.Contains(ld.idx.outputKeys, f.Key.Value) {
-						ld.rep.Errorf(yamlnode.At(f.Key), "%s has no output %q%s", ld.file.plan.Name, f.Key.Value, fieldHint(f.Key.Value, ld.idx.outputKeys))
-					}
+	if on := m.Get("output"); ld.d.OK(on) {
+		if ld.idx.outputKeys != nil {
+			for _, f := range yamlnode.MapOf(on).Fields {
+				if !slices.Contains(ld.idx.outputKeys, f.Key.Value) {
+					ld.rep.Errorf(yamlnode.At(f.Key), "%s has no output %q%s", ld.file.plan.Name, f.Key.Value, fieldHint(f.Key.Value, ld.idx.outputKeys))
 				}
 			}
-			ex.output = yamlnode.Value(on).(map[string]any)
-			ex.outputLine = on.Line
 		}
+		ex.output = yamlnode.Value(on).(map[string]any)
+		ex.outputLine = on.Line
 	}
-	if an := m.Get("assert"); an != nil {
-		ld.asserts(an, ex)
+	if an := m.Get("assert"); ld.d.OK(an) {
+		nodes := []*yaml.Node{an}
+		if an.Kind == yaml.SequenceNode {
+			nodes = an.Content
+		}
+		ld.asserts(nodes, ex)
 	}
-	if cn := m.Get("calls"); cn != nil {
-		if items, ok := ld.d.Seq(cn, `"calls"`); ok {
-			for _, it := range items {
-				if ce, ok := ld.callExpect(it); ok {
-					ex.calls = append(ex.calls, ce)
-				}
+	if cn := m.Get("calls"); ld.d.OK(cn) {
+		for _, it := range cn.Content {
+			if !ld.d.OK(it) {
+				continue
+			}
+			if ce, ok := ld.callExpect(yamlnode.MapOf(it), it.Line); ok {
+				ex.calls = append(ex.calls, ce)
 			}
 		}
 	}
 }
 
-func (ld *loader) expectError(n *yaml.Node, ex *expectations) {
-	m, ok := ld.d.Map(n, "expect.error")
-	if !ok {
-		return
-	}
-	ld.d.CheckKeys(m, "in expect.error", failureKeys)
-	e := &errorExpect{line: n.Line}
-	if len(m.Fields) == 0 {
-		ld.rep.Errorf(yamlnode.At(n), "expect.error needs at least one of step, type or message")
-		return
-	}
-	if sn := m.Get("step"); sn != nil {
-		if s, ok := ld.d.Str(sn, "expect.error.step"); ok {
-			if !slices.Contains(ld.idx.mainIDs, s) {
-				ld.rep.Errorf(yamlnode.At(sn), "unknown step %q of %s%s", s, ld.file.plan.Name, suggest.Hint(s, ld.idx.mainIDs))
-			}
-			e.step = s
+func (ld *loader) expectError(m yamlnode.Map, line int) *errorExpect {
+	e := &errorExpect{line: line}
+	if sn := m.Get("step"); ld.d.OK(sn) {
+		if !slices.Contains(ld.idx.mainIDs, sn.Value) {
+			ld.rep.Errorf(yamlnode.At(sn), "unknown step %q of %s%s", sn.Value, ld.file.plan.Name, suggest.Hint(sn.Value, ld.idx.mainIDs))
 		}
+		e.step = sn.Value
 	}
-	if tn := m.Get("type"); tn != nil {
-		if s, ok := ld.d.Str(tn, "expect.error.type"); ok {
-			e.typ = s
-		}
+	if tn := m.Get("type"); ld.d.OK(tn) {
+		e.typ = tn.Value
 	}
-	if mn := m.Get("message"); mn != nil {
-		if s, ok := ld.d.Str(mn, "expect.error.message"); ok {
-			e.message = s
-		}
+	if mn := m.Get("message"); ld.d.OK(mn) {
+		e.message = mn.Value
 	}
-	ex.err = e
+	return e
 }
 
 // asserts parses and type-checks each expression where it is written, so a typo is a file:line:col error
 // before anything runs.
-func (ld *loader) asserts(n *yaml.Node, ex *expectations) {
-	nodes := []*yaml.Node{n}
-	if n.Kind == yaml.SequenceNode {
-		nodes = n.Content
-	}
+func (ld *loader) asserts(nodes []*yaml.Node, ex *expectations) {
 	for _, en := range nodes {
-		if en.Kind != yaml.ScalarNode || en.Tag == "!!null" || en.Tag == "!!int" || en.Tag == "!!float" {
-			ld.rep.Errorf(yamlnode.At(en), "an assert must be an expression, got %s", yamlnode.KindName(en))
+		if !ld.d.OK(en) {
 			continue
 		}
 		src, offset := en.Value, 0
 		if expression.IsTemplate(src) {
 			t, err := expression.ParseTemplate(src)
 			if err != nil {
-				ld.rep.Errorf(ld.d.Src.ValuePos(en, err.Offset), "%s", err.Message)
+				ld.rep.Errorf(ld.d.Src.ValuePos(en, err.Offset), "%s%s", err.Message, yamlnode.CommentHint(en))
 				continue
 			}
 			if !t.Whole {
@@ -786,7 +606,13 @@ func (ld *loader) asserts(n *yaml.Node, ex *expectations) {
 		}
 		parsed, perr := ld.ps.Parse(src)
 		if perr != nil {
-			ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+perr.Offset), "%s", perr.Message)
+			ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+perr.Offset), "%s%s", perr.Message, yamlnode.CommentHint(en))
+			continue
+		}
+		if unknown := ld.env.UnknownNames(parsed); len(unknown) > 0 {
+			for _, u := range unknown {
+				ld.rep.Errorf(ld.d.Src.ValuePos(en, offset+u.Offset), "%s", u.Message)
+			}
 			continue
 		}
 		ti, cerr := ld.env.Check(parsed)
@@ -802,20 +628,11 @@ func (ld *loader) asserts(n *yaml.Node, ex *expectations) {
 	}
 }
 
-func (ld *loader) callExpect(n *yaml.Node) (callExpect, bool) {
-	m, ok := ld.d.Map(n, "a calls entry")
-	if !ok {
-		return callExpect{}, false
-	}
-	ld.d.CheckKeys(m, "in a calls entry", callKeys)
-	if !ld.exactlyOne(m, "a calls entry", []string{"step", "action"}) {
-		return callExpect{}, false
-	}
-	ce := callExpect{times: -1, line: n.Line}
+func (ld *loader) callExpect(m yamlnode.Map, line int) (callExpect, bool) {
+	ce := callExpect{times: -1, line: line}
 	var spec *action.Spec
-	good := true
 	if sn := m.Get("step"); sn != nil {
-		if _, ok := ld.d.Str(sn, `"step"`); !ok {
+		if !ld.d.OK(sn) {
 			return callExpect{}, false
 		}
 		st, ok := ld.stepRef(sn, "calls of", true)
@@ -830,28 +647,27 @@ func (ld *loader) callExpect(n *yaml.Node) (callExpect, bool) {
 		spec, _ = ld.r.catalog().Lookup(st.action)
 	} else {
 		an := m.Get("action")
-		a, ok := ld.d.Str(an, `"action"`)
+		if !ld.d.OK(an) {
+			return callExpect{}, false
+		}
+		s, ok := ld.r.catalog().Lookup(an.Value)
 		if !ok {
+			ld.rep.Errorf(yamlnode.At(an), "unknown action %q%s", an.Value, suggest.Hint(an.Value, ld.r.catalog().Names()))
 			return callExpect{}, false
 		}
-		s, ok := ld.r.catalog().Lookup(a)
-		if !ok {
-			ld.rep.Errorf(yamlnode.At(an), "unknown action %q%s", a, suggest.Hint(a, ld.r.catalog().Names()))
+		if !ld.idx.actionsUsed[an.Value] {
+			ld.rep.Errorf(yamlnode.At(an), "no step of %s runs %s", ld.idx.playbookNames(), an.Value)
 			return callExpect{}, false
 		}
-		if !ld.idx.actionsUsed[a] {
-			ld.rep.Errorf(yamlnode.At(an), "no step of %s runs %s", ld.idx.playbookNames(), a)
-			return callExpect{}, false
-		}
-		ce.action, spec = a, s
+		ce.action, spec = an.Value, s
 	}
+	good := true
 	if wn := m.Get("with"); wn != nil {
-		wm, ok := ld.d.Map(wn, `"with"`)
-		if !ok {
+		if !ld.d.OK(wn) {
 			return callExpect{}, false
 		}
 		names := spec.InputNames()
-		for _, f := range wm.Fields {
+		for _, f := range yamlnode.MapOf(wn).Fields {
 			if !slices.Contains(names, f.Key.Value) {
 				ld.rep.Errorf(yamlnode.At(f.Key), "%s has no input %q%s", spec.Name, f.Key.Value, fieldHint(f.Key.Value, names))
 				good = false
@@ -859,25 +675,14 @@ func (ld *loader) callExpect(n *yaml.Node) (callExpect, bool) {
 		}
 		ce.with = yamlnode.Value(wn).(map[string]any)
 	}
-	tn, nn := m.Get("times"), m.Get("never")
-	if tn != nil && nn != nil {
-		ld.rep.Errorf(yamlnode.At(nn), "a calls entry takes times or never, not both")
-		return callExpect{}, false
-	}
-	if tn != nil {
-		t, ok := ld.d.Int(tn, `"times"`, 0, 1_000_000)
-		if !ok {
+	if tn := m.Get("times"); tn != nil {
+		if !ld.d.OK(tn) {
 			return callExpect{}, false
 		}
-		ce.times = t
+		ce.times, _ = ld.d.Int(tn, `"times"`, 0, 1_000_000)
 	}
-	if nn != nil {
-		b, ok := ld.d.Bool(nn, `"never"`)
-		if !ok {
-			return callExpect{}, false
-		}
-		if !b {
-			ld.rep.Errorf(yamlnode.At(nn), "never: false says nothing: leave it out to expect at least one call")
+	if nn := m.Get("never"); nn != nil {
+		if !ld.d.OK(nn) {
 			return callExpect{}, false
 		}
 		ce.times = 0
@@ -885,67 +690,9 @@ func (ld *loader) callExpect(n *yaml.Node) (callExpect, bool) {
 	return ce, good
 }
 
-// PlaybookFor returns the playbook a test file tests by its name (NAME.yaml or NAME.yml beside
-// NAME.test.yaml), or "" when there is none.
-func PlaybookFor(testFile string) string {
-	base := filepath.Base(testFile)
-	ext := filepath.Ext(base)
-	name := strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")
-	return findPlaybook(filepath.Dir(testFile), name)
-}
-
-func expectedPlaybook(testFile string) string {
-	base := filepath.Base(testFile)
-	ext := filepath.Ext(base)
-	return filepath.Join(filepath.Dir(testFile), strings.TrimSuffix(strings.TrimSuffix(base, ext), ".test")+".yaml")
-}
-
-func findPlaybook(dir, name string) string {
-	for _, ext := range []string{".yaml", ".yml"} {
-		p := filepath.Join(dir, name+ext)
-		if info, err := os.Stat(p); err == nil && !info.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
-
-// readCapped reads a file of at most limit bytes.
-func readCapped(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("file is larger than the limit of %d bytes", limit)
-	}
-	return data, nil
-}
-
 func article(word string) string {
 	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
 		return "an " + word
 	}
 	return "a " + word
-}
-
-// orWords writes a, b or c.
-func orWords(words []string) string { return listWords(words, " or ") }
-
-// joinWords writes a, b and c.
-func joinWords(words []string) string { return listWords(words, " and ") }
-
-func listWords(words []string, last string) string {
-	switch len(words) {
-	case 0:
-		return ""
-	case 1:
-		return words[0]
-	}
-	return strings.Join(words[:len(words)-1], ", ") + last + words[len(words)-1]
 }

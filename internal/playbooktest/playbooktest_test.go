@@ -256,3 +256,20 @@ func BenchmarkCase(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(cases), "ms/case")
 	b.ReportMetric(0, "ns/op")
 }
+
+// TestSpecDocumented keeps docs/testing.md complete: every key the test-file spec declares is documented.
+func TestSpecDocumented(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "testing.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := fileSpec().Keys()
+	if len(keys) < 30 {
+		t.Fatalf("only %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.Contains(string(data), "`"+k) {
+			t.Errorf("docs/testing.md does not mention `%s`", k)
+		}
+	}
+}

@@ -11,10 +11,12 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
+	"go.temporal.io/sdk/converter"
 )
 
 const five = `name: five
@@ -220,5 +222,35 @@ func TestFirstFailed(t *testing.T) {
 	}
 	if got := FirstFailed(p, map[string]workflows.StepRecord{}, "fallback"); got != "fallback" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+func TestBatchProgress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		p    mitigation.Progress
+		want string
+	}{
+		{mitigation.Progress{Total: 1, Queued: 1, BatchFill: 3, BatchSize: 10, FlushIn: 1400 * time.Millisecond, Flusher: true},
+			"waiting for batch (3 of 10, flushes in 1.4s)"},
+		{mitigation.Progress{Total: 7, Queued: 2, Out: 5}, "2 of 7 waiting for a batch; 5 posted, waiting for the vendor's outcome"},
+		{mitigation.Progress{Total: 7, Out: 3, Done: 4, LastError: "GET /v1/mitigation/mails: HTTP 503"},
+			"3 posted, waiting for the vendor's outcome; 4 of 7 done; vendor failing: GET /v1/mitigation/mails: HTTP 503"},
+	}
+	for _, tt := range tests {
+		payloads, err := converter.GetDefaultDataConverter().ToPayloads(tt.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := batchProgress(payloads)
+		if !ok || got != tt.want {
+			t.Errorf("batchProgress(%+v) = %q, %v; want %q", tt.p, got, ok, tt.want)
+		}
+	}
+	if _, ok := batchProgress(nil); ok {
+		t.Error("no details read as progress")
+	}
+	if status, detail := waitingSummary([]WaitView{{Step: "quarantine", Kind: "batch", Detail: "waiting for batch (3 of 10)"}}); status != store.RunRunning || detail != "quarantine: waiting for batch (3 of 10)" {
+		t.Errorf("summary %s %q", status, detail)
 	}
 }

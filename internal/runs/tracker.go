@@ -368,6 +368,9 @@ func waitingSummary(waits []WaitView) (string, string) {
 		case "retry back-off":
 			parts = append(parts, "retry of "+w.Step)
 			onlyWaiting = false
+		case "batch":
+			parts = append(parts, w.Step+": "+w.Detail)
+			onlyWaiting = false
 		default:
 			onlyWaiting = false
 		}

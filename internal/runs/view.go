@@ -10,12 +10,14 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/wire"
@@ -153,6 +155,11 @@ func liveState(ctx context.Context, t LiveTemporal, id string) (workflows.Status
 			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, f.GetMessage())
 			if t := pa.GetScheduledTime(); t != nil {
 				w.Until = t.AsTime().UTC()
+			}
+		}
+		if w.Kind == "activity" {
+			if p, ok := batchProgress(pa.GetHeartbeatDetails()); ok {
+				w.Kind, w.Detail = "batch", p
 			}
 		}
 		if w.Kind != "activity" { // an activity simply running is progress, not a wait
@@ -367,4 +374,38 @@ func compactJSON(v any) string {
 		return fmt.Sprint(v)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// batchProgress says what a mitigation step waits for, from the broker's progress in its heartbeat: its items
+// waiting for a batch to fill (n of m, and when it goes at the latest), or posted and waiting for the vendor.
+func batchProgress(details *commonpb.Payloads) (string, bool) {
+	if len(details.GetPayloads()) == 0 {
+		return "", false
+	}
+	var p mitigation.Progress
+	if converter.GetDefaultDataConverter().FromPayloads(details, &p) != nil || p.Total == 0 {
+		return "", false
+	}
+	var parts []string
+	if p.Queued > 0 {
+		part := fmt.Sprintf("%d of %d waiting for a batch", p.Queued, p.Total)
+		if p.BatchSize > 0 {
+			part = fmt.Sprintf("waiting for batch (%d of %d", p.BatchFill, p.BatchSize)
+			if p.FlushIn > 0 {
+				part += fmt.Sprintf(", flushes in %s", p.FlushIn.Round(100*time.Millisecond))
+			}
+			part += ")"
+		}
+		parts = append(parts, part)
+	}
+	if p.Out > 0 {
+		parts = append(parts, fmt.Sprintf("%d posted, waiting for the vendor's outcome", p.Out))
+	}
+	if p.Done > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d done", p.Done, p.Total))
+	}
+	if p.LastError != "" {
+		parts = append(parts, "vendor failing: "+p.LastError)
+	}
+	return strings.Join(parts, "; "), true
 }

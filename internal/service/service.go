@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/fileread"
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
@@ -120,22 +121,14 @@ func BootstrapAdminToken(ctx context.Context, st *store.Store, dataDir string) (
 // EnsureDir creates dir (0700) and checks it is writable, with an error that says so plainly.
 func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data directory %s cannot be created: %w (choose another with --data-dir)", dir, unwrapPath(err))
+		return fmt.Errorf("data directory %s cannot be created: %w (choose another with --data-dir)", dir, fileread.StripPath(err))
 	}
 	probe, err := os.CreateTemp(dir, ".write-test-")
 	if err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w (fix its permissions or choose another with --data-dir)", dir, unwrapPath(err))
+		return fmt.Errorf("data directory %s is not writable: %w (fix its permissions or choose another with --data-dir)", dir, fileread.StripPath(err))
 	}
 	probe.Close()
 	return os.Remove(probe.Name())
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // WriteFileAtomic writes a file through a temporary file and a rename, so readers never see half a file.
@@ -174,15 +167,21 @@ func Runs(d Deps) *runs.Service {
 	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter, Outbox: outbox}
 }
 
-// API builds the HTTP API over the dependencies.
+// API builds the HTTP API over the dependencies. Its /metrics also reports the mitigation queues, read from
+// PostgreSQL when scraped.
 func API(d Deps, svc *runs.Service) *api.Server {
+	if d.Metrics != nil {
+		if err := d.Metrics.Registry.Register(mitigation.NewQueueCollector(d.Store)); err != nil {
+			d.logger().Warn("registering the mitigation queue metrics", "error", err)
+		}
+	}
 	names := make([]string, 0, len(d.Config.CECP.Connections))
 	for _, c := range d.Config.CECP.Connections {
 		names = append(names, c.Name)
 	}
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
 		Connections: names, Runs: svc, Metrics: d.Metrics,
-		Extra: append(api.PlaybookRoutes(d.Store, nil), api.IncidentRoutes(d.Store)...)}
+		Extra: append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)}
 }
 
 // Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also

@@ -10,7 +10,11 @@ func Closest(word string, candidates []string) string {
 	limit := max(1, len(word)/3)
 	lw := strings.ToLower(word)
 	for _, c := range candidates {
-		d := Distance(lw, strings.ToLower(c))
+		lc := strings.ToLower(c)
+		if len(lc)-len(lw) > limit || len(lw)-len(lc) > limit {
+			continue // the distance is at least the difference in length
+		}
+		d := Distance(lw, lc)
 		if d > limit {
 			continue
 		}

@@ -19,11 +19,13 @@ import (
 	"github.com/parry-soar/parry/activities"
 	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/quota"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Registry takes workflow and activity registrations: a Temporal worker or a test environment.
@@ -125,7 +127,7 @@ func FromConfig(cfg config.Config, st *store.Store, secrets secret.Provider, log
 	if err != nil {
 		return Options{}, fmt.Errorf("building the worker: %w", err)
 	}
-	limiter, err := quota.NewPostgres(st.Pool, limits)
+	limiter, err := quota.NewShared(st, limits)
 	if err != nil {
 		return Options{}, fmt.Errorf("building the worker: %w", err)
 	}
@@ -140,14 +142,28 @@ func FromConfig(cfg config.Config, st *store.Store, secrets secret.Provider, log
 		// The CECP log poller's workflow and activity (it runs for connections with poll.enabled).
 		Extra: []func(Registry) error{func(r Registry) error { pollers.Register(r, polls); return nil }},
 		Activities: activities.Deps{
-			Config:    cfg,
-			Secrets:   secrets,
-			Limiter:   limiter,
-			Store:     st,
-			Artifacts: artifact.New(dir, st.Pool),
-			Logger:    logger,
+			Config:     cfg,
+			Secrets:    secrets,
+			Limiter:    limiter,
+			Store:      st,
+			Artifacts:  artifact.New(dir, st),
+			Logger:     logger,
+			Mitigation: &mitigation.Service{Store: st, Logger: logger.With("component", "mitigation")},
 		},
 	}, nil
+}
+
+// WithMetrics registers the worker's own collectors (the mitigation broker's batch fill, queue waits, posts and
+// vendor 429s) on reg, so a /metrics endpoint of the process shows them.
+func WithMetrics(opts *Options, reg prometheus.Registerer) error {
+	m, err := mitigation.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("registering the mitigation broker's metrics: %w", err)
+	}
+	if opts.Activities.Mitigation != nil {
+		opts.Activities.Mitigation.Metrics = m
+	}
+	return nil
 }
 
 // stopTimeout bounds how long Stop waits for activities in flight.

@@ -96,7 +96,7 @@ func TestPhishingContainment(t *testing.T) {
 	st := storetest.NewStore(t)
 	cfg := config.Config{}
 	cfg.CECP.Connections = []config.CECPConnection{{Name: "sim", BaseURL: srv.URL, TokenSecret: "cecp-token", BatchSize: 2}}
-	deps := activities.Deps{Config: cfg, Store: st, Artifacts: artifact.New(filepath.Join(t.TempDir(), "artifacts"), st.Pool),
+	deps := activities.Deps{Config: cfg, Store: st, Artifacts: artifact.New(filepath.Join(t.TempDir(), "artifacts"), st),
 		Secrets: secret.Static{"cecp-token": "tok-phish-0123456789", "quarantine-zip": "zip-phish-987654"},
 		Logger:  slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond}
 
@@ -222,7 +222,7 @@ func TestFromConfig(t *testing.T) {
 		t.Errorf("artifact dir: %v, %v", fi, err)
 	}
 	// The limiter is the cluster-wide one with the connection's own limit.
-	lim, ok := opts.Activities.Limiter.(*quota.Postgres)
+	lim, ok := opts.Activities.Limiter.(*quota.Shared)
 	if !ok || lim.Limit("prod").Requests != 2 || lim.Limit("prod").Window != time.Hour {
 		t.Errorf("limiter %T %+v", opts.Activities.Limiter, opts.Activities.Limiter)
 	}

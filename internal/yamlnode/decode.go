@@ -1,6 +1,7 @@
 package yamlnode
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 type Decoder struct {
 	Src *Source
 	R   *Reporter
+
+	bad map[*yaml.Node]bool // nodes Check found unusable
 }
 
 // Field is one key: value pair of a mapping.
@@ -64,20 +67,39 @@ func (d *Decoder) Map(n *yaml.Node, what string) (Map, bool) {
 		d.R.Errorf(At(n), "%s must be a mapping of keys to values, got %s", what, KindName(n))
 		return Map{Node: n}, false
 	}
+	return MapOf(n), true
+}
+
+// MapOf returns the pairs of a mapping node without checking it (for nodes Check let through).
+func MapOf(n *yaml.Node) Map {
 	m := Map{Node: n, Fields: make([]Field, 0, len(n.Content)/2)}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		m.Fields = append(m.Fields, Field{Key: n.Content[i], Value: n.Content[i+1]})
 	}
-	return m, true
+	return m
 }
 
 // CheckKeys reports every key of m not in known, with a did-you-mean; where names the mapping ("in step \"x\"").
-func (d *Decoder) CheckKeys(m Map, where string, known []string) {
+// It returns whether every key is known.
+func (d *Decoder) CheckKeys(m Map, where string, known []string) bool {
+	return d.CheckKeysMeaning(m, where, known, nil)
+}
+
+// CheckKeysMeaning is CheckKeys where some unknown keys are words of other languages for a known one
+// (when: for if:): the did-you-mean names the known key even though the spelling is not close.
+func (d *Decoder) CheckKeysMeaning(m Map, where string, known []string, meaning map[string]string) bool {
+	ok := true
 	for _, f := range m.Fields {
 		if !contains(known, f.Key.Value) {
-			d.R.Errorf(At(f.Key), "unknown key %q %s%s", f.Key.Value, where, suggest.Hint(f.Key.Value, known))
+			h := suggest.Hint(f.Key.Value, known)
+			if k, found := meaning[f.Key.Value]; found {
+				h = ` (did you mean "` + k + `"?)`
+			}
+			d.R.Errorf(At(f.Key), "unknown key %q %s%s", f.Key.Value, where, h)
+			ok = false
 		}
 	}
+	return ok
 }
 
 // Require reports every key in keys that m lacks, at the mapping's position.
@@ -135,6 +157,17 @@ func (d *Decoder) Bool(n *yaml.Node, what string) (bool, bool) {
 		return false, false
 	}
 	return parseBool(n.Value), true
+}
+
+// CommentHint explains a syntax error in a plain (unquoted) scalar followed by a comment on its line: in
+// YAML, " #" starts a comment, so the value ended there, as in ${{ map(l, # + 1) }}. It returns "" for other
+// scalars.
+func CommentHint(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Style&^yaml.FlowStyle != 0 || !strings.HasPrefix(n.LineComment, "#") {
+		return ""
+	}
+	whole := strings.ReplaceAll(n.Value+" "+n.LineComment, "'", "''")
+	return fmt.Sprintf(` (the " #" after it started a YAML comment, which ended the value: quote the whole value, as in '%s')`, whole)
 }
 
 // KindName describes a node for error messages: "a mapping", "a list", "a string \"x\"", "a number", ...

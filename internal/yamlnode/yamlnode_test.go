@@ -1,6 +1,7 @@
 package yamlnode
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -36,6 +37,12 @@ func TestParseProblems(t *testing.T) {
 		{"nodes", "[1, 2, 3, 4]\n", Limits{MaxNodes: 3}, []string{"f.yaml:1:8: error: document has more than 3 YAML nodes"}},
 		{"complex key", "? [a]\n: 1\n", DefaultLimits, []string{"f.yaml:1:3: error: mapping keys must be plain strings"}},
 		{"utf8", "a: \xff\n", DefaultLimits, []string{"f.yaml:1:4: error: file is not valid UTF-8"}},
+		{"too many aliases", "x: &a 1\ny: [*a, *a, *a]\n", Limits{MaxAliases: 2}, []string{
+			"f.yaml:1:4: error: YAML anchors (&a) are not supported: write the value out where it is needed",
+			"f.yaml:2:5: error: YAML aliases (*a) are not supported: write the value out",
+			"f.yaml:2:9: error: YAML aliases (*a) are not supported: write the value out",
+			"f.yaml:2:13: error: document has more than 2 YAML aliases",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Reporter{File: "f.yaml"}
@@ -52,8 +59,61 @@ func TestParseProblems(t *testing.T) {
 	}
 }
 
+// laughs writes n levels of anchors, each a list of two aliases of the one before.
+func laughs(n int) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, y]\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d]\n", i, i, i-1, i-1)
+	}
+	return b.String()
+}
+
+// TestAliasExpansion: an alias counts as the nodes it stands for, so a few lines of aliases of aliases
+// (each level doubling) cannot stand for millions of nodes.
+func TestAliasExpansion(t *testing.T) {
+	r := &Reporter{File: "f.yaml"}
+	src := Parse("f.yaml", []byte(laughs(12)), Limits{MaxNodes: 4000}, r)
+	Sort(r.Diags)
+	last := r.Diags[len(r.Diags)-1]
+	// a0 has 3 nodes and each level 1 + twice the one before: the second alias on line 10 passes 4,000.
+	if last.String() != "f.yaml:10:15: error: document has more than 4000 YAML nodes (an alias counts as the nodes it stands for)" || src.Root != nil {
+		t.Errorf("got %s", last)
+	}
+	if len(r.Diags) != 28 { // 10 anchors, 17 aliases, the bound
+		t.Errorf("%d diagnostics", len(r.Diags))
+	}
+}
+
+// TestBounds: an exceeded bound is an error whose Bound names it, other problems have none.
+func TestBounds(t *testing.T) {
+	for _, tc := range []struct {
+		text  string
+		lim   Limits
+		bound string
+	}{
+		{"a: 12345\n", Limits{MaxBytes: 4}, BoundBytes},
+		{"a: [[[1]]]\n", Limits{MaxDepth: 3}, BoundDepth},
+		{"[1, 2, 3, 4]\n", Limits{MaxNodes: 3}, BoundNodes},
+		{laughs(30), DefaultLimits, BoundNodes},
+		{"x: &a 1\ny: [*a, *a, *a]\n", Limits{MaxAliases: 2}, BoundAliases},
+		{"a: 1\na: 2\n", DefaultLimits, ""},
+	} {
+		r := &Reporter{File: "f.yaml"}
+		src := Parse("f.yaml", []byte(tc.text), tc.lim, r)
+		Sort(r.Diags)
+		d, exceeded := Exceeded(r.Diags)
+		if d.Bound != tc.bound || exceeded != (tc.bound != "") {
+			t.Errorf("%q: bound %q (%v), want %q", tc.text, d.Bound, exceeded, tc.bound)
+		}
+		if tc.bound != "" && src.Root != nil {
+			t.Errorf("%q: a document over a bound is used", tc.text)
+		}
+	}
+}
+
 func TestValuePos(t *testing.T) {
-	text := strings.Join([]string{
+	lines := []string{
 		`plain: a == b`,                    // 1
 		`dq: "x \"y\" == z"`,               // 2
 		`sq: 'it''s == z'`,                 // 3
@@ -67,7 +127,16 @@ func TestValuePos(t *testing.T) {
 		`  b == c`,                         // 11
 		`flow: {k: "${{ x }}", j: y == z}`, // 12
 		`esc: "a\u00e9b == c"`,             // 13
-	}, "\n") + "\n"
+		`cont: "one \`,                     // 14: an escaped line break
+		`  two == x"`,                      // 15
+	}
+	// Lines end the same for the YAML parser and for positions: LF, CR LF, a lone CR, NEL.
+	for name, eol := range map[string]string{"LF": "\n", "CRLF": "\r\n", "CR": "\r", "NEL": "\u0085"} {
+		t.Run(name, func(t *testing.T) { testValuePos(t, strings.Join(lines, eol)+eol) })
+	}
+}
+
+func testValuePos(t *testing.T, text string) {
 	src := parseOK(t, text)
 	root := src.Root
 	get := func(key string) *yaml.Node {
@@ -101,6 +170,8 @@ func TestValuePos(t *testing.T) {
 		{flow.Content[3], "==", Pos{12, 28}},
 		{get("esc"), "b", Pos{13, 14}},
 		{get("esc"), "==", Pos{13, 16}},
+		{get("cont"), "two", Pos{15, 3}},
+		{get("cont"), "x", Pos{15, 10}},
 	} {
 		idx := strings.Index(tc.n.Value, tc.find)
 		if idx < 0 {
@@ -152,6 +223,57 @@ func TestValue(t *testing.T) {
 	for i := range want {
 		if m[i] != want[i] {
 			t.Errorf("item %d: got %#v, want %#v", i, m[i], want[i])
+		}
+	}
+}
+
+func TestPosOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		off        int
+		want       Pos
+	}{
+		{"start", "ab\ncd", 0, Pos{1, 1}},
+		{"second line", "ab\ncd", 4, Pos{2, 2}},
+		{"at a line break", "ab\ncd", 2, Pos{1, 3}},
+		{"CR LF is one break", "ab\r\ncd", 4, Pos{2, 1}},
+		{"inside CR LF", "ab\r\ncd", 3, Pos{1, 3}},
+		{"lone CR", "ab\rcd\ref", 6, Pos{3, 1}},
+		{"LS", "ab\u2028cd", 5, Pos{2, 1}},
+		{"columns count characters", "é€x", 5, Pos{1, 3}},
+		{"byte order mark", "\ufeffab", 4, Pos{1, 2}},
+		{"past the end", "ab", 9, Pos{1, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Source{Data: []byte(tc.text)}
+			s.index()
+			if got := s.PosOf(tc.off); got != tc.want {
+				t.Errorf("PosOf(%d) = %v, want %v", tc.off, got, tc.want)
+			}
+			if back := s.offsetOf(tc.want); tc.name != "inside CR LF" && tc.name != "past the end" && back != tc.off {
+				t.Errorf("offsetOf(%v) = %d, want %d", tc.want, back, tc.off)
+			}
+		})
+	}
+	if n := LineCount([]byte("a\rb\r\nc\nd\u0085e")); n != 5 {
+		t.Errorf("LineCount = %d, want 5", n)
+	}
+}
+
+// TestLongLines: positions on one long line (a whole playbook in flow style) cost no more than on short
+// ones; this would take minutes if each position were counted from the line's start.
+func TestLongLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a: [")
+	for i := 0; i < 50_000; i++ {
+		b.WriteString("\"é ${{ x }}\", ")
+	}
+	b.WriteString("z]\n")
+	src := parseOK(t, b.String())
+	items := src.Root.Content[1].Content
+	for i, n := range items[:len(items)-1] {
+		if got, want := src.ValuePos(n, 6), (Pos{1, 5 + 14*i + 7}); got != want {
+			t.Fatalf("item %d: %v, want %v", i, got, want)
 		}
 	}
 }

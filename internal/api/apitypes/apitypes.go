@@ -34,12 +34,17 @@ const (
 	CodeInvalidAlerts = "invalid_alerts"
 	// CodeLintFailed: a pushed playbook has lint errors; details lists the diagnostics (400).
 	CodeLintFailed = "lint_failed"
+	// CodeLimitExceeded: a pushed playbook exceeds a bound on the work it makes the server do (YAML nodes,
+	// aliases, expression length); the message names the bound and the limit (400).
+	CodeLimitExceeded = "limit_exceeded"
 	// CodeConflict: the request does not fit the object's state (approving a step that does not wait) (409).
 	CodeConflict = "conflict"
 	// CodeExists: a live object with that name exists (409).
 	CodeExists = "exists"
 	// CodeBodyTooLarge: the body is over api.max_body_bytes (413).
 	CodeBodyTooLarge = "body_too_large"
+	// CodePlaybookTooLarge: a pushed playbook is over the size bound (413).
+	CodePlaybookTooLarge = "playbook_too_large"
 	// CodeTooManyAlerts: more alerts in one request than the API takes (413).
 	CodeTooManyAlerts = "too_many_alerts"
 	// CodeDatabaseUnavailable: PostgreSQL is unreachable; retry when it is back (503).

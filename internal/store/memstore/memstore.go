@@ -43,6 +43,8 @@ type Store struct {
 	cursors   map[string]time.Time
 	locked    map[int64]*Tx           // alert id → the transaction holding it
 	keyLocks  map[store.DedupLock]*Tx // dedup lock → holder
+
+	mitigation *mitState
 }
 
 type runRow struct {

@@ -1,4 +1,4 @@
-package quota
+package store
 
 import (
 	"context"
@@ -7,34 +7,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Postgres is the cluster-wide Limiter: every worker process counts against the same row per key in
-// quota_windows (migration 0010_quota). A slot is taken by one INSERT … ON CONFLICT DO UPDATE … WHERE: the row
-// lock makes concurrent takers, in any process, queue on the row and each see the count the previous one left,
-// so no window ever grants more than its limit. The database's clock decides windows, so processes with
-// skewed clocks still agree.
-type Postgres struct {
-	pool *pgxpool.Pool
-	opts Options
-}
+// The vendor quota of each CECP connection lives in quota_windows (migration 0010_quota), shared by every parry
+// process: a slot is taken by one INSERT … ON CONFLICT DO UPDATE … WHERE, whose row lock makes concurrent
+// takers, in any process, queue on the row and each see the count the previous one left, so no window ever
+// grants more than its limit. The database's clock decides windows, so processes with skewed clocks agree.
 
-// NewPostgres returns a limiter on pool, whose database has the quota_windows table.
-func NewPostgres(pool *pgxpool.Pool, opts Options) (*Postgres, error) {
-	if err := opts.validate(); err != nil {
-		return nil, err
-	}
-	return &Postgres{pool: pool, opts: opts}, nil
-}
-
-// Limit returns the limit that applies to key.
-func (p *Postgres) Limit(key string) Limit { return p.opts.limit(key) }
-
-// takeSQL grants a slot when the key is not blocked and its window has room for the class ($3 = capacity),
+// takeSlotSQL grants a slot when the key is not blocked and its window has room for the class ($3 = capacity),
 // opening a new window when the old one has run out or predates the end of a block. It returns no row when
 // the slot is refused.
-const takeSQL = `
+const takeSlotSQL = `
 INSERT INTO quota_windows AS q (key, window_start, used)
 VALUES ($1, statement_timestamp(), 1)
 ON CONFLICT (key) DO UPDATE SET
@@ -50,9 +33,9 @@ WHERE q.blocked_until <= statement_timestamp()
        OR q.used < $3)
 RETURNING true`
 
-// waitSQL says how long a refused key waits, in microseconds: until the block ends, else until the window does.
-// Infinite timestamps (never blocked, no window yet) take no part in the arithmetic.
-const waitSQL = `
+// quotaWaitSQL says how long a refused key waits, in microseconds: until the block ends, else until the window
+// does. Infinite timestamps (never blocked, no window yet) take no part in the arithmetic.
+const quotaWaitSQL = `
 SELECT CASE
     WHEN blocked_until > statement_timestamp()
         THEN (EXTRACT(EPOCH FROM blocked_until - statement_timestamp()) * 1e6)::bigint
@@ -61,16 +44,14 @@ SELECT CASE
     ELSE 0 END
 FROM quota_windows WHERE key = $1`
 
-// Take implements Limiter.
-func (p *Postgres) Take(ctx context.Context, key string) (time.Duration, error) {
-	l := p.opts.limit(key)
-	window := l.Window.Microseconds()
-	capacity := l.capacity(ClassFrom(ctx))
+// TakeQuotaSlot takes one slot of key's window (window long, capacity slots for the caller's class). It
+// returns 0 when the slot is taken, or how long until the caller may try again.
+func (s *Store) TakeQuotaSlot(ctx context.Context, key string, window time.Duration, capacity int) (time.Duration, error) {
 	// The state read after a refusal can find the window already over (it ended between the two statements):
 	// then taking again is the right answer, a few times at most.
 	for range 3 {
 		var granted bool
-		err := p.pool.QueryRow(ctx, takeSQL, key, window, capacity).Scan(&granted)
+		err := s.Pool.QueryRow(ctx, takeSlotSQL, key, window.Microseconds(), capacity).Scan(&granted)
 		if err == nil {
 			return 0, nil
 		}
@@ -78,7 +59,7 @@ func (p *Postgres) Take(ctx context.Context, key string) (time.Duration, error) 
 			return 0, fmt.Errorf("taking a quota slot of %q: %w", key, err)
 		}
 		var micros int64
-		if err := p.pool.QueryRow(ctx, waitSQL, key, window).Scan(&micros); err != nil {
+		if err := s.Pool.QueryRow(ctx, quotaWaitSQL, key, window.Microseconds()).Scan(&micros); err != nil {
 			return 0, fmt.Errorf("reading the quota window of %q: %w", key, err)
 		}
 		if micros > 0 {
@@ -88,9 +69,9 @@ func (p *Postgres) Take(ctx context.Context, key string) (time.Duration, error) 
 	return 0, fmt.Errorf("taking a quota slot of %q: the window kept changing", key)
 }
 
-// blockSQL closes the key until $2, or, when $2 is NULL, until its current window ends (a whole window from now
-// when none is open). A block never shortens an earlier, longer one.
-const blockSQL = `
+// blockQuotaSQL closes the key until $2, or, when $2 is NULL, until its current window ends (a whole window
+// from now when none is open). A block never shortens an earlier, longer one.
+const blockQuotaSQL = `
 INSERT INTO quota_windows AS q (key, window_start, used, blocked_until)
 VALUES ($1, '-infinity', 0, COALESCE($2, statement_timestamp() + $3::bigint * interval '1 microsecond'))
 ON CONFLICT (key) DO UPDATE SET blocked_until = GREATEST(q.blocked_until, COALESCE($2,
@@ -99,13 +80,13 @@ ON CONFLICT (key) DO UPDATE SET blocked_until = GREATEST(q.blocked_until, COALES
          THEN q.window_start + $3::bigint * interval '1 microsecond'
          ELSE statement_timestamp() + $3::bigint * interval '1 microsecond' END))`
 
-// Block implements Limiter.
-func (p *Postgres) Block(ctx context.Context, key string, until time.Time) error {
+// BlockQuota closes key's window for every process until until, or (zero until) until its current window ends.
+func (s *Store) BlockQuota(ctx context.Context, key string, until time.Time, window time.Duration) error {
 	var u *time.Time
 	if !until.IsZero() {
 		u = &until
 	}
-	if _, err := p.pool.Exec(ctx, blockSQL, key, u, p.opts.limit(key).Window.Microseconds()); err != nil {
+	if _, err := s.Pool.Exec(ctx, blockQuotaSQL, key, u, window.Microseconds()); err != nil {
 		return fmt.Errorf("blocking the quota of %q: %w", key, err)
 	}
 	return nil

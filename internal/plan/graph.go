@@ -1,10 +1,8 @@
-package playbook
+package plan
 
 import (
 	"fmt"
 	"strings"
-
-	"github.com/parry-soar/parry/internal/plan"
 )
 
 // Graph formats.
@@ -15,7 +13,7 @@ const (
 
 // Graph draws a plan's flow: steps in order, parallel branches, conditions and jumps, loops, and the error
 // paths (on_error jumps, fail steps, on_failure).
-func Graph(p *plan.Plan, format string) (string, error) {
+func Graph(p *Plan, format string) (string, error) {
 	g := &graph{parallel: map[string]bool{}}
 	g.build(p)
 	switch format {
@@ -68,7 +66,7 @@ const (
 
 func nodeID(stepID string) string { return "s_" + stepID }
 
-func (g *graph) build(p *plan.Plan) {
+func (g *graph) build(p *Plan) {
 	g.root.items = append(g.root.items, &gnode{id: startID, lines: []string{"start"}, shape: shapeCircle})
 	g.list(p.Steps, &g.root, startID, endID)
 	g.root.items = append(g.root.items, &gnode{id: endID, lines: []string{"end"}, shape: shapeCircle})
@@ -92,16 +90,16 @@ func (g *graph) usesFailed() bool {
 }
 
 // enter and exit are the ids edges attach to: a parallel step is entered at its cluster and left at its join.
-func enter(s *plan.Step) string { return nodeID(s.ID) }
-func exit(s *plan.Step) string {
-	if s.Kind == plan.KindParallel {
+func enter(s *Step) string { return nodeID(s.ID) }
+func exit(s *Step) string {
+	if s.Kind == KindParallel {
 		return nodeID(s.ID) + "__join"
 	}
 	return nodeID(s.ID)
 }
 
 // list draws one step list inside c, entered from entry; its end leads to end ("" for on_failure).
-func (g *graph) list(steps []plan.Step, c *cluster, entry, end string) {
+func (g *graph) list(steps []Step, c *cluster, entry, end string) {
 	if len(steps) == 0 {
 		if end != "" {
 			g.edges = append(g.edges, gedge{from: entry, to: end})
@@ -109,7 +107,7 @@ func (g *graph) list(steps []plan.Step, c *cluster, entry, end string) {
 		return
 	}
 	target := func(id string) string {
-		if id == plan.End {
+		if id == End {
 			return end
 		}
 		for i := range steps {
@@ -140,19 +138,19 @@ func (g *graph) list(steps []plan.Step, c *cluster, entry, end string) {
 			}
 		}
 		switch s.Kind {
-		case plan.KindFinish:
+		case KindFinish:
 			g.edges = append(g.edges, gedge{from: exit(s), to: endID, label: "finish"})
 			falls = s.If != ""
-		case plan.KindFail:
+		case KindFail:
 			g.edges = append(g.edges, gedge{from: exit(s), to: failedID, label: "fail", dashed: true})
 			falls = s.If != ""
 		}
 		switch s.OnError.Action {
-		case plan.OnErrorGoto:
+		case OnErrorGoto:
 			if t := target(s.OnError.Goto); t != "" {
 				g.edges = append(g.edges, gedge{from: exit(s), to: t, label: "on error", dashed: true})
 			}
-		case plan.OnErrorContinue:
+		case OnErrorContinue:
 			if after != "" {
 				g.edges = append(g.edges, gedge{from: exit(s), to: after, label: "on error", dashed: true})
 			}
@@ -167,35 +165,35 @@ func (g *graph) list(steps []plan.Step, c *cluster, entry, end string) {
 	}
 }
 
-func (g *graph) step(s *plan.Step, c *cluster) {
+func (g *graph) step(s *Step, c *cluster) {
 	var lines []string
 	sh := shapeBox
 	switch s.Kind {
-	case plan.KindAction:
+	case KindAction:
 		lines = append(lines, s.ID, s.Action.Name)
-	case plan.KindCall:
+	case KindCall:
 		lines = append(lines, s.ID, "call "+s.Call.Playbook)
 		sh = shapeSubroutine
-	case plan.KindApproval:
+	case KindApproval:
 		lines = append(lines, s.ID, "approval ("+s.Approval.Timeout.String()+", then "+s.Approval.OnTimeout+")")
 		sh = shapeHexagon
-	case plan.KindWait:
+	case KindWait:
 		lines = append(lines, s.ID, "wait "+s.Wait.String())
 		sh = shapeRound
-	case plan.KindSet:
+	case KindSet:
 		var names []string
 		for _, v := range s.Set {
 			names = append(names, v.Name)
 		}
 		lines = append(lines, s.ID, "set "+strings.Join(names, ", "))
 		sh = shapeRound
-	case plan.KindFinish:
+	case KindFinish:
 		lines = append(lines, s.ID, strings.TrimSpace("finish "+s.Finish.Status))
 		sh = shapeStadium
-	case plan.KindFail:
+	case KindFail:
 		lines = append(lines, s.ID, "fail")
 		sh = shapeStadium
-	case plan.KindParallel:
+	case KindParallel:
 		pc := &cluster{id: nodeID(s.ID), label: s.ID + " (parallel)"}
 		g.parallel[pc.id] = true
 		if s.If != "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
 )
 
@@ -31,9 +32,9 @@ func pools(t testing.TB, n int) []*pgxpool.Pool {
 	return out
 }
 
-func newPostgres(t testing.TB, pool *pgxpool.Pool, l Limit) *Postgres {
+func newPostgres(t testing.TB, pool *pgxpool.Pool, l Limit) *Shared {
 	t.Helper()
-	p, err := NewPostgres(pool, Options{Default: l})
+	p, err := NewShared(store.New(pool), Options{Default: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func newPostgres(t testing.TB, pool *pgxpool.Pool, l Limit) *Postgres {
 // more than N, background callers never take the reserve, and response callers always get it.
 func TestPostgresConcurrent(t *testing.T) {
 	l := Limit{Requests: 20, Window: time.Hour, Reserve: 5}
-	var limiters []*Postgres
+	var limiters []*Shared
 	for _, p := range pools(t, 4) {
 		limiters = append(limiters, newPostgres(t, p, l))
 	}

@@ -2,53 +2,11 @@ package playbook
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/parry-soar/parry/internal/action"
-	"github.com/parry-soar/parry/internal/plan"
 )
-
-// TestGraphGolden pins the mermaid and dot drawings of the plan goldens (testdata/graph/NAME.mmd, .dot).
-func TestGraphGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/plans/*.txtar")
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".txtar")
-		a := readArchive(t, f)
-		p, diags := Load("playbook.yaml", []byte(a.files["playbook.yaml"]))
-		if p == nil {
-			t.Fatalf("%s: %v", name, diags)
-		}
-		for format, ext := range map[string]string{GraphMermaid: ".mmd", GraphDot: ".dot"} {
-			got, err := Graph(p, format)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", "graph", name+ext)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs:\n%s", golden, got)
-			}
-		}
-	}
-	if _, err := Graph(&plan.Plan{}, "svg"); err == nil {
-		t.Error("unknown format accepted")
-	}
-}
 
 // TestSchema checks the generated JSON Schema's structure: every reference resolves, every action has a
 // with definition listing all its inputs and its required ones. (It was also checked with ajv against the

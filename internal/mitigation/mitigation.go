@@ -1,0 +1,380 @@
+// Package mitigation is parry's one way to mitigate mails and accounts at a CECP tenant: batching, the ledger
+// that keeps an ambiguous POST from being sent twice, the vendor quota and the audit trail. The
+// cecp.mitigate_mails and cecp.mitigate_accounts activities call it, and so does `parry cecp mitigate-*` (by
+// starting a one-step run).
+//
+// It is a broker with a durable queue in PostgreSQL. Every run step that mitigates on a connection queues its
+// items and waits for their outcomes; one flusher per (connection, kind) — whichever waiting step holds the
+// lease, in any worker process — packs the queued items of every run into full batches (up to the connection's
+// batch size, flushed when full or after batch_linger), posts them, and polls the outcomes of every outstanding
+// batch with one time-window query. Items are shared: the same mail asked by two incidents is mitigated once and
+// both get the outcome. Response work goes before background work, and a flush goes round the runs that asked
+// (each run's first item, then each run's second), so one huge campaign does not starve single-mail incidents.
+//
+// Why a queue in PostgreSQL rather than a broker workflow: the items, their outcomes and the ledger are the
+// system of record parry already keeps there (the audit trail, the per-step ledger before it); a run's step
+// stays one activity, so the interpreter, parry test's mocks, recorded histories and retries from a step are
+// unchanged; and the flusher needs no long-lived workflow history or continue-as-new. The queue survives worker
+// and server restarts: a retried step finds its items again, and a flusher that died mid-POST leaves a ledger
+// row that the next flusher settles by looking the items up before posting any of them again.
+package mitigation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parry-soar/parry/internal/cecp"
+	"github.com/parry-soar/parry/internal/quota"
+	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
+)
+
+// Store is the queue, the ledger, the leases and the audit trail (*store.Store is one; tests use memstore).
+type Store interface {
+	EnqueueMitigation(ctx context.Context, req store.MitigationRequest) ([]store.MitigationItem, error)
+	RequestItems(ctx context.Context, runID, step string) ([]store.MitigationItem, error)
+	QueuedMitigations(ctx context.Context, connection, kind string, limit int) ([]store.MitigationItem, error)
+	BeginPost(ctx context.Context, connection, kind, actionType string, itemIDs []int64) (int64, error)
+	AcceptPost(ctx context.Context, postID int64, batchID, traceID string) error
+	ReleasePost(ctx context.Context, postID int64) error
+	RejectPost(ctx context.Context, postID int64, errType, message string) error
+	SendingPosts(ctx context.Context, connection, kind string) ([]store.MitigationPost, error)
+	PostItems(ctx context.Context, postID int64) ([]store.MitigationItem, error)
+	ResolvePost(ctx context.Context, postID int64, found map[int64][]string) error
+	OutstandingMitigations(ctx context.Context, connection, kind string) ([]store.MitigationItem, error)
+	RecordMitigationOutcomes(ctx context.Context, outs []store.MitigationOutcome) error
+	PostRequesters(ctx context.Context, postID int64) ([]store.Requester, error)
+	TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+}
+
+// Vendor is a connection's CECP client (*cecp.Client is one). Its limiter decides every request's quota slot.
+type Vendor interface {
+	MitigateMails(ctx context.Context, items []cecp.MailAction) (cecp.BatchResult, error)
+	MitigateAccounts(ctx context.Context, items []cecp.AccountAction) (cecp.BatchResult, error)
+	MailActionResultPages(q cecp.ActionResultsQuery) *cecp.Pager[cecp.Action]
+	AccountActionResultPages(q cecp.ActionResultsQuery) *cecp.Pager[cecp.Action]
+}
+
+// Kinds of mitigation.
+const (
+	Mails    = "mails"
+	Accounts = "accounts"
+)
+
+// Connection is what the broker needs of a configured CECP connection.
+type Connection struct {
+	Name   string
+	Vendor Vendor
+	// BatchSize is the most items one POST carries; Linger how long a partial batch waits for more.
+	BatchSize int
+	Linger    time.Duration
+	// Window is the quota window: how long a vendor 429 without Retry-After keeps the connection closed.
+	Window time.Duration
+}
+
+// Defaults of the Service's tuning fields.
+const (
+	DefaultLinger          = 2 * time.Second
+	DefaultPollInterval    = 2 * time.Second
+	DefaultMaxPollInterval = 30 * time.Second
+	DefaultCheckInterval   = time.Second
+	DefaultMaxCheck        = 5 * time.Second
+	DefaultLeaseTTL        = 2 * time.Minute
+	DefaultReuseFor        = 24 * time.Hour
+	DefaultBackoff         = time.Second
+	// lookupSkew widens a results window before the first POST: the vendor's clock may lag parry's.
+	lookupSkew = 5 * time.Minute
+	// lookupMax bounds the actions one window query reads.
+	lookupMax = 50_000
+	// missingPolls is how many polls in a row may find every listed action of an item's batches finished
+	// while the item has none before it is given up as Missing.
+	missingPolls = 3
+)
+
+// Service runs mitigations. Set the fields once (the worker), then call Mitigate from any number of goroutines.
+type Service struct {
+	Store   Store
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// PollInterval is the first wait between result polls of a connection, doubling up to MaxPollInterval
+	// while nothing changes.
+	PollInterval, MaxPollInterval time.Duration
+	// CheckInterval is how often a waiting step looks at its items (doubling to MaxCheck while nothing
+	// changes); it is also how soon a waiting step takes over the flush when the flusher is gone.
+	CheckInterval, MaxCheck time.Duration
+	LeaseTTL                time.Duration
+	// Backoff is the first wait after a transient vendor failure, doubling to 30 s.
+	Backoff time.Duration
+	// ReuseFor is how long a succeeded item is joined instead of posted again.
+	ReuseFor time.Duration
+	// Sleep waits d or until ctx ends (tests replace it); a real timer when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Item is one mail or account of a request; Key identifies it (lower-cased mailbox and ids, or the account).
+type Item struct {
+	Key     string
+	Mail    *cecp.MailAction
+	Account *cecp.AccountAction
+}
+
+// Request is what one run step asks for.
+type Request struct {
+	RunID, Step string
+	Attempt     int
+	// Action names the asking action in audit rows (cecp.mitigate_mails).
+	Action     string
+	Kind       string // Mails or Accounts
+	ActionType string // cecp.MailQuarantine…
+	Items      []Item
+	// Priority is quota.Response (0) or quota.Background (1).
+	Priority quota.Class
+	// Wait for every item's outcome; without it, return once every item is posted.
+	Wait bool
+}
+
+// Result is what became of a request's items.
+type Result struct {
+	BatchIDs  []string
+	Succeeded int
+	Skipped   int
+	Failed    int
+	Pending   int
+	Actions   []cecp.Action
+}
+
+// Progress is what a waiting step reports (heartbeat details, run show).
+type Progress struct {
+	Total  int `json:"total"`
+	Queued int `json:"queued"` // not yet in a POST
+	Out    int `json:"out"`    // posted, no outcome yet
+	Done   int `json:"done"`
+	// BatchFill of BatchSize: the items waiting in the queue for the batch this step's first queued item
+	// goes into; FlushIn: when that batch goes at the latest (linger).
+	BatchFill int           `json:"batch_fill,omitempty"`
+	BatchSize int           `json:"batch_size,omitempty"`
+	FlushIn   time.Duration `json:"flush_in,omitempty"`
+	Flusher   bool          `json:"flusher,omitempty"`
+	// LastError is the vendor failure the flusher is waiting out (a 5xx, a dropped connection).
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Error is a failure with its wire error type decided.
+type Error struct {
+	Type string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Service) sleep(ctx context.Context, d time.Duration) error {
+	if s.Sleep != nil {
+		return s.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func or[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// LeaseName names the lease of a connection's flusher.
+func LeaseName(connection, kind string) string { return "mitigation:" + connection + ":" + kind }
+
+// Mitigate queues req's items on conn and waits until each has an outcome (req.Wait) or is posted. report,
+// when not nil, is told the progress whenever it changes. It returns an *Error for what the step should fail
+// with: the vendor refused a POST carrying the step's items, or lists no action for some of them.
+func (s *Service) Mitigate(ctx context.Context, conn Connection, req Request, report func(Progress)) (Result, error) {
+	if len(req.Items) == 0 {
+		return Result{BatchIDs: []string{}, Actions: []cecp.Action{}}, nil
+	}
+	ctx = quota.WithClass(ctx, req.Priority)
+	sreq := store.MitigationRequest{RunID: req.RunID, Step: req.Step, Connection: conn.Name, Kind: req.Kind,
+		ActionType: req.ActionType, Priority: int(req.Priority), ReuseFor: or(s.ReuseFor, DefaultReuseFor), Wait: req.Wait}
+	for _, it := range req.Items {
+		payload, err := itemPayload(it)
+		if err != nil {
+			return Result{}, err
+		}
+		sreq.Items = append(sreq.Items, store.NewMitigationItem{Key: it.Key, Payload: payload})
+	}
+	if _, err := s.Store.EnqueueMitigation(ctx, sreq); err != nil {
+		if errors.Is(err, store.ErrRequestChanged) {
+			return Result{}, &Error{Type: wire.InvalidInput, Msg: fmt.Sprintf("step %s: %v; refusing to post what could duplicate it", req.Step, err)}
+		}
+		return Result{}, err
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	f := &flusher{s: s, conn: conn, kind: req.Kind, lease: LeaseName(conn.Name, req.Kind),
+		holder: fmt.Sprintf("%s/%s#%d/%s", req.RunID, req.Step, req.Attempt, hex.EncodeToString(b[:]))}
+	defer f.release(ctx)
+	check := or(s.CheckInterval, DefaultCheckInterval)
+	var last Progress
+	for {
+		items, err := s.Store.RequestItems(ctx, req.RunID, req.Step)
+		if err != nil {
+			return Result{}, err
+		}
+		p := progressOf(items)
+		if done, err := finished(items, req); done || err != nil {
+			return summarize(items), err
+		}
+		wake, err := f.turn(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		p.Flusher = f.leader
+		if f.leader {
+			p.BatchFill, p.BatchSize, p.FlushIn, p.LastError = f.fill, or(conn.BatchSize, cecp.DefaultMaxBatch), f.flushIn, f.lastError
+		}
+		if report != nil && p != last {
+			report(p)
+		}
+		if p != last {
+			check = or(s.CheckInterval, DefaultCheckInterval)
+		}
+		last = p
+		wait := check
+		if f.leader {
+			wait = min(wake, check)
+		} else {
+			check = min(check*2, or(s.MaxCheck, DefaultMaxCheck))
+		}
+		if err := s.sleep(ctx, max(wait, 10*time.Millisecond)); err != nil {
+			if f.lastError != "" {
+				return Result{}, fmt.Errorf("waiting for %d %s on connection %q (%d posted, %d done): %w (the vendor last failed with: %s)",
+					p.Total, req.Kind, conn.Name, p.Out, p.Done, err, f.lastError)
+			}
+			return Result{}, err
+		}
+	}
+}
+
+// itemPayload is what the vendor is sent for the item.
+func itemPayload(it Item) (json.RawMessage, error) {
+	var v any = it.Mail
+	if it.Account != nil {
+		v = it.Account
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding mitigation item %s: %w", it.Key, err)
+	}
+	return b, nil
+}
+
+func progressOf(items []store.MitigationItem) Progress {
+	p := Progress{Total: len(items)}
+	for _, it := range items {
+		switch it.State {
+		case store.ItemQueued:
+			p.Queued++
+		case store.ItemDone:
+			p.Done++
+		default:
+			p.Out++
+		}
+	}
+	return p
+}
+
+// finished reports whether the request is over: every item done (or, without Wait, at least posted). An item
+// the vendor refused, or never listed, ends it with the step's error.
+func finished(items []store.MitigationItem, req Request) (bool, error) {
+	var missing int
+	for _, it := range items {
+		switch it.Status {
+		case store.ItemRejected:
+			var o struct{ Error, Type string }
+			_ = json.Unmarshal(it.Outcome, &o)
+			typ := o.Type
+			if typ == "" {
+				typ = wire.VendorRejected
+			}
+			return true, &Error{Type: typ, Msg: o.Error}
+		case store.ItemMissing:
+			missing++
+		}
+	}
+	done := true
+	for _, it := range items {
+		if it.State != store.ItemDone && (req.Wait || it.State != store.ItemPosted) {
+			done = false
+		}
+	}
+	if done && missing > 0 {
+		batches := summarize(items).BatchIDs
+		return true, &Error{Type: wire.VendorRejected, Msg: fmt.Sprintf("the vendor lists no action for %d of the %s after every "+
+			"listed action finished (batches %s)", missing, req.Kind, strings.Join(batches, ", "))}
+	}
+	return done, nil
+}
+
+// summarize counts a request's outcomes.
+func summarize(items []store.MitigationItem) Result {
+	r := Result{BatchIDs: []string{}, Actions: []cecp.Action{}}
+	for _, it := range items {
+		for _, b := range it.BatchIDs {
+			if !slices.Contains(r.BatchIDs, b) {
+				r.BatchIDs = append(r.BatchIDs, b)
+			}
+		}
+		if it.State != store.ItemDone {
+			r.Pending++
+			continue
+		}
+		switch it.Status {
+		case string(cecp.StatusSuccess):
+			r.Succeeded++
+		case string(cecp.StatusSkipped):
+			r.Skipped++
+		case store.ItemMissing, store.ItemRejected:
+			r.Pending++
+			continue
+		default:
+			r.Failed++
+		}
+		var a cecp.Action
+		if json.Unmarshal(it.Outcome, &a) == nil {
+			r.Actions = append(r.Actions, a)
+		}
+	}
+	return r
+}
