@@ -2,7 +2,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-short dev build bench fuzz histories docs lint-playbooks
+.PHONY: test test-short dev build bench fuzz fuzz-api histories docs lint-playbooks
 
 ## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
 test:
@@ -25,6 +25,15 @@ build:
 BENCH ?= .
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 60m ./... | tee bench.out
+
+## fuzz: run the fuzz targets CI runs for a short time (FUZZTIME each)
+FUZZTIME ?= 30s
+fuzz: fuzz-api
+
+## fuzz-api: fuzz the whole API request path (alerts, playbook push, runs, tokens; real PostgreSQL) for FUZZTIME;
+## every answer must be below 500 and nothing may panic (plain `go test` runs the seed corpus)
+fuzz-api:
+	$(GO) test -run '^$$' -fuzz '^FuzzAPIRequest$$' -fuzztime $(FUZZTIME) ./internal/api/
 
 ## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
 ## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)

@@ -11,11 +11,10 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/suggest"
 )
@@ -24,36 +23,22 @@ import (
 const MaxAlertsPerRequest = 10000
 
 // AlertIn is one alert as sources send it.
-type AlertIn struct {
-	ID         json.RawMessage `json:"id,omitempty"` // the source's own id: a string or a number
-	Source     string          `json:"source"`
-	Kind       string          `json:"kind"`
-	Severity   string          `json:"severity"`
-	Title      string          `json:"title"`
-	Connection string          `json:"connection,omitempty"`
-	ObservedAt string          `json:"observed_at"`
-	Data       json.RawMessage `json:"data,omitempty"`
-}
+type AlertIn = apitypes.AlertIn
 
 // AlertProblem is one invalid field of one alert of a request.
-type AlertProblem struct {
-	Index   int    `json:"index"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
+type AlertProblem = apitypes.AlertProblem
 
 // IntakeResponse answers POST /v1/alerts (202): the stored ids in request order.
-type IntakeResponse struct {
-	Accepted   int                   `json:"accepted"`
-	Duplicates int                   `json:"duplicates"`
-	Alerts     []store.InsertedAlert `json:"alerts"`
-}
+type IntakeResponse = apitypes.IntakeResponse
 
 func (s *Server) alertRoutes() []Route {
 	return []Route{
-		{"POST /v1/alerts", store.RoleIngest, s.postAlerts},
-		{"GET /v1/alerts", store.RoleViewer, s.listAlerts},
-		{"GET /v1/alerts/{id}", store.RoleViewer, s.getAlert},
+		{Pattern: "POST /v1/alerts", Role: store.RoleIngest, Handler: s.postAlerts, Audit: "alerts.ingest"},
+		// Signed instead of a bearer token: the handler checks the signature.
+		{Pattern: "POST /v1/webhooks/alerts/{name}", Handler: s.postWebhookAlerts, Audit: "alerts.ingest"},
+		{Pattern: "GET /v1/alerts", Role: store.RoleViewer, Handler: s.listAlerts,
+			Query: []string{apitypes.ParamStatus, apitypes.ParamSource, apitypes.ParamLimit, apitypes.ParamBefore}},
+		{Pattern: "GET /v1/alerts/{id}", Role: store.RoleViewer, Handler: s.getAlert},
 	}
 }
 
@@ -73,21 +58,25 @@ func (s *Server) postWebhookAlerts(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return BadJSON(err)
 	}
+	name := r.PathValue("name")
+	if tokenNameValue(name) != nil {
+		return Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "the path does not name a token")
+	}
 	sig := r.Header.Get("X-Parry-Signature-256")
 	if sig == "" {
 		sig = r.Header.Get("X-Hub-Signature-256")
 	}
 	hexSig, ok := strings.CutPrefix(sig, "sha256=")
 	if !ok {
-		return Errorf(http.StatusUnauthorized, "unauthorized", "missing X-Parry-Signature-256: sha256=<hex HMAC-SHA256 of the body> header")
+		return Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "missing X-Parry-Signature-256: sha256=<hex HMAC-SHA256 of the body> header")
 	}
 	given, err := hex.DecodeString(hexSig)
 	if err != nil {
-		return Errorf(http.StatusUnauthorized, "unauthorized", "the signature is not hex")
+		return Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "the signature is not hex")
 	}
-	tok, secret, err := s.Store.WebhookToken(r.Context(), r.PathValue("name"))
+	tok, secret, err := s.Store.WebhookToken(r.Context(), name)
 	if errors.Is(err, store.ErrBadToken) {
-		return Errorf(http.StatusUnauthorized, "unauthorized", "no live token with a webhook secret is named %q", r.PathValue("name"))
+		return Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "no live token with a webhook secret is named %q", name)
 	}
 	if err != nil {
 		return err
@@ -95,11 +84,12 @@ func (s *Server) postWebhookAlerts(w http.ResponseWriter, r *http.Request) error
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	if !hmac.Equal(mac.Sum(nil), given) {
-		return Errorf(http.StatusUnauthorized, "unauthorized", "signature mismatch: sign the exact body with the token's webhook secret")
+		return Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "signature mismatch: sign the exact body with the token's webhook secret")
 	}
 	if !tok.Role.Allows(store.RoleIngest) {
-		return Errorf(http.StatusForbidden, "forbidden", "token %q cannot ingest alerts", tok.Name)
+		return Errorf(http.StatusForbidden, apitypes.CodeForbidden, "token %q cannot ingest alerts", tok.Name)
 	}
+	auditActor(r, "webhook:"+tok.Name)
 	return s.ingest(w, r, body, "webhook:"+tok.Name)
 }
 
@@ -109,14 +99,16 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, body []byte, by 
 		return err
 	}
 	if len(raws) > MaxAlertsPerRequest {
-		return Errorf(http.StatusRequestEntityTooLarge, "too_many_alerts", "%d alerts in one request; at most %d", len(raws), MaxAlertsPerRequest)
+		return Errorf(http.StatusRequestEntityTooLarge, apitypes.CodeTooManyAlerts, "%d alerts in one request; at most %d", len(raws), MaxAlertsPerRequest)
 	}
 	alerts := make([]store.NewAlert, 0, len(raws))
+	replaced := make([][]string, 0, len(raws))
 	var problems []AlertProblem
 	for i, raw := range raws {
-		a, ps := s.parseAlert(i, raw)
+		a, rep, ps := s.parseAlert(i, raw)
 		problems = append(problems, ps...)
 		alerts = append(alerts, a)
+		replaced = append(replaced, rep)
 	}
 	if len(problems) > 0 {
 		msg := fmt.Sprintf("alert %d: %s", problems[0].Index, problems[0].Message)
@@ -125,24 +117,37 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, body []byte, by 
 		} else {
 			msg += " (nothing was stored)"
 		}
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_alerts", Message: msg, Details: problems}
+		return &Error{Status: http.StatusBadRequest, Code: apitypes.CodeInvalidAlerts, Message: msg, Details: problems}
 	}
 	ids, err := s.Store.InsertAlerts(r.Context(), alerts, by)
 	if err != nil {
 		return err
 	}
-	resp := IntakeResponse{Alerts: ids}
-	for _, id := range ids {
+	resp := IntakeResponse{Alerts: make([]apitypes.InsertedAlert, 0, len(ids))}
+	nReplaced := 0
+	for i, id := range ids {
+		resp.Alerts = append(resp.Alerts, apitypes.InsertedAlert{ID: id.ID, Duplicate: id.Duplicate, Replaced: replaced[i]})
 		if id.Duplicate {
 			resp.Duplicates++
 		} else {
 			resp.Accepted++
+		}
+		if len(replaced[i]) > 0 {
+			nReplaced++
 		}
 	}
 	if s.Metrics != nil {
 		s.Metrics.alerts.WithLabelValues("accepted").Add(float64(resp.Accepted))
 		s.Metrics.alerts.WithLabelValues("duplicate").Add(float64(resp.Duplicates))
 	}
+	details := map[string]any{"accepted": resp.Accepted, "duplicates": resp.Duplicates}
+	if len(ids) > 0 {
+		details["first_id"], details["last_id"] = ids[0].ID, ids[len(ids)-1].ID
+	}
+	if nReplaced > 0 {
+		details["alerts_with_replaced_data"] = nReplaced
+	}
+	auditTarget(r, fmt.Sprintf("%d alerts", len(ids)), details)
 	return WriteJSON(w, http.StatusAccepted, resp)
 }
 
@@ -150,15 +155,15 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, body []byte, by 
 func splitAlerts(body []byte) ([]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil, Errorf(http.StatusBadRequest, "bad_json", "request body is empty; expected an alert object, an array of alerts or NDJSON")
+		return nil, Errorf(http.StatusBadRequest, apitypes.CodeBadJSON, "request body is empty; expected an alert object, an array of alerts or NDJSON")
 	}
 	if trimmed[0] == '[' {
 		var arr []json.RawMessage
 		if err := json.Unmarshal(trimmed, &arr); err != nil {
-			return nil, jsonAt(body, err, "")
+			return nil, Errorf(http.StatusBadRequest, apitypes.CodeBadJSON, "%s", jsonProblem(trimmed, err, "").Message)
 		}
 		if len(arr) == 0 {
-			return nil, Errorf(http.StatusBadRequest, "bad_json", "the array holds no alerts")
+			return nil, Errorf(http.StatusBadRequest, apitypes.CodeBadJSON, "the array holds no alerts")
 		}
 		return arr, nil
 	}
@@ -171,93 +176,80 @@ func splitAlerts(body []byte) ([]json.RawMessage, error) {
 			break
 		}
 		if err != nil {
-			return nil, jsonAt(body, err, fmt.Sprintf("alert %d: ", len(out)))
+			return nil, Errorf(http.StatusBadRequest, apitypes.CodeBadJSON, "%s", jsonProblem(body, err, fmt.Sprintf("alert %d: ", len(out))).Message)
 		}
 		out = append(out, raw)
 	}
 	return out, nil
 }
 
-// jsonAt reports a syntax error with its line and column.
-func jsonAt(body []byte, err error, prefix string) error {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		line, col := lineCol(body, int(syn.Offset))
-		return Errorf(http.StatusBadRequest, "bad_json", "%smalformed JSON at line %d, column %d: %s", prefix, line, col, syn.Error())
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return Errorf(http.StatusBadRequest, "bad_json", "%smalformed JSON: the body ends in the middle of a value", prefix)
-	}
-	return Errorf(http.StatusBadRequest, "bad_json", "%smalformed JSON: %s", prefix, err)
-}
-
-func lineCol(b []byte, off int) (int, int) {
-	off = min(off, len(b))
-	line := 1 + bytes.Count(b[:off], []byte("\n"))
-	start := bytes.LastIndexByte(b[:off], '\n') + 1
-	return line, utf8.RuneCount(b[start:off])
-}
-
 var alertFields = []string{"id", "source", "kind", "severity", "title", "connection", "observed_at", "data"}
 
-func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []AlertProblem) {
+// parseAlert validates one alert of a request. Its text fields are refused when PostgreSQL cannot store them
+// (a NUL, which JSON allows as \u0000); its data is kept, with what PostgreSQL cannot store replaced (see
+// sanitizeData); the paths replaced are returned.
+func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []string, []AlertProblem) {
 	var problems []AlertProblem
 	add := func(field, format string, args ...any) {
 		problems = append(problems, AlertProblem{Index: i, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		add("", "an alert must be a JSON object")
-		return store.NewAlert{}, problems
+		return store.NewAlert{}, nil, problems
 	}
 	var in AlertIn
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typ):
-			add(typ.Field, "%s must be %s, not %s", typ.Field, typ.Type, typ.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			add(f, "unknown field %q%s (alert fields: %s)", f, suggest.Hint(f, alertFields), strings.Join(alertFields, ", "))
-		default:
-			add("", "%s", err)
+	if p := decodeStrict(raw, &in); p != nil {
+		msg := p.Message
+		if p.Unknown {
+			msg = fmt.Sprintf("unknown field %q%s (alert fields: %s)", p.Field, suggest.Hint(p.Field, alertFields), strings.Join(alertFields, ", "))
 		}
-		return store.NewAlert{}, problems
+		add(p.Field, "%s", msg)
+		return store.NewAlert{}, nil, problems
 	}
-	a := store.NewAlert{Source: in.Source, Kind: in.Kind, Severity: in.Severity, Title: in.Title, Connection: in.Connection, Data: in.Data}
-	required := func(field, v string, maxLen int) {
+	a := store.NewAlert{Source: in.Source, Kind: in.Kind, Severity: in.Severity, Title: in.Title, Connection: in.Connection}
+	text := func(field, v string, maxLen int, required bool) {
 		switch {
-		case strings.TrimSpace(v) == "":
+		case required && strings.TrimSpace(v) == "":
 			add(field, "%s is required", field)
 		case len(v) > maxLen:
 			add(field, "%s is longer than %d bytes", field, maxLen)
+		case strings.IndexByte(v, 0) >= 0:
+			add(field, `%s holds a NUL character (\u0000), which cannot be stored; remove it`, field)
 		}
 	}
-	required("source", in.Source, 100)
-	required("kind", in.Kind, 100)
-	required("title", in.Title, 1000)
+	text("source", in.Source, 100, true)
+	text("kind", in.Kind, 100, true)
+	text("title", in.Title, 1000, true)
+	text("connection", in.Connection, 100, false)
 	if !slices.Contains(store.Severities, in.Severity) {
 		if in.Severity == "" {
 			add("severity", "severity is required (one of %s)", strings.Join(store.Severities, ", "))
 		} else {
-			add("severity", "severity must be one of %s, not %q%s", strings.Join(store.Severities, ", "), in.Severity, suggest.Hint(strings.ToLower(in.Severity), store.Severities))
+			add("severity", "severity must be one of %s, not %q%s", strings.Join(store.Severities, ", "), clip(in.Severity, 40), suggest.Hint(strings.ToLower(in.Severity), store.Severities))
 		}
 	}
 	if in.ObservedAt == "" {
 		add("observed_at", "observed_at is required (RFC 3339, like 2026-01-02T03:04:05Z)")
 	} else if t, err := time.Parse(time.RFC3339Nano, in.ObservedAt); err != nil {
-		add("observed_at", "observed_at %q is not an RFC 3339 time (like 2026-01-02T03:04:05Z)", in.ObservedAt)
+		add("observed_at", "observed_at %q is not an RFC 3339 time (like 2026-01-02T03:04:05Z)", clip(in.ObservedAt, 40))
 	} else {
 		a.ObservedAt = t
 	}
-	if in.Connection != "" && s.Connections != nil && !slices.Contains(s.Connections, in.Connection) {
-		add("connection", "unknown connection %q%s (configured: %s)", in.Connection, suggest.Hint(in.Connection, s.Connections), strings.Join(s.Connections, ", "))
+	if in.Connection != "" && s.Connections != nil && !slices.Contains(s.Connections, in.Connection) && cleanText(in.Connection) {
+		add("connection", "unknown connection %q%s (configured: %s)", clip(in.Connection, 40), suggest.Hint(in.Connection, s.Connections), strings.Join(s.Connections, ", "))
 	}
-	if d := bytes.TrimSpace(in.Data); len(d) > 0 && d[0] != '{' && string(d) != "null" {
+	var replaced []string
+	switch d := bytes.TrimSpace(in.Data); {
+	case len(d) == 0 || string(d) == "null":
+	case d[0] != '{':
 		add("data", "data must be a JSON object")
-	} else if string(d) == "null" {
-		a.Data = nil
+	default:
+		clean, rep, err := sanitizeData(d)
+		if err != nil {
+			add("data", "%s", err)
+		} else {
+			a.Data, replaced = clean, rep
+		}
 	}
 	if len(in.ID) > 0 && string(in.ID) != "null" {
 		var str string
@@ -270,38 +262,45 @@ func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []Alert
 		default:
 			add("id", "id must be a string or a number")
 		}
-		if len(a.SourceID) > 200 {
-			add("id", "id is longer than 200 bytes")
-		}
+		text("id", a.SourceID, 200, false)
 	}
-	return a, problems
+	return a, replaced, problems
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	alerts, err := s.Store.ListAlerts(r.Context(), store.AlertQuery{Status: q.Get("status"), Source: q.Get("source"), Limit: limit, Before: before})
+	aq := store.AlertQuery{Status: q.Get(apitypes.ParamStatus), Source: q.Get(apitypes.ParamSource)}
+	if err := enumParam("status", aq.Status, []string{apitypes.AlertPending, apitypes.AlertDispatched}); err != nil {
+		return err
+	}
+	if len(aq.Source) > maxSourceBytes {
+		return paramErrorf("source is longer than %d bytes", maxSourceBytes)
+	}
+	var err error
+	if aq.Limit, err = limitParam(q, 100); err != nil {
+		return err
+	}
+	if aq.Before, err = beforeParam(q); err != nil {
+		return err
+	}
+	alerts, err := s.Store.ListAlerts(r.Context(), aq)
 	if err != nil {
 		return err
 	}
-	if alerts == nil {
-		alerts = []store.Alert{}
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+	return WriteJSON(w, http.StatusOK, apitypes.AlertList{Alerts: toAlerts(alerts)})
 }
 
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := positiveID("alert id", r.PathValue("id"))
 	if err != nil {
-		return Errorf(http.StatusBadRequest, "invalid", "alert id %q is not a number", r.PathValue("id"))
+		return err
 	}
 	a, err := s.Store.GetAlert(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(http.StatusNotFound, "not_found", "no alert %d", id)
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no alert %d", id)
 	}
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, a)
+	return WriteJSON(w, http.StatusOK, toAlert(a))
 }

@@ -70,15 +70,15 @@ func TestAlertIntakeErrors(t *testing.T) {
 		want       string
 	}{
 		{"empty", "  ", 400, `{"error":{"code":"bad_json","message":"request body is empty; expected an alert object, an array of alerts or NDJSON"}}`},
-		{"ndjson syntax", alertA + "\n{\"source\": }\n", 400, `{"error":{"code":"bad_json","message":"alert 1: malformed JSON at line 2, column 12: invalid character '}' looking for beginning of value"}}`},
-		{"array syntax", "[" + alertA + ",]", 400, `{"error":{"code":"bad_json","message":"malformed JSON at line 1, column 160: invalid character ']' looking for beginning of value"}}`},
+		{"ndjson syntax", alertA + "\n{\"source\": }\n", 400, `{"error":{"code":"bad_json","message":"alert 1: malformed JSON at line 2, column 12: unexpected character '}'"}}`},
+		{"array syntax", "[" + alertA + ",]", 400, `{"error":{"code":"bad_json","message":"malformed JSON at line 1, column 160: unexpected character ']'"}}`},
 		{"truncated", `{"source":"x"`, 400, `{"error":{"code":"bad_json","message":"alert 0: malformed JSON: the body ends in the middle of a value"}}`},
 		{"not object", `[1]`, 400, `{"error":{"code":"invalid_alerts","message":"alert 0: an alert must be a JSON object (nothing was stored)","details":[{"index":0,"message":"an alert must be a JSON object"}]}}`},
 		{"fields", "[" + alertA + `,{"source":"s","kind":"k","severity":"urgnt","title":"","observed_at":"yesterday","data":[1],"conection":"x"}]`, 400,
 			`{"error":{"code":"invalid_alerts","message":"alert 1: unknown field \"conection\" (did you mean \"connection\"?) (alert fields: id, source, kind, severity, title, connection, observed_at, data) (nothing was stored)","details":[{"index":1,"field":"conection","message":"unknown field \"conection\" (did you mean \"connection\"?) (alert fields: id, source, kind, severity, title, connection, observed_at, data)"}]}}`},
 		{"values", `{"source":"s","kind":"k","severity":"urgnt","title":"","observed_at":"yesterday","data":[1],"connection":"prd"}`, 400,
 			`{"error":{"code":"invalid_alerts","message":"alert 0: title is required (and 4 more problems; nothing was stored)","details":[{"index":0,"field":"title","message":"title is required"},{"index":0,"field":"severity","message":"severity must be one of info, low, medium, high, critical, not \"urgnt\""},{"index":0,"field":"observed_at","message":"observed_at \"yesterday\" is not an RFC 3339 time (like 2026-01-02T03:04:05Z)"},{"index":0,"field":"connection","message":"unknown connection \"prd\" (did you mean \"prod\"?) (configured: prod, sim)"},{"index":0,"field":"data","message":"data must be a JSON object"}]}}`},
-		{"type", `{"source":5}`, 400, `{"error":{"code":"invalid_alerts","message":"alert 0: source must be string, not number (nothing was stored)","details":[{"index":0,"field":"source","message":"source must be string, not number"}]}}`},
+		{"type", `{"source":5}`, 400, `{"error":{"code":"invalid_alerts","message":"alert 0: field \"source\" must be a string, not number (nothing was stored)","details":[{"index":0,"field":"source","message":"field \"source\" must be a string, not number"}]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body, _ := f.do(t, "POST", "/v1/alerts", tok, tc.body)
@@ -149,5 +149,9 @@ func TestWebhookSignedAlerts(t *testing.T) {
 	f.store.Pool.QueryRow(context.Background(), "SELECT ingested_by FROM alerts ORDER BY id LIMIT 1").Scan(&by)
 	if by != "webhook:mailgw" {
 		t.Fatalf("ingested_by %q", by)
+	}
+	evs, _ := f.store.ListAudit(context.Background(), store.AuditQuery{})
+	if n := len(evs); n != 3 || evs[1].Action != "alerts.ingest" || evs[1].Actor != "webhook:mailgw" || evs[2].Actor != "webhook:mailgw" {
+		t.Fatalf("audit: %+v", evs)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 )
@@ -46,32 +47,25 @@ type Server struct {
 	Extra []Route
 }
 
-// Route is one authenticated API endpoint.
+// Route is one API endpoint.
 type Route struct {
 	Pattern string // net/http pattern with method, e.g. "GET /v1/runs/{id}"
+	// Role is the least role a bearer token needs; "" for endpoints without a bearer token (health, a signed
+	// webhook).
 	Role    store.Role
 	Handler HandlerFunc
+	// Query lists the query parameters the endpoint takes; any other is a 400 unknown_parameter.
+	Query []string
+	// Audit is the audit action a successful request records (token, action, target). Every endpoint that
+	// changes state has one; Handler refuses to build a non-GET route without it unless ReadOnly.
+	Audit string
+	// ReadOnly marks a POST that changes nothing (a replay).
+	ReadOnly bool
 }
 
 // HandlerFunc is an API handler: it writes a success response itself or returns an error for the caller to
 // render.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// Error is an API error with its HTTP status and a stable machine-readable code.
-type Error struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Details lists per-item problems (for example one entry per invalid alert).
-	Details any `json:"details,omitempty"`
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Errorf builds an API error.
-func Errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
 
 // Metrics are the API's Prometheus collectors, on their own registry.
 type Metrics struct {
@@ -131,26 +125,70 @@ func (s *Server) Handler() http.Handler {
 		s.MaxBodyBytes = 10 << 20
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", s.wrap("GET /healthz", "", s.healthz))
-	mux.Handle("GET /readyz", s.wrap("GET /readyz", "", s.readyz))
+	mux.Handle("GET /healthz", s.wrap(Route{Pattern: "GET /healthz", Handler: s.healthz}))
+	mux.Handle("GET /readyz", s.wrap(Route{Pattern: "GET /readyz", Handler: s.readyz}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /v1/webhooks/alerts/{name}", s.wrap("POST /v1/webhooks/alerts/{name}", "", s.postWebhookAlerts))
+	for _, rt := range s.Routes() {
+		mux.Handle(rt.Pattern, s.wrap(rt))
+	}
+	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
+	return securityHeaders(mux)
+}
+
+// Routes lists every endpoint the server serves besides health, readiness and metrics.
+func (s *Server) Routes() []Route {
 	routes := append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.Extra...)
 	for _, rt := range routes {
-		mux.Handle(rt.Pattern, s.wrap(rt.Pattern, rt.Role, rt.Handler))
+		if rt.Audit == "" && !rt.ReadOnly && !strings.HasPrefix(rt.Pattern, "GET ") {
+			panic("api: route " + rt.Pattern + " changes state but records no audit action") // a programming error
+		}
 	}
-	mux.Handle("/", s.wrap("unmatched", "", func(w http.ResponseWriter, r *http.Request) error {
-		return Errorf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path)
-	}))
-	return mux
+	return routes
+}
+
+// securityHeaders go on every answer, errors and 404s included: the API serves JSON for programs, never pages.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unmatched answers requests no route takes: 405 with Allow when the path exists with other methods, else 404.
+func (s *Server) unmatched(mux *http.ServeMux) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			if m == r.Method {
+				continue
+			}
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		path := clip(r.URL.Path, 200)
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return Errorf(http.StatusMethodNotAllowed, apitypes.CodeMethodNotAllowed, "%s %s is not an endpoint; this path takes %s", r.Method, path, strings.Join(allow, ", "))
+		}
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no endpoint %s %s", r.Method, path)
+	}
 }
 
 func (s *Server) routes() []Route {
 	return []Route{
-		{"GET /v1/whoami", store.RoleIngest, s.whoami},
-		{"GET /v1/tokens", store.RoleAdmin, s.listTokens},
-		{"POST /v1/tokens", store.RoleAdmin, s.createToken},
-		{"DELETE /v1/tokens/{name}", store.RoleAdmin, s.revokeToken},
+		{Pattern: "GET /v1/whoami", Role: store.RoleIngest, Handler: s.whoami},
+		{Pattern: "GET /v1/tokens", Role: store.RoleAdmin, Handler: s.listTokens, Query: []string{apitypes.ParamAll}},
+		{Pattern: "POST /v1/tokens", Role: store.RoleAdmin, Handler: s.createToken, Audit: "token.create"},
+		{Pattern: "DELETE /v1/tokens/{name}", Role: store.RoleAdmin, Handler: s.revokeToken, Audit: "token.revoke"},
 	}
 }
 
@@ -178,8 +216,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// wrap adds request ids, body caps, authentication, error rendering, logs and metrics around a handler.
-func (s *Server) wrap(route string, role store.Role, h HandlerFunc) http.Handler {
+// wrap adds request ids, body caps, authentication, query and path checks, error rendering, audit rows, logs
+// and metrics around a handler.
+func (s *Server) wrap(rt Route) http.Handler {
+	health := rt.Pattern == "GET /healthz" || rt.Pattern == "GET /readyz"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -193,24 +233,45 @@ func (s *Server) wrap(route string, role store.Role, h HandlerFunc) http.Handler
 
 		var err error
 		var tok store.Token
-		if role != "" {
-			tok, err = s.authenticate(r.WithContext(ctx), role)
+		if rt.Role != "" {
+			tok, err = s.authenticate(r.WithContext(ctx), rt.Role)
 			ctx = context.WithValue(ctx, tokenKey, tok)
 		}
+		if err == nil && !health && rt.Pattern != "unmatched" {
+			err = checkRequest(rt, r)
+		}
+		var audit *auditInfo
+		var buf *bufferedWriter
+		out := http.ResponseWriter(sw)
+		if rt.Audit != "" {
+			audit = &auditInfo{}
+			ctx = context.WithValue(ctx, auditKey, audit)
+			buf = newBufferedWriter()
+			out = buf
+		}
 		if err == nil {
-			err = h(sw, r.WithContext(ctx))
+			err = rt.Handler(out, r.WithContext(ctx))
 		}
 		if err != nil {
-			s.writeError(sw, r.WithContext(ctx), err)
+			if buf != nil {
+				buf = newBufferedWriter() // drop anything the handler wrote before it failed
+				out = buf
+			}
+			s.writeError(out, r.WithContext(ctx), err)
+		} else if buf != nil && buf.status < 400 {
+			s.writeAudit(ctx, rt.Audit, audit, tok, buf.status)
+		}
+		if buf != nil {
+			buf.flush(sw)
 		}
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.Metrics.requests.WithLabelValues(route, fmt.Sprint(status)).Inc()
-		s.Metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		s.Metrics.requests.WithLabelValues(rt.Pattern, fmt.Sprint(status)).Inc()
+		s.Metrics.duration.WithLabelValues(rt.Pattern).Observe(time.Since(start).Seconds())
 		level := slog.LevelInfo
-		if route == "GET /healthz" || route == "GET /readyz" {
+		if health {
 			level = slog.LevelDebug
 		}
 		if status >= 500 {
@@ -219,6 +280,41 @@ func (s *Server) wrap(route string, role store.Role, h HandlerFunc) http.Handler
 		s.Logger.Log(ctx, level, "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", status, "duration_ms", time.Since(start).Milliseconds(), "token", tok.Name)
 	})
+}
+
+// checkRequest refuses query parameters the route does not take and path values that are not clean text,
+// before any handler (or SQL) sees them.
+func checkRequest(rt Route, r *http.Request) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return paramErrorf("the query string is malformed (parameters are name=value pairs joined by &, percent-encoded)")
+	}
+	if err := checkQuery(rt.Pattern, rt.Query, q); err != nil {
+		return err
+	}
+	for _, n := range wildcards(rt.Pattern) {
+		if err := checkPathValue(n, r.PathValue(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wildcards lists the {names} of a route pattern.
+func wildcards(pattern string) []string {
+	var out []string
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return out
+		}
+		out = append(out, strings.TrimSuffix(rest[i+1:i+j], "..."))
+		rest = rest[i+j+1:]
+	}
 }
 
 func newRequestID() string {
@@ -231,42 +327,23 @@ func (s *Server) authenticate(r *http.Request, need store.Role) (store.Token, er
 	h := r.Header.Get("Authorization")
 	scheme, presented, ok := strings.Cut(h, " ")
 	if h == "" {
-		return store.Token{}, Errorf(http.StatusUnauthorized, "unauthorized", "missing Authorization: Bearer <token> header")
+		return store.Token{}, Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "missing Authorization: Bearer <token> header")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || presented == "" {
-		return store.Token{}, Errorf(http.StatusUnauthorized, "unauthorized", "the Authorization header must be \"Bearer <token>\"")
+		return store.Token{}, Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 	}
+	// No cache: every request asks the database, so a revocation holds from the next request on.
 	tok, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(presented))
 	if errors.Is(err, store.ErrBadToken) {
-		return store.Token{}, Errorf(http.StatusUnauthorized, "unauthorized", "invalid or revoked token")
+		return store.Token{}, Errorf(http.StatusUnauthorized, apitypes.CodeUnauthorized, "invalid or revoked token")
 	}
 	if err != nil {
 		return store.Token{}, fmt.Errorf("authenticating: %w", err)
 	}
 	if !tok.Role.Allows(need) {
-		return tok, Errorf(http.StatusForbidden, "forbidden", "token %q has role %s; this needs %s or higher", tok.Name, tok.Role, need)
+		return tok, Errorf(http.StatusForbidden, apitypes.CodeForbidden, "token %q has role %s; this needs %s or higher", tok.Name, tok.Role, need)
 	}
 	return tok, nil
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var apiErr *Error
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &apiErr):
-	case errors.As(err, &maxErr):
-		apiErr = Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxErr.Limit)
-	default:
-		s.Logger.Error("request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "error", err)
-		apiErr = Errorf(http.StatusInternalServerError, "internal", "internal error (request id %s); the server log has the details", RequestID(r.Context()))
-		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connect") {
-			apiErr = Errorf(http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable (request id %s): %s", RequestID(r.Context()), err)
-		}
-	}
-	if apiErr.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="parry"`)
-	}
-	WriteJSON(w, apiErr.Status, map[string]any{"error": apiErr})
 }
 
 // WriteJSON writes v as indented JSON with the status.
@@ -279,60 +356,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	return enc.Encode(v)
 }
 
-// DecodeJSON reads a JSON body strictly: unknown fields, trailing data and wrong types are 400s that say where.
-func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return BadJSON(err)
-	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, "bad_json", "request body has data after the JSON value")
-	}
-	return nil
-}
-
-// BadJSON turns a decoding error into a 400 (or the 413 of an oversized body).
-func BadJSON(err error) error {
-	var maxErr *http.MaxBytesError
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &maxErr):
-		return err
-	case errors.As(err, &syn):
-		return Errorf(http.StatusBadRequest, "bad_json", "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
-	case errors.As(err, &typ):
-		return Errorf(http.StatusBadRequest, "bad_json", "field %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return Errorf(http.StatusBadRequest, "bad_json", "%s", strings.TrimPrefix(err.Error(), "json: "))
-	case errors.Is(err, io.EOF):
-		return Errorf(http.StatusBadRequest, "bad_json", "request body is empty; expected JSON")
-	default:
-		return Errorf(http.StatusBadRequest, "bad_json", "malformed JSON: %s", err)
-	}
-}
-
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	return WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return WriteJSON(w, http.StatusOK, apitypes.Health{Status: "ok"})
 }
 
+// readyz reports each dependency as ok or unavailable; why goes to the log (the endpoint is unauthenticated,
+// and a cause may name internal addresses).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	checks := map[string]string{}
-	ready := true
+	out := apitypes.Ready{Status: "ok", Checks: map[string]string{}}
+	code := http.StatusOK
 	for _, c := range s.Checks {
 		if err := c.Check(ctx); err != nil {
-			checks[c.Name] = err.Error()
-			ready = false
+			s.Logger.Warn("readiness check failed", "request_id", RequestID(r.Context()), "check", c.Name, "error", err)
+			out.Checks[c.Name] = "unavailable"
+			out.Status, code = "unavailable", http.StatusServiceUnavailable
 		} else {
-			checks[c.Name] = "ok"
+			out.Checks[c.Name] = "ok"
 		}
 	}
-	status, code := "ok", http.StatusOK
-	if !ready {
-		status, code = "unavailable", http.StatusServiceUnavailable
-	}
-	return WriteJSON(w, code, map[string]any{"status": status, "checks": checks})
+	return WriteJSON(w, code, out)
 }

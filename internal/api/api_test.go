@@ -82,7 +82,7 @@ func TestHealthAndReady(t *testing.T) {
 	}
 	temporalErr = down
 	code, body, _ = f.do(t, "GET", "/readyz", "", "")
-	if code != 503 || compact(t, body) != `{"checks":{"postgres":"ok","temporal":"dial tcp 127.0.0.1:7233: connection refused"},"status":"unavailable"}` {
+	if code != 503 || compact(t, body) != `{"checks":{"postgres":"ok","temporal":"unavailable"},"status":"unavailable"}` {
 		t.Fatalf("readyz down %d %s", code, body)
 	}
 	code, body, _ = f.do(t, "GET", "/metrics", "", "")
@@ -103,11 +103,11 @@ func TestAuthAndErrors(t *testing.T) {
 		{"whoami", "GET", "/v1/whoami", f.tokens[store.RoleIngest], "", 200, `{"name":"ingest-token","role":"ingest"}`},
 		{"forbidden", "GET", "/v1/tokens", f.tokens[store.RoleAuthor], "", 403, `{"error":{"code":"forbidden","message":"token \"author-token\" has role author; this needs admin or higher"}}`},
 		{"unknown endpoint", "GET", "/v1/nope", f.tokens[store.RoleAdmin], "", 404, `{"error":{"code":"not_found","message":"no endpoint GET /v1/nope"}}`},
-		{"malformed json", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":`, 400, `{"error":{"code":"bad_json","message":"malformed JSON: unexpected EOF"}}`},
-		{"unknown field", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"x","role":"viewer","admin":true}`, 400, `{"error":{"code":"bad_json","message":"unknown field \"admin\""}}`},
-		{"wrong type", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":5}`, 400, `{"error":{"code":"bad_json","message":"field \"name\" must be string, not number"}}`},
+		{"malformed json", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":`, 400, `{"error":{"code":"bad_json","message":"malformed JSON: the body ends in the middle of a value"}}`},
+		{"unknown field", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"x","role":"viewer","admin":true}`, 400, `{"error":{"code":"bad_json","message":"unknown field \"admin\" (fields: name, role, webhook)"}}`},
+		{"wrong type", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":5}`, 400, `{"error":{"code":"bad_json","message":"field \"name\" must be a string, not number"}}`},
 		{"empty body", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], ``, 400, `{"error":{"code":"bad_json","message":"request body is empty; expected JSON"}}`},
-		{"bad role", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"x","role":"root"}`, 400, `{"error":{"code":"invalid","message":"unknown role \"root\" (roles: ingest, viewer, responder, author, admin)"}}`},
+		{"bad role", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"x","role":"root"}`, 400, `{"error":{"code":"invalid_parameter","message":"unknown role \"root\" (roles: ingest, viewer, responder, author, admin)"}}`},
 		{"too large", "POST", "/v1/tokens", f.tokens[store.RoleAdmin], `{"name":"` + strings.Repeat("a", 5000) + `"}`, 413, `{"error":{"code":"body_too_large","message":"request body is larger than 4096 bytes"}}`},
 		{"revoke unknown", "DELETE", "/v1/tokens/ghost", f.tokens[store.RoleAdmin], ``, 404, `{"error":{"code":"not_found","message":"no live token named \"ghost\""}}`},
 	} {

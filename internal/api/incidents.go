@@ -2,20 +2,13 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/store"
 )
 
-// IncidentDetail answers GET /v1/incidents/{id}: the incident, its alerts (at most store.MaxIncidentAlerts,
-// oldest first) and its runs.
-type IncidentDetail struct {
-	store.Incident
-	Alerts []store.Alert `json:"alerts"`
-	// AlertsTruncated is set when the incident has more alerts than were returned.
-	AlertsTruncated bool        `json:"alerts_truncated,omitempty"`
-	Runs            []store.Run `json:"runs"`
-}
+// IncidentDetail answers GET /v1/incidents/{id}.
+type IncidentDetail = apitypes.IncidentDetail
 
 type incidentAPI struct{ store *store.Store }
 
@@ -23,38 +16,44 @@ type incidentAPI struct{ store *store.Store }
 func IncidentRoutes(st *store.Store) []Route {
 	i := &incidentAPI{store: st}
 	return []Route{
-		{"GET /v1/incidents", store.RoleViewer, i.list},
-		{"GET /v1/incidents/{id}", store.RoleViewer, i.show},
-		{"POST /v1/incidents/{id}/close", store.RoleResponder, i.close},
+		{Pattern: "GET /v1/incidents", Role: store.RoleViewer, Handler: i.list,
+			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamLimit, apitypes.ParamBefore}},
+		{Pattern: "GET /v1/incidents/{id}", Role: store.RoleViewer, Handler: i.show},
+		{Pattern: "POST /v1/incidents/{id}/close", Role: store.RoleResponder, Handler: i.close, Audit: "incident.close"},
 	}
 }
 
 func (i *incidentAPI) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	status := q.Get("status")
-	switch status {
-	case "", store.IncidentOpen, store.IncidentClosed:
-	default:
-		return Errorf(http.StatusBadRequest, "invalid", "status must be open or closed, not %q", status)
+	iq := store.IncidentQuery{Status: q.Get(apitypes.ParamStatus), Playbook: q.Get(apitypes.ParamPlaybook)}
+	if err := enumParam("status", iq.Status, []string{apitypes.IncidentOpen, apitypes.IncidentClosed}); err != nil {
+		return err
 	}
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	out, err := i.store.ListIncidents(r.Context(), store.IncidentQuery{Status: status, Playbook: q.Get("playbook"), Limit: limit, Before: before})
+	if iq.Playbook != "" {
+		if err := playbookNameValue("playbook", iq.Playbook); err != nil {
+			return err
+		}
+	}
+	var err error
+	if iq.Limit, err = limitParam(q, 100); err != nil {
+		return err
+	}
+	if iq.Before, err = beforeParam(q); err != nil {
+		return err
+	}
+	out, err := i.store.ListIncidents(r.Context(), iq)
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []store.Incident{}
+	list := apitypes.IncidentList{Incidents: make([]apitypes.Incident, 0, len(out))}
+	for _, inc := range out {
+		list.Incidents = append(list.Incidents, toIncident(inc))
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	return WriteJSON(w, http.StatusOK, list)
 }
 
 func incidentID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, Errorf(http.StatusBadRequest, "invalid", "incident id %q is not a number", r.PathValue("id"))
-	}
-	return id, nil
+	return positiveID("incident id", r.PathValue("id"))
 }
 
 func (i *incidentAPI) show(w http.ResponseWriter, r *http.Request) error {
@@ -74,10 +73,8 @@ func (i *incidentAPI) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rs == nil {
-		rs = []store.Run{}
-	}
-	return WriteJSON(w, http.StatusOK, IncidentDetail{Incident: inc, Alerts: alerts, AlertsTruncated: inc.AlertCount > len(alerts), Runs: rs})
+	return WriteJSON(w, http.StatusOK, IncidentDetail{Incident: toIncident(inc), Alerts: toAlerts(alerts),
+		AlertsTruncated: inc.AlertCount > len(alerts), Runs: toRuns(rs)})
 }
 
 func (i *incidentAPI) close(w http.ResponseWriter, r *http.Request) error {
@@ -89,5 +86,6 @@ func (i *incidentAPI) close(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notFoundAs(err, "no incident %d", id)
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"incident": inc, "closed_now": changed})
+	auditTarget(r, "incident "+itoa64(id), map[string]any{"incident": id, "closed_now": changed, "run_id": inc.RunID})
+	return WriteJSON(w, http.StatusOK, apitypes.CloseIncidentResponse{Incident: toIncident(inc), ClosedNow: changed})
 }

@@ -2,11 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
-	"time"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/store"
@@ -14,34 +14,16 @@ import (
 )
 
 // PlaybookSummary is one playbook in GET /v1/playbooks.
-type PlaybookSummary struct {
-	Name          string    `json:"name"`
-	Versions      int       `json:"versions"`
-	Latest        int       `json:"latest"`
-	Enabled       int       `json:"enabled"` // 0: no version is enabled
-	SHA256        string    `json:"sha256"`  // of the enabled version, else the latest
-	LastChangedAt time.Time `json:"last_changed_at"`
-}
+type PlaybookSummary = apitypes.PlaybookSummary
 
 // PushRequest is the body of POST /v1/playbooks.
-type PushRequest struct {
-	Playbooks []registry.File `json:"playbooks"`
-	// Enable makes every pushed version the enabled one.
-	Enable bool `json:"enable,omitempty"`
-}
+type PushRequest = apitypes.PushRequest
 
 // PushResponse answers POST /v1/playbooks.
-type PushResponse struct {
-	Playbooks []registry.Pushed     `json:"playbooks"`
-	Warnings  []yamlnode.Diagnostic `json:"warnings,omitempty"`
-}
+type PushResponse = apitypes.PushResponse
 
 // EnableRequest is the optional body of POST /v1/playbooks/{name}/enable; version 0 is the latest.
-type EnableRequest struct {
-	Version int `json:"version,omitempty"`
-}
-
-var playbookNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,99}$`)
+type EnableRequest = apitypes.EnableRequest
 
 type playbookAPI struct {
 	store  *store.Store
@@ -68,12 +50,12 @@ func PlaybookRoutes(st *store.Store, linter *playbook.Linter) []Route {
 	}
 	p := &playbookAPI{store: st, linter: linter}
 	return []Route{
-		{"GET /v1/playbooks", store.RoleViewer, p.list},
-		{"POST /v1/playbooks", store.RoleAuthor, p.push},
-		{"GET /v1/playbooks/{name}", store.RoleViewer, p.show},
-		{"GET /v1/playbooks/{name}/versions", store.RoleViewer, p.versions},
-		{"POST /v1/playbooks/{name}/enable", store.RoleAuthor, p.enable},
-		{"POST /v1/playbooks/{name}/disable", store.RoleAuthor, p.disable},
+		{Pattern: "GET /v1/playbooks", Role: store.RoleViewer, Handler: p.list},
+		{Pattern: "POST /v1/playbooks", Role: store.RoleAuthor, Handler: p.push, Audit: "playbook.push"},
+		{Pattern: "GET /v1/playbooks/{name}", Role: store.RoleViewer, Handler: p.show, Query: []string{apitypes.ParamVersion}},
+		{Pattern: "GET /v1/playbooks/{name}/versions", Role: store.RoleViewer, Handler: p.versions},
+		{Pattern: "POST /v1/playbooks/{name}/enable", Role: store.RoleAuthor, Handler: p.enable, Audit: "playbook.enable"},
+		{Pattern: "POST /v1/playbooks/{name}/disable", Role: store.RoleAuthor, Handler: p.disable, Audit: "playbook.disable"},
 	}
 }
 
@@ -93,7 +75,7 @@ func (p *playbookAPI) list(w http.ResponseWriter, r *http.Request) error {
 			s.Enabled, s.SHA256 = v.Version, v.SHA256
 		}
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"playbooks": out})
+	return WriteJSON(w, http.StatusOK, apitypes.PlaybookList{Playbooks: out})
 }
 
 func (p *playbookAPI) push(w http.ResponseWriter, r *http.Request) error {
@@ -102,58 +84,63 @@ func (p *playbookAPI) push(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.Playbooks) == 0 {
-		return Errorf(http.StatusBadRequest, "invalid", `no playbooks: send {"playbooks": [{"file": "name.yaml", "source": "..."}]}`)
+		return paramErrorf(`no playbooks: send {"playbooks": [{"file": "name.yaml", "source": "..."}]}`)
+	}
+	if len(req.Playbooks) > registry.MaxPushFiles {
+		return paramErrorf("%d playbooks in one push; at most %d", len(req.Playbooks), registry.MaxPushFiles)
 	}
 	maxBytes := p.linter.Limits().MaxBytes
+	files := make([]registry.File, 0, len(req.Playbooks))
 	for i, f := range req.Playbooks {
 		if f.Name == "" {
-			req.Playbooks[i].Name = "playbook-" + strconv.Itoa(i+1) + ".yaml"
+			f.Name = "playbook-" + strconv.Itoa(i+1) + ".yaml"
 		}
 		if len(f.Source) > maxBytes {
-			return Errorf(http.StatusRequestEntityTooLarge, "playbook_too_large", "%s is %d bytes, larger than the limit of %d bytes (bound: %s)",
-				req.Playbooks[i].Name, len(f.Source), maxBytes, yamlnode.BoundBytes)
+			return Errorf(http.StatusRequestEntityTooLarge, apitypes.CodePlaybookTooLarge, "%s is %d bytes, larger than the limit of %d bytes (bound: %s)",
+				clip(f.Name, 200), len(f.Source), maxBytes, yamlnode.BoundBytes)
 		}
+		if len(f.Name) > 1000 || !cleanText(f.Name) {
+			return paramErrorf("playbooks[%d].file must be a file name (at most 1000 bytes of text)", i)
+		}
+		if err := textField(fmt.Sprintf("playbooks[%d].source", i), f.Source); err != nil {
+			return err
+		}
+		files = append(files, registry.File{Name: f.Name, Source: f.Source})
 	}
-	pushed, err := registry.Push(r.Context(), p.store, p.linter, req.Playbooks, "token:"+TokenFrom(r.Context()).Name, req.Enable)
+	pushed, err := registry.Push(r.Context(), p.store, p.linter, files, "token:"+TokenFrom(r.Context()).Name, req.Enable)
 	var lint *registry.LintError
 	if errors.As(err, &lint) {
-		e := Errorf(http.StatusBadRequest, "lint_failed", "%s", lint.Error())
+		e := Errorf(http.StatusBadRequest, apitypes.CodeLintFailed, "%s", lint.Error())
 		if d, over := yamlnode.Exceeded(lint.Diagnostics); over {
 			// Bounds on the work a push makes the server do (nodes, aliases, expression length), not mistakes.
-			e = Errorf(http.StatusBadRequest, "limit_exceeded", "%s exceeds a limit (bound: %s), nothing was stored: %s", d.File, d.Bound, d.String())
+			e = Errorf(http.StatusBadRequest, apitypes.CodeLimitExceeded, "%s exceeds a limit (bound: %s), nothing was stored: %s", d.File, d.Bound, d.String())
 		}
-		e.Details = lint.Diagnostics
+		e.Details = lint.Diagnostics // the wire's []apitypes.Diagnostic: the same JSON
 		return e
 	}
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, PushResponse{Playbooks: pushed, Warnings: registry.Warnings(p.linter, req.Playbooks)})
+	audited := make([]map[string]any, 0, len(pushed))
+	for _, pb := range pushed {
+		audited = append(audited, map[string]any{"name": pb.Name, "version": pb.Version, "created": pb.Created, "enabled": pb.Enabled})
+	}
+	auditTarget(r, fmt.Sprintf("%d playbooks", len(pushed)), map[string]any{"playbooks": audited})
+	resp := PushResponse{Playbooks: toPushed(pushed)}
+	if ws := registry.Warnings(p.linter, files); len(ws) > 0 {
+		resp.Warnings = toDiagnostics(ws)
+	}
+	return WriteJSON(w, http.StatusOK, resp)
 }
 
 func playbookName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
-	if !playbookNameRE.MatchString(name) {
-		return "", Errorf(http.StatusBadRequest, "invalid", "%q is not a playbook name ([a-z][a-z0-9-]*)", name)
-	}
-	return name, nil
-}
-
-func versionParam(r *http.Request) (int, error) {
-	s := r.URL.Query().Get("version")
-	if s == "" {
-		return 0, nil
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		return 0, Errorf(http.StatusBadRequest, "invalid", "version %q is not a positive number", s)
-	}
-	return v, nil
+	return name, playbookNameValue("", name)
 }
 
 func notFoundAs(err error, format string, args ...any) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(http.StatusNotFound, "not_found", format, args...)
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, format, args...)
 	}
 	return err
 }
@@ -163,7 +150,7 @@ func (p *playbookAPI) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	version, err := versionParam(r)
+	version, err := versionParam(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -174,7 +161,7 @@ func (p *playbookAPI) show(w http.ResponseWriter, r *http.Request) error {
 		}
 		return notFoundAs(err, "playbook %q has no version %d", name, version)
 	}
-	return WriteJSON(w, http.StatusOK, v)
+	return WriteJSON(w, http.StatusOK, toPlaybookVersion(v))
 }
 
 func (p *playbookAPI) versions(w http.ResponseWriter, r *http.Request) error {
@@ -187,9 +174,13 @@ func (p *playbookAPI) versions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(vs) == 0 {
-		return Errorf(http.StatusNotFound, "not_found", "no playbook %q", name)
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no playbook %q", name)
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"versions": vs})
+	out := apitypes.VersionList{Versions: make([]apitypes.PlaybookVersion, 0, len(vs))}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, toPlaybookVersion(v))
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }
 
 func (p *playbookAPI) enable(w http.ResponseWriter, r *http.Request) error {
@@ -203,8 +194,8 @@ func (p *playbookAPI) enable(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if req.Version < 0 {
-		return Errorf(http.StatusBadRequest, "invalid", "version must be positive")
+	if err := versionValue("version", int64(req.Version), true); err != nil {
+		return err
 	}
 	v, err := p.store.EnablePlaybook(r.Context(), name, req.Version)
 	if err != nil {
@@ -213,8 +204,9 @@ func (p *playbookAPI) enable(w http.ResponseWriter, r *http.Request) error {
 		}
 		return notFoundAs(err, "playbook %q has no version %d", name, req.Version)
 	}
+	auditTarget(r, "playbook "+name, map[string]any{"name": name, "version": v.Version})
 	v.Source, v.Plan = "", nil
-	return WriteJSON(w, http.StatusOK, v)
+	return WriteJSON(w, http.StatusOK, toPlaybookVersion(v))
 }
 
 func (p *playbookAPI) disable(w http.ResponseWriter, r *http.Request) error {
@@ -227,11 +219,12 @@ func (p *playbookAPI) disable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(vs) == 0 {
-		return Errorf(http.StatusNotFound, "not_found", "no playbook %q", name)
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no playbook %q", name)
 	}
 	was, err := p.store.DisablePlaybook(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"name": name, "was_enabled": was})
+	auditTarget(r, "playbook "+name, map[string]any{"name": name, "was_enabled": was})
+	return WriteJSON(w, http.StatusOK, apitypes.DisableResponse{Name: name, WasEnabled: was})
 }

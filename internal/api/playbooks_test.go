@@ -63,7 +63,7 @@ func TestPlaybookRegistryAPI(t *testing.T) {
 			`{"error":{"code":"lint_failed","message":"the playbooks have 2 problems, nothing was stored; the first: b.yaml:1:7: error: name \"Bad\" must be lower-case letters, digits and dashes, starting with a letter (at most 64 characters), like phishing-containment","details":[{"file":"b.yaml","line":1,"column":7,"severity":"error","message":"name \"Bad\" must be lower-case letters, digits and dashes, starting with a letter (at most 64 characters), like phishing-containment"},{"file":"b.yaml","line":2,"column":8,"severity":"error","message":"\"steps\" is empty: a playbook needs at least one step"}]}}`},
 		{"nothing stored", "GET", "/v1/playbooks", viewer, "", 200, `{"playbooks":[]}`},
 		{"no playbooks", "POST", "/v1/playbooks", author, `{"playbooks":[]}`, 400,
-			`{"error":{"code":"invalid","message":"no playbooks: send {\"playbooks\": [{\"file\": \"name.yaml\", \"source\": \"...\"}]}"}}`},
+			`{"error":{"code":"invalid_parameter","message":"no playbooks: send {\"playbooks\": [{\"file\": \"name.yaml\", \"source\": \"...\"}]}"}}`},
 		{"push", "POST", "/v1/playbooks", author, pushBody(false, "a.yaml", apiPB), 200,
 			`{"playbooks":[{"file":"a.yaml","name":"alpha","version":1,"sha256":"SHA","created":true,"enabled":false}]}`},
 		{"push again", "POST", "/v1/playbooks", author, pushBody(true, "a.yaml", apiPB), 200,
@@ -78,9 +78,9 @@ func TestPlaybookRegistryAPI(t *testing.T) {
 		{"show unknown version", "GET", "/v1/playbooks/alpha?version=9", viewer, "", 404,
 			`{"error":{"code":"not_found","message":"playbook \"alpha\" has no version 9"}}`},
 		{"bad version", "GET", "/v1/playbooks/alpha?version=x", viewer, "", 400,
-			`{"error":{"code":"invalid","message":"version \"x\" is not a positive number"}}`},
+			`{"error":{"code":"invalid_parameter","message":"version \"x\" is not a positive whole number"}}`},
 		{"bad name", "GET", "/v1/playbooks/Alpha", viewer, "", 400,
-			`{"error":{"code":"invalid","message":"\"Alpha\" is not a playbook name ([a-z][a-z0-9-]*)"}}`},
+			`{"error":{"code":"invalid_parameter","message":"\"Alpha\" is not a playbook name ([a-z][a-z0-9-]*, at most 100 characters)"}}`},
 		{"unknown playbook", "GET", "/v1/playbooks/ghost/versions", viewer, "", 404,
 			`{"error":{"code":"not_found","message":"no playbook \"ghost\""}}`},
 		{"enable v2", "POST", "/v1/playbooks/alpha/enable", author, `{"version":2}`, 200,
@@ -134,14 +134,14 @@ func TestIncidentAPI(t *testing.T) {
 	}{
 		{"list", "GET", "/v1/incidents?status=open", viewer, 200,
 			`{"incidents":[{"id":` + id + `,"playbook":"alpha","version":1,"dedup_key":"k1","status":"open","run_id":"alert-alpha-1","first_alert_id":1,"alert_count":1,"opened_at":"TIME","window_ends_at":"TIME","last_alert_at":"TIME"}]}`},
-		{"bad status", "GET", "/v1/incidents?status=shut", viewer, 400, `{"error":{"code":"invalid","message":"status must be open or closed, not \"shut\""}}`},
+		{"bad status", "GET", "/v1/incidents?status=shut", viewer, 400, `{"error":{"code":"invalid_parameter","message":"status must be open or closed, not \"shut\""}}`},
 		{"viewer may not close", "POST", "/v1/incidents/" + id + "/close", viewer, 403,
 			`{"error":{"code":"forbidden","message":"token \"viewer-token\" has role viewer; this needs responder or higher"}}`},
 		{"close", "POST", "/v1/incidents/" + id + "/close", responder, 200,
 			`{"closed_now":true,"incident":{"id":` + id + `,"playbook":"alpha","version":1,"dedup_key":"k1","status":"closed","run_id":"alert-alpha-1","first_alert_id":1,"alert_count":1,"opened_at":"TIME","window_ends_at":"TIME","last_alert_at":"TIME","closed_at":"TIME","closed_by":"token:responder-token"}}`},
 		{"closed list", "GET", "/v1/incidents?status=open", viewer, 200, `{"incidents":[]}`},
 		{"unknown", "GET", "/v1/incidents/999", viewer, 404, `{"error":{"code":"not_found","message":"no incident 999"}}`},
-		{"not a number", "POST", "/v1/incidents/x/close", responder, 400, `{"error":{"code":"invalid","message":"incident id \"x\" is not a number"}}`},
+		{"not a number", "POST", "/v1/incidents/x/close", responder, 400, `{"error":{"code":"invalid_parameter","message":"incident id \"x\" is not a positive whole number"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body, _ := f.do(t, tc.method, tc.path, tc.token, "")

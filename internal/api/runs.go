@@ -1,13 +1,13 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
@@ -18,28 +18,26 @@ func (s *Server) runRoutes() []Route {
 		return nil
 	}
 	return []Route{
-		{"POST /v1/runs", store.RoleResponder, s.startRun},
-		{"GET /v1/runs", store.RoleViewer, s.listRuns},
-		{"GET /v1/runs/{id}", store.RoleViewer, s.showRun},
-		{"GET /v1/runs/{id}/export", store.RoleViewer, s.exportRun},
-		{"POST /v1/runs/{id}/approvals/{step}", store.RoleResponder, s.approveRun},
-		{"POST /v1/runs/{id}/cancel", store.RoleResponder, s.cancelRun},
-		{"POST /v1/runs/{id}/retry", store.RoleResponder, s.retryRun},
+		{Pattern: "POST /v1/runs", Role: store.RoleResponder, Handler: s.startRun, Audit: "run.start"},
+		{Pattern: "GET /v1/runs", Role: store.RoleViewer, Handler: s.listRuns,
+			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamIncident, apitypes.ParamSince, apitypes.ParamLimit}},
+		{Pattern: "GET /v1/runs/{id}", Role: store.RoleViewer, Handler: s.showRun, Query: []string{apitypes.ParamFull}},
+		{Pattern: "GET /v1/runs/{id}/export", Role: store.RoleViewer, Handler: s.exportRun},
+		{Pattern: "POST /v1/runs/{id}/replay", Role: store.RoleViewer, Handler: s.replayRun, ReadOnly: true},
+		{Pattern: "POST /v1/runs/{id}/approvals/{step}", Role: store.RoleResponder, Handler: s.approveRun, Audit: "run.approve"},
+		{Pattern: "POST /v1/runs/{id}/cancel", Role: store.RoleResponder, Handler: s.cancelRun, Audit: "run.cancel"},
+		{Pattern: "POST /v1/runs/{id}/retry", Role: store.RoleResponder, Handler: s.retryRun, Audit: "run.retry"},
 	}
 }
 
 // StartRunRequest is the body of POST /v1/runs.
-type StartRunRequest struct {
-	// Playbook names a registered playbook (its enabled version, or Version); Source is inline YAML instead.
-	Playbook string         `json:"playbook,omitempty"`
-	Version  int            `json:"version,omitempty"`
-	Source   string         `json:"source,omitempty"`
-	Inputs   map[string]any `json:"inputs,omitempty"`
-	// Alert is an alert in the intake format, given to the run as `alert`.
-	Alert json.RawMessage `json:"alert,omitempty"`
-	// RunID makes the request idempotent: the same id starts one run.
-	RunID string `json:"run_id,omitempty"`
-}
+type StartRunRequest = apitypes.StartRunRequest
+
+// ApprovalRequest is the body of POST /v1/runs/{id}/approvals/{step}.
+type ApprovalRequest = apitypes.ApprovalRequest
+
+// RetryRequest is the body of POST /v1/runs/{id}/retry.
+type RetryRequest = apitypes.RetryRequest
 
 func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	var req StartRunRequest
@@ -47,161 +45,247 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if (req.Playbook == "") == (req.Source == "") {
-		return Errorf(http.StatusBadRequest, "invalid", "give either playbook (a registered name) or source (the playbook's YAML)")
+		return paramErrorf("give either playbook (a registered name) or source (the playbook's YAML)")
 	}
-	if req.RunID != "" && (len(req.RunID) > 200 || strings.ContainsAny(req.RunID, " /\t\n")) {
-		return Errorf(http.StatusBadRequest, "invalid", "run_id must be at most 200 characters without spaces or slashes")
+	if req.Playbook != "" {
+		if err := playbookNameValue("playbook", req.Playbook); err != nil {
+			return err
+		}
+	}
+	if err := versionValue("version", int64(req.Version), true); err != nil {
+		return err
+	}
+	if req.RunID != "" {
+		if err := runIDValue("run_id", req.RunID); err != nil {
+			return err
+		}
+	}
+	if err := textField("source", req.Source); err != nil {
+		return err
+	}
+	if path, ok := findNUL(req.Inputs, "inputs"); ok {
+		return paramErrorf(`%s holds a NUL character (\u0000)`, path)
 	}
 	sp := runs.StartParams{Playbook: req.Playbook, Version: req.Version, Source: req.Source, Inputs: req.Inputs,
 		StartedBy: "token:" + TokenFrom(r.Context()).Name, RunID: req.RunID}
 	if len(req.Alert) > 0 && string(req.Alert) != "null" {
-		a, problems := s.parseAlert(0, req.Alert)
+		a, _, problems := s.parseAlert(0, req.Alert)
 		if len(problems) > 0 {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_alerts", Message: "alert: " + problems[0].Message, Details: problems}
+			return &Error{Status: http.StatusBadRequest, Code: apitypes.CodeInvalidAlerts, Message: "alert: " + problems[0].Message, Details: problems}
 		}
 		sp.Alert = &a
 	}
 	run, err := s.Runs.StartRun(r.Context(), sp)
 	if err != nil {
-		return runError(err)
+		return err
 	}
+	auditRun(r, run.ID, map[string]any{"playbook": run.PlaybookName, "version": run.PlaybookVersion, "sha256": run.PlaybookSHA256})
 	status := http.StatusCreated
 	if run.Status == store.RunPending {
 		status = http.StatusAccepted // recorded; it starts when Temporal is reachable again
 	}
-	return WriteJSON(w, status, run)
+	return WriteJSON(w, status, toRun(run))
 }
 
-// runError maps the run service's errors to API errors.
-func runError(err error) error {
-	var in *runs.InputError
-	var nf *runs.NotFoundError
-	var conflict *runs.ConflictError
-	switch {
-	case errors.As(err, &in):
-		return Errorf(http.StatusBadRequest, "invalid", "%s", in.Err)
-	case errors.As(err, &nf):
-		return Errorf(http.StatusNotFound, "not_found", "%s", nf.Error())
-	case errors.As(err, &conflict):
-		return Errorf(http.StatusConflict, "conflict", "%s", conflict.Msg)
+// textField refuses request text PostgreSQL cannot store, naming the field.
+func textField(field, v string) error {
+	if err := store.CheckText(field, v); err != nil {
+		var inv *store.InvalidError
+		if errors.As(err, &inv) {
+			return paramErrorf("%s", inv.Error())
+		}
+		return err
 	}
-	return err
+	return nil
+}
+
+// findNUL finds a NUL character in a decoded JSON value (keys included) and returns its path.
+func findNUL(v any, path string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return path, store.CheckText(path, x) != nil
+	case map[string]any:
+		for k, el := range x {
+			if store.CheckText(path, k) != nil {
+				return joinPath(path, k), true
+			}
+			if p, ok := findNUL(el, joinPath(path, k)); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, el := range x {
+			if p, ok := findNUL(el, path+"["+strconv.Itoa(i)+"]"); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	rq := store.RunQuery{Status: q.Get("status"), Playbook: q.Get("playbook")}
-	if v := q.Get("incident"); v != "" {
-		id, err := strconv.ParseInt(v, 10, 64)
+	rq := store.RunQuery{Status: q.Get(apitypes.ParamStatus), Playbook: q.Get(apitypes.ParamPlaybook)}
+	if err := enumParam("status", rq.Status, apitypes.RunStatuses); err != nil {
+		return err
+	}
+	if rq.Playbook != "" {
+		if err := playbookNameValue("playbook", rq.Playbook); err != nil {
+			return err
+		}
+	}
+	if v := q.Get(apitypes.ParamIncident); v != "" {
+		id, err := positiveID("incident", v)
 		if err != nil {
-			return Errorf(http.StatusBadRequest, "invalid", "incident %q is not a number", v)
+			return err
 		}
 		rq.IncidentID = id
 	}
-	if v := q.Get("since"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t, terr := time.Parse(time.RFC3339, v)
-			if terr != nil {
-				return Errorf(http.StatusBadRequest, "invalid", "since %q is neither a duration (24h) nor an RFC 3339 time", v)
-			}
-			rq.Since = t
-		} else {
-			rq.Since = time.Now().Add(-d)
-		}
+	var err error
+	if rq.Since, err = sinceParam(q, time.Now()); err != nil {
+		return err
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return Errorf(http.StatusBadRequest, "invalid", "limit %q is not a positive number", v)
-		}
-		rq.Limit = n
-	}
-	switch rq.Status {
-	case "", store.RunPending, store.RunRunning, store.RunWaiting, store.RunSucceeded, store.RunFailed, store.RunCancelled:
-	default:
-		return Errorf(http.StatusBadRequest, "invalid", "status must be pending, running, waiting, succeeded, failed or cancelled, not %q", rq.Status)
+	if rq.Limit, err = limitParam(q, 100); err != nil {
+		return err
 	}
 	list, err := s.Store.ListRuns(r.Context(), rq)
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []store.Run{}
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"runs": list})
+	return WriteJSON(w, http.StatusOK, apitypes.RunList{Runs: toRuns(list)})
 }
 
 func (s *Server) showRun(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.Runs.Show(r.Context(), r.PathValue("id"), r.URL.Query().Get("full") != "true")
+	id, err := runIDParam(r)
 	if err != nil {
-		return runError(err)
+		return err
 	}
-	return WriteJSON(w, http.StatusOK, v)
+	full, err := queryBool(r.URL.Query(), apitypes.ParamFull)
+	if err != nil {
+		return err
+	}
+	v, err := s.Runs.Show(r.Context(), id, !full)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, toRunView(v))
 }
 
 func (s *Server) exportRun(w http.ResponseWriter, r *http.Request) error {
-	ex, err := s.Runs.Export(r.Context(), r.PathValue("id"))
+	id, err := runIDParam(r)
 	if err != nil {
-		return runError(err)
+		return err
 	}
-	return WriteJSON(w, http.StatusOK, ex)
+	ex, err := s.Runs.Export(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, toExport(ex))
 }
 
-// ApprovalRequest is the body of POST /v1/runs/{id}/approvals/{step}.
-type ApprovalRequest struct {
-	Approved bool   `json:"approved"`
-	Comment  string `json:"comment,omitempty"`
+// replayRun replays a run's history against the server's code, optionally as if it had used an edited
+// playbook (source); it changes nothing.
+func (s *Server) replayRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runIDParam(r)
+	if err != nil {
+		return err
+	}
+	var req apitypes.ReplayRequest
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(r, &req); err != nil {
+			return err
+		}
+	}
+	var newPlan []byte
+	if req.Source != "" {
+		p, _, err := s.Runs.ResolvePlan(r.Context(), "", 0, req.Source)
+		if err != nil {
+			return err
+		}
+		if newPlan, err = plan.Encode(p); err != nil {
+			return err
+		}
+	}
+	ex, err := s.Runs.Export(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	res, err := runs.Replay(ex, newPlan)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, apitypes.ReplayResult{OK: res.OK, Step: res.Step, Message: res.Message, Events: res.Events})
 }
 
 func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runIDParam(r)
+	if err != nil {
+		return err
+	}
+	step, err := stepParam(r)
+	if err != nil {
+		return err
+	}
 	var req ApprovalRequest
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	out, err := s.Runs.Approve(r.Context(), r.PathValue("id"), r.PathValue("step"),
-		workflows.ApprovalDecision{Approved: req.Approved, By: TokenFrom(r.Context()).Name, Roles: heldRoles(TokenFrom(r.Context()).Role), Comment: req.Comment})
+	tok := TokenFrom(r.Context())
+	out, err := s.Runs.Approve(r.Context(), id, step,
+		workflows.ApprovalDecision{Approved: req.Approved, By: tok.Name, Roles: heldRoles(tok.Role), Comment: req.Comment})
 	if err != nil {
-		return runError(err)
+		return err
 	}
-	return WriteJSON(w, http.StatusOK, out)
+	auditRun(r, id, map[string]any{"step": step, "approved": out.Approved})
+	return WriteJSON(w, http.StatusOK, toApproval(out))
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Runs.Cancel(r.Context(), r.PathValue("id")); err != nil {
-		return runError(err)
+	id, err := runIDParam(r)
+	if err != nil {
+		return err
 	}
-	return WriteJSON(w, http.StatusAccepted, map[string]string{"status": "cancelling"})
-}
-
-// RetryRequest is the body of POST /v1/runs/{id}/retry.
-type RetryRequest struct {
-	From    string `json:"from,omitempty"`
-	Source  string `json:"source,omitempty"`
-	Version int    `json:"version,omitempty"`
-	Latest  bool   `json:"latest,omitempty"`
+	if err := s.Runs.Cancel(r.Context(), id); err != nil {
+		return err
+	}
+	auditRun(r, id, nil)
+	return WriteJSON(w, http.StatusAccepted, apitypes.CancelResponse{Status: "cancelling"})
 }
 
 func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runIDParam(r)
+	if err != nil {
+		return err
+	}
 	var req RetryRequest
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	n := 0
-	for _, set := range []bool{req.Source != "", req.Version > 0, req.Latest} {
+	for _, set := range []bool{req.Source != "", req.Version != 0, req.Latest} {
 		if set {
 			n++
 		}
 	}
 	if n > 1 {
-		return Errorf(http.StatusBadRequest, "invalid", "give at most one of source, version and latest")
+		return paramErrorf("give at most one of source, version and latest")
 	}
-	run, err := s.Runs.Retry(r.Context(), r.PathValue("id"), runs.RetryParams{From: req.From, Source: req.Source, Version: req.Version,
+	if err := versionValue("version", int64(req.Version), true); err != nil {
+		return err
+	}
+	if len(req.From) > maxStepIDBytes || !cleanText(req.From) {
+		return paramErrorf("from must be a step id (at most %d bytes of text)", maxStepIDBytes)
+	}
+	if err := textField("source", req.Source); err != nil {
+		return err
+	}
+	run, err := s.Runs.Retry(r.Context(), id, runs.RetryParams{From: req.From, Source: req.Source, Version: req.Version,
 		Latest: req.Latest, StartedBy: "token:" + TokenFrom(r.Context()).Name})
 	if err != nil {
-		return runError(err)
+		return err
 	}
-	return WriteJSON(w, http.StatusCreated, run)
+	auditRun(r, run.ID, map[string]any{"retry_of": id, "from": run.RetryFromStep})
+	return WriteJSON(w, http.StatusCreated, toRun(run))
 }
 
 // heldRoles lists a role and every role below it.

@@ -3,40 +3,37 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/store"
 )
 
+// CreateTokenRequest is the body of POST /v1/tokens.
+type CreateTokenRequest = apitypes.CreateTokenRequest
+
+// CreateTokenResponse carries the token, shown this once.
+type CreateTokenResponse = apitypes.CreateTokenResponse
+
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	t := TokenFrom(r.Context())
-	return WriteJSON(w, http.StatusOK, map[string]any{"name": t.Name, "role": t.Role})
+	return WriteJSON(w, http.StatusOK, apitypes.Whoami{Name: t.Name, Role: string(t.Role)})
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	all := r.URL.Query().Get("all") == "true"
+	all, err := queryBool(r.URL.Query(), apitypes.ParamAll)
+	if err != nil {
+		return err
+	}
 	toks, err := s.Store.ListTokens(r.Context(), all)
 	if err != nil {
 		return err
 	}
-	if toks == nil {
-		toks = []store.Token{}
+	out := apitypes.TokenList{Tokens: make([]apitypes.Token, 0, len(toks))}
+	for _, t := range toks {
+		out.Tokens = append(out.Tokens, toToken(t))
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"tokens": toks})
-}
-
-// CreateTokenRequest is the body of POST /v1/tokens.
-type CreateTokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	// Webhook also creates a secret for HMAC-signed alert webhooks (POST /v1/webhooks/alerts/{name}).
-	Webhook bool `json:"webhook,omitempty"`
-}
-
-// CreateTokenResponse carries the token, shown this once.
-type CreateTokenResponse struct {
-	Token         string      `json:"token"`
-	WebhookSecret string      `json:"webhook_secret,omitempty"`
-	Info          store.Token `json:"info"`
+	return WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
@@ -44,47 +41,45 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Name == "" {
-		return Errorf(http.StatusBadRequest, "invalid", "name is required")
+	if err := tokenNameValue(req.Name); err != nil {
+		return err
 	}
 	role, err := store.ParseRole(req.Role)
 	if err != nil {
-		return Errorf(http.StatusBadRequest, "invalid", "%s", err)
+		return paramErrorf("unknown role %q (roles: ingest, viewer, responder, author, admin)", clip(req.Role, 40))
 	}
 	actor := TokenFrom(r.Context())
 	plain, tok, err := s.Store.CreateToken(r.Context(), req.Name, role, actor.Name)
 	if errors.Is(err, store.ErrTokenExists) {
-		return Errorf(http.StatusConflict, "exists", "a live token named %q exists; revoke it first or choose another name", req.Name)
+		return Errorf(http.StatusConflict, apitypes.CodeExists, "a live token named %q exists; revoke it first or choose another name", req.Name)
 	}
 	if err != nil {
 		return err
 	}
-	resp := CreateTokenResponse{Token: plain, Info: tok}
+	resp := CreateTokenResponse{Token: plain, Info: toToken(tok)}
 	if req.Webhook {
 		if resp.WebhookSecret, err = s.Store.NewWebhookSecret(r.Context(), tok.Name); err != nil {
 			return err
 		}
 	}
-	if _, err := s.Store.AppendAudit(r.Context(), store.AuditEvent{Actor: "token:" + actor.Name, Action: "token.create",
-		Details: mustJSON(map[string]any{"name": tok.Name, "role": tok.Role})}); err != nil {
-		return err
-	}
+	auditTarget(r, "token "+tok.Name, map[string]any{"name": tok.Name, "role": tok.Role, "webhook": req.Webhook})
 	return WriteJSON(w, http.StatusCreated, resp)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
+	if err := tokenNameValue(name); err != nil {
+		return err
+	}
 	tok, err := s.Store.RevokeToken(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(http.StatusNotFound, "not_found", "no live token named %q", name)
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no live token named %q", name)
 	}
 	if err != nil {
 		return err
 	}
-	actor := TokenFrom(r.Context())
-	if _, err := s.Store.AppendAudit(r.Context(), store.AuditEvent{Actor: "token:" + actor.Name, Action: "token.revoke",
-		Details: mustJSON(map[string]any{"name": tok.Name})}); err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"revoked": tok})
+	auditTarget(r, "token "+tok.Name, map[string]any{"name": tok.Name})
+	return WriteJSON(w, http.StatusOK, apitypes.RevokeTokenResponse{Revoked: toToken(tok)})
 }
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/parry-soar/parry/internal/api"
 )
 
 func (a *app) newAlertCmd() *cobra.Command {
@@ -33,22 +29,16 @@ func (a *app) newAlertSendCmd() *cobra.Command {
 			"Nothing is stored unless every alert is valid.",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var body []byte
-			var err error
-			if args[0] == "-" {
-				body, err = io.ReadAll(a.stdin)
-			} else {
-				body, err = os.ReadFile(args[0])
-			}
+			body, err := readInput(a.stdin, args[0])
 			if err != nil {
-				return fmt.Errorf("reading alerts: %w", err)
+				return fileError("reading alerts from", args[0], err)
 			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			var resp api.IntakeResponse
-			if err := c.DoRaw(cmd.Context(), "POST", "/v1/alerts", bytes.NewReader(body), "application/json", &resp); err != nil {
+			resp, err := c.SendAlerts(cmd.Context(), body)
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -59,6 +49,9 @@ func (a *app) newAlertSendCmd() *cobra.Command {
 					fmt.Fprintf(a.stdout, "%d\tduplicate\n", al.ID)
 				} else {
 					fmt.Fprintf(a.stdout, "%d\taccepted\n", al.ID)
+				}
+				if len(al.Replaced) > 0 {
+					fmt.Fprintf(a.stderr, "alert %d: text PostgreSQL cannot store was replaced by U+FFFD in %s\n", al.ID, strings.Join(al.Replaced, ", "))
 				}
 			}
 			fmt.Fprintf(a.stderr, "%d accepted, %d duplicates\n", resp.Accepted, resp.Duplicates)

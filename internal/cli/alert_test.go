@@ -36,7 +36,7 @@ func TestAlertSend(t *testing.T) {
 		t.Fatalf("invalid: %d %q", code, errOut)
 	}
 	_, errOut, code = runCLI(t, env, "", "alert", "send", "/nonexistent.json")
-	if code != 1 || errOut != "parry: reading alerts: open /nonexistent.json: no such file or directory\n" {
+	if code != 1 || errOut != "parry: reading alerts from /nonexistent.json: no such file or directory\n" {
 		t.Fatalf("missing file: %d %q", code, errOut)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/config"
 )
 
@@ -81,18 +82,53 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	code := ExitFailure
 	var ee *exitError
-	if errors.As(err, &ee) {
+	var apiErr *apiclient.Error
+	switch {
+	case errors.As(err, &ee):
 		code = ee.code
-	} else if isCobraUsageError(err) {
+	case errors.As(err, &apiErr) && apiErr.Usage():
+		// The API refused a value the user gave (a flag or an argument): the same mistake as a bad flag.
+		code = ExitUsage
+	case isCobraUsageError(err):
 		code = ExitUsage
 	}
-	if msg := err.Error(); msg != "" {
+	msg := err.Error()
+	if apiErr != nil && code == ExitUsage {
+		msg = apiErr.Message // the value was the user's, not an API fault: no HTTP status
+	}
+	if msg != "" {
 		fmt.Fprintf(a.stderr, "parry: %s\n", msg)
 		if code == ExitUsage {
 			fmt.Fprintln(a.stderr, "Run 'parry help' or 'parry <command> --help' for usage.")
 		}
 	}
 	return code
+}
+
+// flagError words a flag that did not parse without Go's parser text ("strconv.ParseInt: parsing ...").
+func flagError(err error) error {
+	var inv *pflag.InvalidValueError
+	if errors.As(err, &inv) {
+		// parry's own flag types word their refusals already; the standard ones carry strconv's text.
+		if f := inv.GetFlag(); wantOf(f.Value.Type()) != "" {
+			return usageErrorf("--%s %q: %s", f.Name, inv.GetValue(), wantOf(f.Value.Type()))
+		}
+	}
+	return &exitError{code: ExitUsage, err: err}
+}
+
+func wantOf(flagType string) string {
+	switch flagType {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "want a whole number"
+	case "float32", "float64":
+		return "want a number"
+	case "bool":
+		return "want true or false"
+	case "duration":
+		return "want a duration such as 30s or 24h"
+	}
+	return ""
 }
 
 // isCobraUsageError recognises the errors cobra builds itself for unknown commands and bad arguments.
@@ -121,7 +157,7 @@ func (a *app) newRootCmd() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default: $PARRY_CONFIG, else ./parry.yaml when present)")
 	a.bindSettings(root.PersistentFlags(), "log.format", "log.level")
 	root.AddCommand(a.commands()...)

@@ -59,7 +59,7 @@ func (a *app) apiClient(cmd *cobra.Command) (*apiclient.Client, config.Config, e
 		case errors.Is(err, fs.ErrNotExist) && cfg.Client.TokenFile == "":
 			return nil, cfg, fmt.Errorf("no API token: set PARRY_TOKEN (create one with `parry token create`), or run `parry dev`, which writes an admin token to %s", path)
 		default:
-			return nil, cfg, fmt.Errorf("reading the API token: %w", err)
+			return nil, cfg, fileError("reading the API token from", path, err)
 		}
 	}
 	return apiclient.New(url, token), cfg, nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,13 +18,11 @@ func (a *app) newHealthCmd() *cobra.Command {
 			if err != nil {
 				c = apiclient.New(a.clientURL(cmd), "")
 			}
-			var body json.RawMessage
-			err = c.Do(cmd.Context(), "GET", "/readyz", nil, &body)
+			ready, err := c.Ready(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("not ready: %w", err)
 			}
-			_, err = fmt.Fprintln(a.stdout, string(body))
-			return err
+			return writeJSON(a.stdout, ready)
 		},
 	}
 	a.bindSettings(cmd.Flags(), clientSettings...)

@@ -2,15 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
-	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/api/apitypes"
 )
 
 func (a *app) newIncidentCmd() *cobra.Command {
@@ -35,38 +33,24 @@ func (a *app) newIncidentListCmd() *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch status {
-			case "", store.IncidentOpen, store.IncidentClosed:
-			default:
-				return usageErrorf("--status must be open or closed, not %q", status)
-			}
-			if limit < 1 || limit > 1000 {
-				return usageErrorf("--limit must be between 1 and 1000")
+			if limit == 0 { // the filter's zero means "the default": say so rather than send it
+				return usageErrorf("--limit 0: give a number from 1 to %d", apitypes.MaxListLimit)
 			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			q := url.Values{}
-			if status != "" {
-				q.Set("status", status)
-			}
-			if playbookName != "" {
-				q.Set("playbook", playbookName)
-			}
-			q.Set("limit", strconv.Itoa(limit))
-			var resp struct {
-				Incidents []store.Incident `json:"incidents"`
-			}
-			if err := c.Do(cmd.Context(), "GET", "/v1/incidents?"+q.Encode(), nil, &resp); err != nil {
+			// The server checks every value; a refusal is a usage error.
+			list, err := c.ListIncidents(cmd.Context(), apitypes.IncidentFilter{Status: status, Playbook: playbookName, Limit: limit})
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, resp)
+				return writeList(a.stdout, list)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tPLAYBOOK\tVERSION\tALERTS\tOPENED\tRUN\tKEY")
-			for _, i := range resp.Incidents {
+			for _, i := range list {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", i.ID, i.Status, i.PlaybookName, i.PlaybookVersion, i.AlertCount,
 					i.OpenedAt.UTC().Format(timeFmt), i.RunID, clip(i.DedupKey, 60))
 			}
@@ -76,7 +60,7 @@ func (a *app) newIncidentListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only open or closed incidents")
 	cmd.Flags().StringVar(&playbookName, "playbook", "", "only incidents of this playbook")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many incidents")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the incidents as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [incidents]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
@@ -112,8 +96,8 @@ func (a *app) newIncidentShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var d api.IncidentDetail
-			if err := c.Do(cmd.Context(), "GET", "/v1/incidents/"+strconv.FormatInt(id, 10), nil, &d); err != nil {
+			d, err := c.GetIncident(cmd.Context(), id)
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -175,10 +159,8 @@ func (a *app) newIncidentCloseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				ClosedNow bool `json:"closed_now"`
-			}
-			if err := c.Do(cmd.Context(), "POST", "/v1/incidents/"+strconv.FormatInt(id, 10)+"/close", nil, &resp); err != nil {
+			resp, err := c.CloseIncident(cmd.Context(), id)
+			if err != nil {
 				return err
 			}
 			if resp.ClosedNow {

@@ -3,17 +3,15 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/registry"
-	"github.com/parry-soar/parry/internal/store"
 )
 
 func (a *app) newPlaybookCmd() *cobra.Command {
@@ -52,10 +50,13 @@ func (a *app) newPlaybookPushCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp api.PushResponse
-			err = c.Do(cmd.Context(), "POST", "/v1/playbooks", api.PushRequest{Playbooks: files, Enable: enable}, &resp)
+			req := apitypes.PushRequest{Enable: enable}
+			for _, f := range files {
+				req.Playbooks = append(req.Playbooks, apitypes.PlaybookFile{Name: f.Name, Source: f.Source})
+			}
+			resp, err := c.PushPlaybooks(cmd.Context(), req)
 			var apiErr *apiclient.Error
-			if errors.As(err, &apiErr) && apiErr.Code == "lint_failed" {
+			if errors.As(err, &apiErr) && apiErr.Code == apitypes.CodeLintFailed {
 				// The API's message names the first problem; lint locally to print them all with positions.
 				diags := registry.Lint(nil, files)
 				if len(diags) == 0 {
@@ -106,18 +107,16 @@ func (a *app) newPlaybookListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				Playbooks []api.PlaybookSummary `json:"playbooks"`
-			}
-			if err := c.Do(cmd.Context(), "GET", "/v1/playbooks", nil, &resp); err != nil {
+			list, err := c.ListPlaybooks(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, resp)
+				return writeList(a.stdout, list)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tENABLED\tLATEST\tVERSIONS\tSHA256")
-			for _, p := range resp.Playbooks {
+			for _, p := range list {
 				enabled := "-"
 				if p.Enabled > 0 {
 					enabled = strconv.Itoa(p.Enabled)
@@ -127,7 +126,7 @@ func (a *app) newPlaybookListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the playbooks as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [playbooks]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
@@ -139,17 +138,6 @@ func shortSHA(s string) string {
 	return s
 }
 
-// getVersion fetches one version (0: the enabled one, else the latest).
-func getVersion(cmd *cobra.Command, c *apiclient.Client, name string, version int) (store.PlaybookVersion, error) {
-	path := "/v1/playbooks/" + url.PathEscape(name)
-	if version > 0 {
-		path += "?version=" + strconv.Itoa(version)
-	}
-	var v store.PlaybookVersion
-	err := c.Do(cmd.Context(), "GET", path, nil, &v)
-	return v, err
-}
-
 func (a *app) newPlaybookShowCmd() *cobra.Command {
 	var version int
 	var asJSON, showPlan bool
@@ -158,14 +146,11 @@ func (a *app) newPlaybookShowCmd() *cobra.Command {
 		Short: "Print a playbook's source (the enabled version, else the latest)",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if version < 0 {
-				return usageErrorf("--version must be positive")
-			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			v, err := getVersion(cmd, c, args[0], version)
+			v, err := c.GetPlaybook(cmd.Context(), args[0], version)
 			if err != nil {
 				return err
 			}
@@ -203,18 +188,16 @@ func (a *app) newPlaybookVersionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				Versions []store.PlaybookVersion `json:"versions"`
-			}
-			if err := c.Do(cmd.Context(), "GET", "/v1/playbooks/"+url.PathEscape(args[0])+"/versions", nil, &resp); err != nil {
+			versions, err := c.ListVersions(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, resp)
+				return writeList(a.stdout, versions)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tENABLED\tSHA256\tCREATED\tBY")
-			for _, v := range resp.Versions {
+			for _, v := range versions {
 				enabled := ""
 				if v.Enabled {
 					enabled = "yes"
@@ -224,7 +207,7 @@ func (a *app) newPlaybookVersionsCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the versions as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [versions]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
@@ -237,15 +220,12 @@ func (a *app) newPlaybookEnableCmd() *cobra.Command {
 		Short: "Make a version (default: the latest) the one alerts trigger",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if version < 0 {
-				return usageErrorf("--version must be positive")
-			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			var v store.PlaybookVersion
-			if err := c.Do(cmd.Context(), "POST", "/v1/playbooks/"+url.PathEscape(args[0])+"/enable", api.EnableRequest{Version: version}, &v); err != nil {
+			v, err := c.EnablePlaybook(cmd.Context(), args[0], version)
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -271,10 +251,8 @@ func (a *app) newPlaybookDisableCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				WasEnabled bool `json:"was_enabled"`
-			}
-			if err := c.Do(cmd.Context(), "POST", "/v1/playbooks/"+url.PathEscape(args[0])+"/disable", nil, &resp); err != nil {
+			resp, err := c.DisablePlaybook(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if resp.WasEnabled {
@@ -307,9 +285,9 @@ func (a *app) newPlaybookDiffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var src [2]store.PlaybookVersion
+			var src [2]apitypes.PlaybookVersion
 			for i, v := range vs {
-				if src[i], err = getVersion(cmd, c, args[0], v); err != nil {
+				if src[i], err = c.GetPlaybook(cmd.Context(), args[0], v); err != nil {
 					return err
 				}
 			}

@@ -130,7 +130,7 @@ func TestIncidentCommands(t *testing.T) {
 	}{
 		{"list", []string{"incident", "list", "--status", "open"}, 0,
 			"ID  STATUS  PLAYBOOK  VERSION  ALERTS  OPENED                RUN            KEY\n1   open    phish     3        2       TIME  alert-phish-1  a@evil.test\n", ""},
-		{"bad status", []string{"incident", "list", "--status", "shut"}, 2, "", "parry: --status must be open or closed, not \"shut\"\n"},
+		{"bad status", []string{"incident", "list", "--status", "shut"}, 2, "", "parry: status must be open or closed, not \"shut\"\n"},
 		{"show", []string{"incident", "show", "1"}, 0,
 			"Incident 1\topen\nPlaybook\tphish version 3\nKey\ta@evil.test\nOpened\tTIME (window until TIME)\n\nRuns\n" +
 				"  ID             STATUS   VERSION  STARTED  FINISHED\n  alert-phish-1  pending  3        -        -\n\nAlerts (2)\n" +

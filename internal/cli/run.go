@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,13 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/runs"
-	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/workflows"
 )
 
 func (a *app) newRunCmd() *cobra.Command {
@@ -66,13 +64,13 @@ func (a *app) newRunStartCmd() *cobra.Command {
 			"as it starts and ends, and the exit code is 0 when the run succeeded, 1 when it failed.",
 		Args: exactArgs(1, "PLAYBOOK (a file or a registered name)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.StartRunRequest{Version: version, RunID: runID, Inputs: map[string]any{}}
+			req := apitypes.StartRunRequest{Version: version, RunID: runID, Inputs: map[string]any{}}
 			if data, err := os.ReadFile(args[0]); err == nil {
 				req.Source = string(data)
 			} else if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(args[0], "/\\.") {
 				req.Playbook = args[0]
 			} else {
-				return fmt.Errorf("reading playbook: %w", err)
+				return fileError("reading playbook", args[0], err)
 			}
 			if version > 0 && req.Source != "" {
 				return usageErrorf("--version applies to registered playbooks, not files")
@@ -87,7 +85,7 @@ func (a *app) newRunStartCmd() *cobra.Command {
 			if alertFile != "" {
 				data, err := readInput(a.stdin, alertFile)
 				if err != nil {
-					return fmt.Errorf("reading alert: %w", err)
+					return fileError("reading alert", alertFile, err)
 				}
 				req.Alert = data
 			}
@@ -95,11 +93,11 @@ func (a *app) newRunStartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var run store.Run
-			if err := c.Do(cmd.Context(), "POST", "/v1/runs", req, &run); err != nil {
+			run, err := c.StartRun(cmd.Context(), req)
+			if err != nil {
 				return err
 			}
-			if run.Status == store.RunPending {
+			if run.Status == apitypes.RunPending {
 				fmt.Fprintf(a.stderr, "run %s recorded; Temporal is unreachable, it starts when Temporal is back\n", run.ID)
 			} else {
 				fmt.Fprintf(a.stderr, "run %s started (%s)\n", run.ID, playbookLabel(run))
@@ -131,7 +129,7 @@ func readInput(stdin io.Reader, path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-func playbookLabel(r store.Run) string {
+func playbookLabel(r apitypes.Run) string {
 	if r.PlaybookVersion > 0 {
 		return fmt.Sprintf("%s v%d", r.PlaybookName, r.PlaybookVersion)
 	}
@@ -146,8 +144,8 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string, asJSON
 	waits := map[string]bool{}
 	delay := 250 * time.Millisecond
 	for {
-		var v runs.View
-		if err := c.Do(ctx, "GET", "/v1/runs/"+url.PathEscape(id), nil, &v); err != nil {
+		v, err := c.GetRun(ctx, id, false)
+		if err != nil {
 			return err
 		}
 		a.printTransitions(v.Steps, seen)
@@ -158,7 +156,7 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string, asJSON
 				a.printWait(w)
 			}
 		}
-		if store.Terminal(v.Run.Status) {
+		if apitypes.Terminal(v.Run.Status) {
 			return a.finish(v, asJSON)
 		}
 		select {
@@ -171,12 +169,12 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string, asJSON
 	}
 }
 
-func (a *app) printTransitions(steps []runs.StepView, seen map[string]string) {
+func (a *app) printTransitions(steps []apitypes.Step, seen map[string]string) {
 	for _, s := range steps {
 		if s.Status != seen[s.ID] {
 			switch s.Status {
-			case workflows.StatusPending:
-			case workflows.StatusRunning:
+			case apitypes.StepPending:
+			case apitypes.StepRunning:
 				fmt.Fprintf(a.stderr, "  ▶ %-24s %s\n", s.ID, kindLabel(s))
 			default:
 				line := fmt.Sprintf("  %s %-24s %-9s", statusMark(s.Status), s.ID, s.Status)
@@ -197,7 +195,7 @@ func (a *app) printTransitions(steps []runs.StepView, seen map[string]string) {
 	}
 }
 
-func (a *app) printWait(w runs.WaitView) {
+func (a *app) printWait(w apitypes.Wait) {
 	switch w.Kind {
 	case "approval":
 		fmt.Fprintf(a.stderr, "  ⏸ %-24s waiting for approval until %s: %s\n     approve: parry run approve RUN %s   reject: parry run approve RUN %s --reject\n",
@@ -209,7 +207,7 @@ func (a *app) printWait(w runs.WaitView) {
 	}
 }
 
-func kindLabel(s runs.StepView) string {
+func kindLabel(s apitypes.Step) string {
 	if s.Action != "" {
 		return s.Action
 	}
@@ -218,27 +216,27 @@ func kindLabel(s runs.StepView) string {
 
 func statusMark(status string) string {
 	switch status {
-	case workflows.StatusSucceeded:
+	case apitypes.StepSucceeded:
 		return "✓"
-	case workflows.StatusFailed:
+	case apitypes.StepFailed:
 		return "✗"
-	case workflows.StatusSkipped:
+	case apitypes.StepSkipped:
 		return "–"
-	case workflows.StatusCancelled:
+	case apitypes.StepCancelled:
 		return "⊘"
 	}
 	return "·"
 }
 
-func (a *app) finish(v runs.View, asJSON bool) error {
+func (a *app) finish(v apitypes.RunView, asJSON bool) error {
 	r := v.Run
 	if asJSON {
 		out := runJSON{RunID: r.ID, Status: r.Status, Error: r.Error, Steps: []stepJSON{}}
 		if len(r.Output) > 0 {
 			_ = json.Unmarshal(r.Output, &out.Output)
 		}
-		var flat func([]runs.StepView)
-		flat = func(steps []runs.StepView) {
+		var flat func([]apitypes.Step)
+		flat = func(steps []apitypes.Step) {
 			for _, s := range steps {
 				sj := stepJSON{ID: s.ID, Status: s.Status, Attempts: s.Attempts}
 				if s.Error != nil {
@@ -254,9 +252,9 @@ func (a *app) finish(v runs.View, asJSON bool) error {
 		}
 	} else {
 		switch r.Status {
-		case store.RunSucceeded:
+		case apitypes.RunSucceeded:
 			label := r.Status
-			if r.ResultStatus != "" && r.ResultStatus != store.RunSucceeded {
+			if r.ResultStatus != "" && r.ResultStatus != apitypes.RunSucceeded {
 				label += " (" + r.ResultStatus + ")"
 			}
 			fmt.Fprintf(a.stderr, "run %s %s\n", r.ID, label)
@@ -265,12 +263,12 @@ func (a *app) finish(v runs.View, asJSON bool) error {
 			}
 		default:
 			fmt.Fprintf(a.stderr, "run %s %s: %s\n", r.ID, r.Status, r.Error)
-			if r.Status == store.RunFailed {
+			if r.Status == apitypes.RunFailed {
 				fmt.Fprintf(a.stderr, "inspect: parry run show %s   retry: parry run retry %s\n", r.ID, r.ID)
 			}
 		}
 	}
-	if r.Status != store.RunSucceeded {
+	if r.Status != apitypes.RunSucceeded {
 		return silentFailure()
 	}
 	return nil
@@ -295,41 +293,26 @@ func (a *app) newRunListCmd() *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{}
-			for k, v := range map[string]string{"status": status, "playbook": playbook, "since": since} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			if incident > 0 {
-				q.Set("incident", fmt.Sprint(incident))
-			}
-			if limit > 0 {
-				q.Set("limit", fmt.Sprint(limit))
-			}
-			if since != "" {
-				if _, err := time.ParseDuration(since); err != nil {
-					return usageErrorf("--since %q: want a duration such as 24h or 30m", since)
-				}
+			if limit == 0 { // the filter's zero means "the default": say so rather than send it
+				return usageErrorf("--limit 0: give a number from 1 to %d", apitypes.MaxListLimit)
 			}
 			c, _, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				Runs []store.Run `json:"runs"`
-			}
-			if err := c.Do(cmd.Context(), "GET", "/v1/runs?"+q.Encode(), nil, &resp); err != nil {
+			// The server checks every value (one definition of the rules); a refusal is a usage error.
+			list, err := c.ListRuns(cmd.Context(), apitypes.RunFilter{Status: status, Playbook: playbook, Incident: incident, Since: since, Limit: limit})
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, resp.Runs)
+				return writeList(a.stdout, list)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tPLAYBOOK\tSTATUS\tCREATED\tDURATION\tINCIDENT\tDETAIL")
-			for _, r := range resp.Runs {
+			for _, r := range list {
 				detail := r.WaitingFor
-				if r.Status == store.RunFailed || r.Status == store.RunCancelled {
+				if r.Status == apitypes.RunFailed || r.Status == apitypes.RunCancelled {
 					detail = r.Error
 					if r.FailedStep != "" {
 						detail = r.FailedStep + ": " + detail
@@ -353,12 +336,12 @@ func (a *app) newRunListCmd() *cobra.Command {
 	cmd.Flags().Int64Var(&incident, "incident", 0, "only runs of this incident")
 	cmd.Flags().StringVar(&since, "since", "", "only runs created within this duration (24h)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many runs")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [runs]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
 
-func duration(r store.Run) string {
+func duration(r apitypes.Run) string {
 	if r.StartedAt == nil {
 		return "-"
 	}
@@ -388,12 +371,8 @@ func (a *app) newRunShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path := "/v1/runs/" + url.PathEscape(args[0])
-			if full {
-				path += "?full=true"
-			}
-			var v runs.View
-			if err := c.Do(cmd.Context(), "GET", path, nil, &v); err != nil {
+			v, err := c.GetRun(cmd.Context(), args[0], full)
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -409,7 +388,7 @@ func (a *app) newRunShowCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) printView(v runs.View) {
+func (a *app) printView(v apitypes.RunView) {
 	r := v.Run
 	w := a.stdout
 	fmt.Fprintf(w, "run       %s\n", r.ID)
@@ -419,7 +398,7 @@ func (a *app) printView(v runs.View) {
 		status += " (" + r.ResultStatus + ")"
 	}
 	fmt.Fprintf(w, "status    %s\n", status)
-	if r.WaitingFor != "" && !store.Terminal(r.Status) {
+	if r.WaitingFor != "" && !apitypes.Terminal(r.Status) {
 		fmt.Fprintf(w, "waiting   %s\n", r.WaitingFor)
 	}
 	if r.Error != "" {
@@ -441,8 +420,8 @@ func (a *app) printView(v runs.View) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tKIND\tSTATUS\tATTEMPTS\tDURATION\tERROR")
-	var rows func([]runs.StepView)
-	rows = func(steps []runs.StepView) {
+	var rows func([]apitypes.Step)
+	rows = func(steps []apitypes.Step) {
 		for _, s := range steps {
 			errText := ""
 			if s.Error != nil {
@@ -466,8 +445,8 @@ func (a *app) printView(v runs.View) {
 	}
 	rows(v.Steps)
 	tw.Flush()
-	var details func([]runs.StepView)
-	details = func(steps []runs.StepView) {
+	var details func([]apitypes.Step)
+	details = func(steps []apitypes.Step) {
 		for _, s := range steps {
 			if s.Input != nil || s.Output != nil {
 				fmt.Fprintf(w, "\n%s\n", s.ID)
@@ -523,9 +502,8 @@ func (a *app) newRunApproveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out workflows.ApprovalOutput
-			path := "/v1/runs/" + url.PathEscape(args[0]) + "/approvals/" + url.PathEscape(args[1])
-			if err := c.Do(cmd.Context(), "POST", path, api.ApprovalRequest{Approved: !reject, Comment: comment}, &out); err != nil {
+			out, err := c.Approve(cmd.Context(), args[0], args[1], apitypes.ApprovalRequest{Approved: !reject, Comment: comment})
+			if err != nil {
 				return err
 			}
 			verb := "approved"
@@ -552,7 +530,7 @@ func (a *app) newRunCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Do(cmd.Context(), "POST", "/v1/runs/"+url.PathEscape(args[0])+"/cancel", struct{}{}, nil); err != nil {
+			if err := c.Cancel(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "cancelling run %s\n", args[0])
@@ -577,20 +555,12 @@ func (a *app) newRunRetryCmd() *cobra.Command {
 			"reused step or changed it (action, inputs, condition, loop) so that its recorded output would not apply.",
 		Args: exactArgs(1, "RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n := 0
-			for _, set := range []bool{file != "", version > 0, latest} {
-				if set {
-					n++
-				}
-			}
-			if n > 1 {
-				return usageErrorf("give at most one of --playbook, --version and --latest")
-			}
-			req := api.RetryRequest{From: from, Version: version, Latest: latest}
+			// "At most one of --playbook, --version and --latest" is the server's rule; its refusal exits 2.
+			req := apitypes.RetryRequest{From: from, Version: version, Latest: latest}
 			if file != "" {
 				data, err := os.ReadFile(file)
 				if err != nil {
-					return fmt.Errorf("reading playbook: %w", err)
+					return fileError("reading playbook", file, err)
 				}
 				req.Source = string(data)
 			}
@@ -598,8 +568,8 @@ func (a *app) newRunRetryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var run store.Run
-			if err := c.Do(cmd.Context(), "POST", "/v1/runs/"+url.PathEscape(args[0])+"/retry", req, &run); err != nil {
+			run, err := c.Retry(cmd.Context(), args[0], req)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "run %s retries %s from step %s (%s)\n", run.ID, args[0], run.RetryFromStep, playbookLabel(run))
@@ -634,18 +604,22 @@ func (a *app) newRunExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var raw json.RawMessage
-			if err := c.Do(cmd.Context(), "GET", "/v1/runs/"+url.PathEscape(args[0])+"/export", nil, &raw); err != nil {
+			ex, err := c.Export(cmd.Context(), args[0])
+			if err != nil {
 				return err
+			}
+			var raw bytes.Buffer
+			if err := writeJSON(&raw, ex); err != nil {
+				return fmt.Errorf("encoding the export: %w", err)
 			}
 			if out == "-" {
-				_, err := a.stdout.Write(append(raw, '\n'))
+				_, err := a.stdout.Write(raw.Bytes())
 				return err
 			}
-			if err := os.WriteFile(out, append(raw, '\n'), 0o600); err != nil {
-				return fmt.Errorf("writing export: %w", err)
+			if err := os.WriteFile(out, raw.Bytes(), 0o600); err != nil {
+				return fileError("writing the export to", out, err)
 			}
-			fmt.Fprintf(a.stderr, "wrote %s (%d bytes)\n", out, len(raw)+1)
+			fmt.Fprintf(a.stderr, "wrote %s (%d bytes)\n", out, raw.Len())
 			return nil
 		},
 	}
@@ -672,28 +646,31 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 			if file != "" {
 				data, err = readInput(a.stdin, file)
 				if err != nil {
-					return fmt.Errorf("reading export: %w", err)
+					return fileError("reading export", file, err)
 				}
 			} else {
 				c, _, err := a.apiClient(cmd)
 				if err != nil {
 					return err
 				}
-				var raw json.RawMessage
-				if err := c.Do(cmd.Context(), "GET", "/v1/runs/"+url.PathEscape(args[0])+"/export", nil, &raw); err != nil {
+				ex, err := c.Export(cmd.Context(), args[0])
+				if err != nil {
 					return err
 				}
-				data = raw
+				if data, err = json.Marshal(ex); err != nil {
+					return fmt.Errorf("encoding the export: %w", err)
+				}
 			}
+			// The export document is one format (apitypes.Export); the local replayer reads it as runs.Export.
 			var ex runs.Export
-			if err := json.Unmarshal(data, &ex); err != nil {
-				return fmt.Errorf("reading export: %w", err)
+			if err := json.Unmarshal(data, &ex); err != nil || len(ex.History) == 0 {
+				return fmt.Errorf("%s is not a run export written by `parry run export`", exportName(file))
 			}
 			var newPlan json.RawMessage
 			if playbookFile != "" {
 				src, err := os.ReadFile(playbookFile)
 				if err != nil {
-					return fmt.Errorf("reading playbook: %w", err)
+					return fileError("reading playbook", playbookFile, err)
 				}
 				p, diags := playbook.Load(playbookFile, src)
 				if p == nil {
@@ -708,7 +685,7 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 			}
 			res, err := runs.Replay(ex, newPlan)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s cannot be replayed: its history is not a Temporal history of a playbook run", exportName(file))
 			}
 			if asJSON {
 				if err := writeJSON(a.stdout, res); err != nil {
@@ -728,4 +705,11 @@ func (a *app) newRunReplayCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
+}
+
+func exportName(file string) string {
+	if file == "" || file == "-" {
+		return "the export"
+	}
+	return file
 }

@@ -127,7 +127,7 @@ func TestSimBadFlags(t *testing.T) {
 		{[]string{"--mailboxes", "0"}, `parry: --mailboxes 0: give a number from 1 to 100000`},
 		{[]string{"--token", "has space"}, `parry: --token "has space": a token is a non-empty string without spaces`},
 		{[]string{"--action-delay", "-1s"}, `parry: --action-delay -1s: give a duration of zero or more`},
-		{[]string{"--seed", "abc"}, `parry: invalid argument "abc" for "--seed" flag: strconv.ParseInt: parsing "abc": invalid syntax`},
+		{[]string{"--seed", "abc"}, `parry: --seed "abc": want a whole number`},
 		{[]string{"extra"}, `parry: parry sim takes no arguments, got "extra"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/store"
 )
 
@@ -46,7 +44,7 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			var resp api.CreateTokenResponse
+			var resp apitypes.CreateTokenResponse
 			if direct {
 				cfg, err := a.loadConfig(cmd)
 				if err != nil {
@@ -61,7 +59,8 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				resp = api.CreateTokenResponse{Token: plain, Info: tok}
+				resp = apitypes.CreateTokenResponse{Token: plain, Info: apitypes.Token{ID: tok.ID, Name: tok.Name, Role: string(tok.Role),
+					Prefix: tok.Prefix, CreatedAt: tok.CreatedAt, CreatedBy: tok.CreatedBy}}
 				if webhook {
 					if resp.WebhookSecret, err = st.NewWebhookSecret(cmd.Context(), name); err != nil {
 						return err
@@ -72,7 +71,7 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := c.Do(cmd.Context(), "POST", "/v1/tokens", api.CreateTokenRequest{Name: name, Role: string(r), Webhook: webhook}, &resp); err != nil {
+				if resp, err = c.CreateToken(cmd.Context(), apitypes.CreateTokenRequest{Name: name, Role: string(r), Webhook: webhook}); err != nil {
 					return err
 				}
 			}
@@ -109,29 +108,23 @@ func (a *app) newTokenListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var resp struct {
-				Tokens []store.Token `json:"tokens"`
-			}
-			path := "/v1/tokens"
-			if all {
-				path += "?" + url.Values{"all": {"true"}}.Encode()
-			}
-			if err := c.Do(cmd.Context(), "GET", path, nil, &resp); err != nil {
+			toks, err := c.ListTokens(cmd.Context(), all)
+			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, resp.Tokens)
+				return writeList(a.stdout, toks)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tROLE\tPREFIX\tCREATED\tLAST USED\tREVOKED")
-			for _, t := range resp.Tokens {
+			for _, t := range toks {
 				fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\t%s\n", t.Name, t.Role, t.Prefix, t.CreatedAt.UTC().Format(time.RFC3339),
 					fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [tokens]} as JSON`)
 	cmd.Flags().BoolVar(&all, "all", false, "include revoked tokens")
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
@@ -147,7 +140,7 @@ func (a *app) newTokenRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Do(cmd.Context(), "DELETE", "/v1/tokens/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if _, err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "Revoked token %q.\n", args[0])
@@ -163,10 +156,4 @@ func fmtTime(t *time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

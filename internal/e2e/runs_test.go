@@ -30,6 +30,8 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/cli"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/plan"
@@ -227,9 +229,19 @@ func TestManualRunWithApprovalThroughTheCLI(t *testing.T) {
 	if s.fakes.count("disable") != 1 {
 		t.Fatalf("disable ran %d times", s.fakes.count("disable"))
 	}
+	evs, _ := s.st.ListAudit(context.Background(), store.AuditQuery{RunID: id})
+	var actions []string
+	for _, e := range evs {
+		if e.Actor == "token:alice" {
+			actions = append(actions, e.Action)
+		}
+	}
+	if strings.Join(actions, ",") != "run.start,run.approve" {
+		t.Fatalf("audit of run %s by alice: %v", id, actions)
+	}
 	out, _, code = s.parry("run", "list", "--json", "--status", "succeeded")
-	var list []store.Run
-	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].ID != id {
+	var list struct{ Items []store.Run }
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 1 || list.Items[0].ID != id {
 		t.Fatalf("list: %s", out)
 	}
 	out, _, code = s.parry("run", "show", id, "--json")
@@ -317,6 +329,9 @@ func TestRetryFromTheFailedStep(t *testing.T) {
 	if retry.RetryOf != failed.ID || retry.RetryFromStep != "s3" {
 		t.Fatalf("retry record %+v", retry)
 	}
+	if evs, _ := s.st.ListAudit(context.Background(), store.AuditQuery{RunID: res.RunID}); len(evs) == 0 || evs[0].Action != "run.retry" || evs[0].Actor != "token:alice" {
+		t.Fatalf("audit of the retry: %+v", evs)
+	}
 	if !strings.Contains(errOut, "(reused from the failed run)") {
 		t.Fatalf("retry --wait did not show reused steps:\n%s", errOut)
 	}
@@ -369,9 +384,17 @@ func TestExportAndReplay(t *testing.T) {
     with: { senders: [a@evil.test] }
 `, 1)
 	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "swapped.yaml", swapped))
-	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none\n"
+	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s3 (cecp.mitigate_mails) there\n"
 	if code != 1 || out != want {
 		t.Fatalf("replay swapped: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// The same through the API (the server's code), for a console.
+	c := apiclient.New(s.api.URL, s.token)
+	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{}); err != nil || !res.OK {
+		t.Fatalf("API replay: %+v %v", res, err)
+	}
+	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{Source: swapped}); err != nil || res.OK || res.Step != "s2" {
+		t.Fatalf("API replay swapped: %+v %v", res, err)
 	}
 }
 

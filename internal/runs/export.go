@@ -7,13 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -135,71 +137,157 @@ func substitutePlan(hist *historypb.History, newPlan json.RawMessage) error {
 	return errors.New("the history has no start event")
 }
 
-// ReplayHistory replays one history (see Replay).
+// ReplayHistory replays one history (see Replay). The explanation of a difference is built from what the
+// history recorded and what the current code asked for during the replay (recorded by an interceptor), never
+// from the SDK's error text.
 func ReplayHistory(hist *historypb.History) (ReplayResult, error) {
 	res := ReplayResult{Events: len(hist.GetEvents())}
 	if res.Events == 0 {
 		return res, errors.New("the history is empty")
 	}
-	r := worker.NewWorkflowReplayer()
+	rec := &commandRecorder{}
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{Interceptors: []interceptor.WorkerInterceptor{rec}})
+	if err != nil {
+		return res, fmt.Errorf("creating the replayer: %w", err)
+	}
 	r.RegisterWorkflowWithOptions(workflows.New().Playbook, workflow.RegisterOptions{Name: workflows.PlaybookWorkflow})
 	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	err := r.ReplayWorkflowHistory(logger, hist)
-	if err == nil {
+	if err := r.ReplayWorkflowHistory(logger, hist); err == nil {
 		res.OK = true
 		res.Message = fmt.Sprintf("replayed %d events: the current code makes the same decisions", res.Events)
 		return res, nil
 	}
-	res.Step, res.Message = explainNondeterminism(err.Error(), func(step string) string {
-		for _, ev := range hist.GetEvents() {
-			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityId() == step {
-				return a.GetActivityType().GetName()
-			}
-		}
-		return ""
-	})
+	nd := explainDivergence(historyCommands(hist), rec.commands())
+	res.Step, res.Message = nd.Step, nd.Error()
 	return res, nil
 }
 
-var (
-	reHistoryActivity = regexp.MustCompile(`(?:history event is|missing replay command for) ActivityTaskScheduled: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
-	reReplayActivity  = regexp.MustCompile(`(?:replay command is|extra replay command for) ScheduleActivityTask: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
-	rePosition        = regexp.MustCompile(`a matching (\w+) command was expected in history event position ([^.\s]+)\.`)
-	reHistoryEvent    = regexp.MustCompile(`history event is ([A-Za-z]+)`)
-	reReplayCommand   = regexp.MustCompile(`replay command is ([A-Za-z]+)`)
-)
-
-// explainNondeterminism turns the SDK's nondeterminism error into one line naming the step. actionOf gives the
-// action a history step ran.
-func explainNondeterminism(msg string, actionOf func(step string) string) (string, string) {
-	h := reHistoryActivity.FindStringSubmatch(msg)
-	c := reReplayActivity.FindStringSubmatch(msg)
-	switch {
-	case h != nil && c != nil:
-		return h[1], fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s), the current code runs step %s (%s) there", h[1], h[1], h[2], c[1], c[2])
-	case h != nil:
-		return h[1], fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s), the current code does something else there%s", h[1], h[1], h[2], what(reReplayCommand, msg))
-	case c != nil:
-		return c[1], fmt.Sprintf("not deterministic at step %s: the current code runs step %s (%s) where the history has %s", c[1], c[1], c[2], strings.TrimPrefix(what(reHistoryEvent, msg), ": "))
-	}
-	if m := rePosition.FindStringSubmatch(msg); m != nil {
-		step := m[2]
-		what := strings.ToLower(m[1])
-		if a := actionOf(step); a != "" {
-			what = a
-		}
-		return step, fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s) there, the current code runs another step or none", step, step, what)
-	}
-	first := msg
-	if i := strings.IndexByte(first, '\n'); i > 0 {
-		first = first[:i]
-	}
-	return "", "replay failed: " + first
+// stepCommand is one step-level decision of a run: scheduling an action (an activity whose ActivityID is the
+// step id) or calling a playbook (a child workflow whose id ends in /<step id>).
+type stepCommand struct {
+	Step, Action string
 }
 
-func what(re *regexp.Regexp, msg string) string {
-	if m := re.FindStringSubmatch(msg); m != nil {
-		return ": " + m[1]
+// historyCommands lists the step-level decisions a history recorded, in order.
+func historyCommands(hist *historypb.History) []stepCommand {
+	var out []stepCommand
+	for _, ev := range hist.GetEvents() {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			out = append(out, stepCommand{Step: a.GetActivityId(), Action: a.GetActivityType().GetName()})
+		}
+		if c := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); c != nil {
+			out = append(out, stepCommand{Step: childStep(c.GetWorkflowId()), Action: "call"})
+		}
 	}
-	return ""
+	return out
+}
+
+func childStep(workflowID string) string {
+	if i := strings.LastIndexByte(workflowID, '/'); i >= 0 {
+		return workflowID[i+1:]
+	}
+	return workflowID
+}
+
+// NondeterminismError says where the current code departs from a recorded history.
+type NondeterminismError struct {
+	// Step is the step the explanation is about: the history's step at the first difference, else the
+	// current code's, else the last step both agree on ("" when they differ before any step).
+	Step string
+	// History and Code are what each did at the first difference (nil: nothing there).
+	History, Code *stepCommand
+	// After is set when both agree on every step they took: they differ in another decision (a timer, a wait,
+	// the run's end) after this step ("" before the first).
+	After string
+}
+
+func (e *NondeterminismError) Error() string {
+	switch h, c := e.History, e.Code; {
+	case h != nil && c != nil:
+		return fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s), the current code runs step %s (%s) there", h.Step, h.Step, h.Action, c.Step, c.Action)
+	case h != nil:
+		return fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s) there, the current code runs another step or none", h.Step, h.Step, h.Action)
+	case c != nil:
+		return fmt.Sprintf("not deterministic at step %s: the current code runs step %s (%s) where the history has no further step", c.Step, c.Step, c.Action)
+	case e.After != "":
+		return fmt.Sprintf("not deterministic after step %s: both run the same steps, but the current code decides differently after it (a timer, a wait or how the run ends)", e.After)
+	}
+	return "not deterministic before the first step: the current code decides differently from the history (a timer, a wait or how the run ends)"
+}
+
+// explainDivergence compares the step decisions of a history with those the current code made while replaying
+// it (up to where the replay stopped) and names the first difference.
+func explainDivergence(history, code []stepCommand) *NondeterminismError {
+	for i := 0; i < max(len(history), len(code)); i++ {
+		var h, c *stepCommand
+		if i < len(history) {
+			h = &history[i]
+		}
+		if i < len(code) {
+			c = &code[i]
+		}
+		if h != nil && c != nil && *h == *c {
+			continue
+		}
+		if h == nil {
+			return &NondeterminismError{Step: c.Step, Code: c}
+		}
+		if c == nil {
+			// The replay stopped here: the code asked for something else (or nothing) where the history has h.
+			return &NondeterminismError{Step: h.Step, History: h}
+		}
+		return &NondeterminismError{Step: h.Step, History: h, Code: c}
+	}
+	nd := &NondeterminismError{}
+	if n := min(len(history), len(code)); n > 0 {
+		nd.After, nd.Step = history[n-1].Step, history[n-1].Step
+	}
+	return nd
+}
+
+// commandRecorder is a worker interceptor that records the step decisions the workflow code makes.
+type commandRecorder struct {
+	interceptor.WorkerInterceptorBase
+	mu   sync.Mutex
+	cmds []stepCommand
+}
+
+func (r *commandRecorder) add(c stepCommand) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cmds = append(r.cmds, c)
+}
+
+func (r *commandRecorder) commands() []stepCommand {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.cmds)
+}
+
+func (r *commandRecorder) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &recordingInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, rec: r}
+}
+
+type recordingInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	rec *commandRecorder
+}
+
+func (i *recordingInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&recordingOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, rec: i.rec})
+}
+
+type recordingOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	rec *commandRecorder
+}
+
+func (o *recordingOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
+	o.rec.add(stepCommand{Step: workflow.GetActivityOptions(ctx).ActivityID, Action: activityType})
+	return o.Next.ExecuteActivity(ctx, activityType, args...)
+}
+
+func (o *recordingOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWorkflowType string, args ...any) workflow.ChildWorkflowFuture {
+	o.rec.add(stepCommand{Step: childStep(workflow.GetChildWorkflowOptions(ctx).WorkflowID), Action: "call"})
+	return o.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
 }

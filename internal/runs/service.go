@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
@@ -94,7 +95,10 @@ func (s *Service) ResolvePlan(ctx context.Context, name string, version int, sou
 		v, err = s.Store.GetEnabledPlaybook(ctx, name)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, &NotFoundError{What: err.Error()[:len(err.Error())-len(": not found")]}
+		if version > 0 {
+			return nil, 0, &NotFoundError{What: fmt.Sprintf("playbook %q version %d", name, version)}
+		}
+		return nil, 0, &NotFoundError{What: fmt.Sprintf("an enabled version of playbook %q", name)}
 	}
 	if err != nil {
 		return nil, 0, err
@@ -187,8 +191,12 @@ func (s *Service) Approve(ctx context.Context, runID, step string, d workflows.A
 		if isUnavailable(err) {
 			return out, err
 		}
-		// The workflow's validator refused it: the message says why.
-		return out, &ConflictError{Msg: cleanTemporalMessage(err)}
+		// The workflow's validator refused it: its message says why.
+		var refused *temporal.ApplicationError
+		if errors.As(err, &refused) {
+			return out, &ConflictError{Msg: refused.Message()}
+		}
+		return out, err
 	}
 	return out, nil
 }
@@ -323,16 +331,24 @@ func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (stor
 	return s.startNow(ctx, req)
 }
 
-// cleanTemporalMessage keeps the part of a Temporal error a person needs (the validator's own words).
-func cleanTemporalMessage(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{"update rejected: ", "rpc error: "} {
-		if i := strings.LastIndex(msg, prefix); i >= 0 {
-			msg = msg[i+len(prefix):]
-		}
+// temporalProblem says in a few words why a Temporal call did not answer, for notes shown to people; it never
+// carries the SDK's own error text.
+func temporalProblem(err error) string {
+	var notFound *serviceerror.NotFound
+	var denied *serviceerror.PermissionDenied
+	var queryFailed *serviceerror.QueryFailed
+	var app *temporal.ApplicationError
+	switch {
+	case isUnavailable(err):
+		return "Temporal is unreachable"
+	case errors.As(err, &notFound):
+		return "Temporal no longer has the workflow (past the namespace's retention?)"
+	case errors.As(err, &denied):
+		return "Temporal refused parry's credentials"
+	case errors.As(err, &queryFailed):
+		return "the workflow did not answer the status query"
+	case errors.As(err, &app):
+		return app.Message()
 	}
-	if i := strings.Index(msg, "desc = "); i >= 0 {
-		msg = msg[i+len("desc = "):]
-	}
-	return msg
+	return "Temporal could not answer"
 }

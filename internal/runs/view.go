@@ -95,7 +95,7 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 	if !store.Terminal(r.Status) {
 		st, waits, err := s.live(ctx, r)
 		if err != nil {
-			v.Note = "live state unavailable: " + cleanTemporalMessage(err)
+			v.Note = "live state unavailable: " + temporalProblem(err)
 		} else {
 			records = st.Steps
 			v.Waiting = waits
@@ -108,7 +108,7 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 	}
 	execs, err := s.activityExecs(ctx, r.ID, r.WorkflowRunID)
 	if err != nil {
-		v.Note = strings.TrimPrefix(v.Note+"; ", "; ") + "history unavailable: " + cleanTemporalMessage(err)
+		v.Note = strings.TrimPrefix(v.Note+"; ", "; ") + "history unavailable: " + temporalProblem(err)
 	}
 	v.Steps = s.timeline(r, records, execs, truncate)
 	return v, nil

@@ -62,6 +62,11 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 	if len(alerts) == 0 {
 		return nil, nil
 	}
+	for i, a := range alerts {
+		if err := checkAlert(i, a); err != nil {
+			return nil, err
+		}
+	}
 	rows, out := prepareAlerts(alerts)
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		return insertAlertRows(ctx, tx, alerts, rows, out, ingestedBy)
@@ -71,6 +76,25 @@ func (s *Store) InsertAlerts(ctx context.Context, alerts []NewAlert, ingestedBy 
 	}
 	resolveBatchRepeats(out)
 	return out, nil
+}
+
+// checkAlert refuses an alert PostgreSQL cannot store (the API validates and sanitises before; this keeps
+// every other caller honest).
+func checkAlert(i int, a NewAlert) error {
+	f := func(name string) string { return fmt.Sprintf("alerts[%d].%s", i, name) }
+	for _, t := range []struct{ field, v string }{{"source", a.Source}, {"id", a.SourceID}, {"kind", a.Kind},
+		{"severity", a.Severity}, {"title", a.Title}, {"connection", a.Connection}} {
+		if err := CheckText(f(t.field), t.v); err != nil {
+			return err
+		}
+	}
+	if len(a.Data) > 0 {
+		if !json.Valid(a.Data) {
+			return &InvalidError{Field: f("data"), Reason: "is not valid JSON"}
+		}
+		return CheckJSON(f("data"), a.Data)
+	}
+	return nil
 }
 
 // prepareAlerts maps batch-internal repeats to their first occurrence (as negative placeholders in out) and

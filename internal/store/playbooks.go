@@ -27,6 +27,14 @@ type PlaybookVersion struct {
 // the same content SHA-256 exists, in which case that one is returned with created=false. Versions are never
 // changed afterwards.
 func (s *Store) PutPlaybookVersion(ctx context.Context, name, sha, source string, planJSON []byte, createdBy string) (PlaybookVersion, bool, error) {
+	for _, t := range []struct{ field, v string }{{"name", name}, {"sha256", sha}, {"source", source}, {"created_by", createdBy}} {
+		if err := CheckText(t.field, t.v); err != nil {
+			return PlaybookVersion{}, false, err
+		}
+	}
+	if err := CheckJSON("the compiled plan", planJSON); err != nil {
+		return PlaybookVersion{}, false, err
+	}
 	var out PlaybookVersion
 	created := false
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {

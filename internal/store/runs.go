@@ -68,6 +68,18 @@ func InsertRun(ctx context.Context, q Querier, r Run) (inserted bool, err error)
 	if len(inputs) == 0 {
 		inputs = json.RawMessage("{}")
 	}
+	for _, t := range []struct{ field, v string }{{"run id", r.ID}, {"playbook", r.PlaybookName}, {"started_by", r.StartedBy},
+		{"retry_from_step", r.RetryFromStep}} {
+		if err := CheckText(t.field, t.v); err != nil {
+			return false, err
+		}
+	}
+	if err := CheckJSON("inputs", inputs); err != nil {
+		return false, err
+	}
+	if err := CheckJSON("the compiled plan", r.Plan); err != nil {
+		return false, err
+	}
 	status := r.Status
 	if status == "" {
 		status = RunPending

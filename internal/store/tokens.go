@@ -88,6 +88,9 @@ func (s *Store) CreateToken(ctx context.Context, name string, role Role, created
 	if name == "" || len(name) > 100 {
 		return "", Token{}, errors.New("a token needs a name of 1 to 100 characters")
 	}
+	if err := CheckText("name", name); err != nil {
+		return "", Token{}, err
+	}
 	if role.Rank() == 0 {
 		_, err := ParseRole(string(role))
 		return "", Token{}, err
