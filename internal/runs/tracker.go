@@ -293,6 +293,7 @@ func (t *Tracker) update(ctx context.Context, p *TrackerPass, id string, info *w
 		p.Calls += 2
 		if _, waits, err := liveState(ctx, t.Temporal, id); err == nil {
 			u.Status, u.WaitingFor = waitingSummary(waits)
+			u.Waits, _ = json.Marshal(waits)
 			return u, nil
 		}
 		// The query failed (no worker polls right now): keep what the row says it waits for.

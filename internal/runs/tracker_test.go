@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,8 +315,9 @@ func TestTrackerRefreshesWaitsWithinItsBudget(t *testing.T) {
 	}
 	// Three passes of 4 went round all 10 runs, the longest-unchecked first.
 	for i := range n {
-		if r := f.run(t, fmt.Sprintf("r%02d", i)); r.Status != store.RunWaiting || r.WaitingFor != "approval of approve" {
-			t.Errorf("r%02d: %s %q", i, r.Status, r.WaitingFor)
+		if r := f.run(t, fmt.Sprintf("r%02d", i)); r.Status != store.RunWaiting || r.WaitingFor != "approval of approve" ||
+			!strings.Contains(string(r.Waits), `"kind":"approval"`) {
+			t.Errorf("r%02d: %s %q %s", i, r.Status, r.WaitingFor, r.Waits)
 		}
 	}
 }

@@ -101,8 +101,9 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 			v.Waiting = waits
 			// What was just read is the freshest the table can have: lists show it too.
 			if status, waitingFor := waitingSummary(waits); r.WorkflowRunID != "" {
-				_ = s.Store.SetRunWaiting(ctx, r.ID, status, waitingFor)
-				v.Run.Status, v.Run.WaitingFor = status, waitingFor
+				js, _ := json.Marshal(waits)
+				_ = s.Store.SetRunWaiting(ctx, r.ID, status, waitingFor, js)
+				v.Run.Status, v.Run.WaitingFor, v.Run.Waits = status, waitingFor, js
 			}
 		}
 	}

@@ -50,10 +50,12 @@ type Run struct {
 	Output          json.RawMessage `json:"output,omitempty"`
 	Plan            json.RawMessage `json:"-"`
 	Steps           json.RawMessage `json:"-"`
-	CreatedAt       time.Time       `json:"created_at"`
-	StartedAt       *time.Time      `json:"started_at,omitempty"`
-	FinishedAt      *time.Time      `json:"finished_at,omitempty"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	// Waits is what a running run waits for (a JSON list of runs.WaitView), as last seen.
+	Waits      json.RawMessage `json:"-"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	UpdatedAt  time.Time       `json:"updated_at"`
 }
 
 // Terminal reports whether a status is final.
@@ -130,6 +132,8 @@ type RunUpdate struct {
 	Steps         json.RawMessage
 	StartedAt     *time.Time
 	FinishedAt    *time.Time
+	// Waits replaces what the run waits for (nil keeps it; a run that ended waits for nothing).
+	Waits json.RawMessage
 }
 
 // UpdateRun stores what the tracker observed. It returns false when nothing changed.
@@ -138,11 +142,13 @@ func (s *Store) UpdateRun(ctx context.Context, u RunUpdate) (bool, error) {
 			workflow_run_id = CASE WHEN $2 = '' THEN workflow_run_id ELSE $2 END,
 			status = $3, result_status = $4, waiting_for = $5, failed_step = $6, error = $7,
 			output = coalesce($8, output), steps = coalesce($9, steps),
-			started_at = coalesce(started_at, $10), finished_at = $11, updated_at = now()
-		WHERE id = $1 AND (status, result_status, waiting_for, failed_step, error, workflow_run_id, finished_at IS NULL)
-			IS DISTINCT FROM ($3, $4, $5, $6, $7, CASE WHEN $2 = '' THEN workflow_run_id ELSE $2 END, $11::timestamptz IS NULL)`,
+			started_at = coalesce(started_at, $10), finished_at = $11, updated_at = now(),
+			waits = CASE WHEN $3 IN ('succeeded', 'failed', 'cancelled') THEN '[]' ELSE coalesce($12, waits) END
+		WHERE id = $1 AND (status, result_status, waiting_for, failed_step, error, workflow_run_id, finished_at IS NULL, waits)
+			IS DISTINCT FROM ($3, $4, $5, $6, $7, CASE WHEN $2 = '' THEN workflow_run_id ELSE $2 END, $11::timestamptz IS NULL,
+				CASE WHEN $3 IN ('succeeded', 'failed', 'cancelled') THEN '[]' ELSE coalesce($12, waits) END)`,
 		u.ID, u.WorkflowRunID, u.Status, u.ResultStatus, u.WaitingFor, u.FailedStep, u.Error,
-		nullJSON(u.Output), nullJSON(u.Steps), u.StartedAt, u.FinishedAt)
+		nullJSON(u.Output), nullJSON(u.Steps), u.StartedAt, u.FinishedAt, nullJSON(u.Waits))
 	if err != nil {
 		return false, fmt.Errorf("updating run %s: %w", u.ID, err)
 	}
@@ -151,13 +157,13 @@ func (s *Store) UpdateRun(ctx context.Context, u RunUpdate) (bool, error) {
 
 const runColumns = `id, workflow_run_id, playbook_name, coalesce(playbook_version, 0), playbook_sha256, status, result_status,
 	waiting_for, failed_step, error, coalesce(retry_of, ''), retry_from_step, started_by, incident_id, alert_id, inputs,
-	output, plan, steps, created_at, started_at, finished_at, updated_at`
+	output, plan, steps, created_at, started_at, finished_at, updated_at, waits`
 
 func scanRun(row pgx.CollectableRow) (Run, error) {
 	var r Run
 	err := row.Scan(&r.ID, &r.WorkflowRunID, &r.PlaybookName, &r.PlaybookVersion, &r.PlaybookSHA256, &r.Status, &r.ResultStatus,
 		&r.WaitingFor, &r.FailedStep, &r.Error, &r.RetryOf, &r.RetryFromStep, &r.StartedBy, &r.IncidentID, &r.AlertID, &r.Inputs,
-		&r.Output, &r.Plan, &r.Steps, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.UpdatedAt)
+		&r.Output, &r.Plan, &r.Steps, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.UpdatedAt, &r.Waits)
 	return r, err
 }
 
@@ -215,13 +221,31 @@ func (s *Store) StaleActiveRuns(ctx context.Context, limit int) ([]Run, error) {
 	return out, nil
 }
 
-// SetRunWaiting records what a running run waits for (status running or waiting), read live when someone
-// looked at it. A run that has ended meanwhile is left alone.
-func (s *Store) SetRunWaiting(ctx context.Context, id, status, waitingFor string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE runs SET status = $2, waiting_for = $3, checked_at = now(), updated_at = now()
-		WHERE id = $1 AND status IN ('running', 'waiting') AND (status, waiting_for) IS DISTINCT FROM ($2, $3)`, id, status, waitingFor)
+// SetRunWaiting records what a running run waits for (status running or waiting, the summary and the waits as
+// JSON), read live when someone looked at it. A run that has ended meanwhile is left alone.
+func (s *Store) SetRunWaiting(ctx context.Context, id, status, waitingFor string, waits json.RawMessage) error {
+	if len(waits) == 0 {
+		waits = json.RawMessage("[]")
+	}
+	_, err := s.Pool.Exec(ctx, `UPDATE runs SET status = $2, waiting_for = $3, waits = $4, checked_at = now(), updated_at = now()
+		WHERE id = $1 AND status IN ('running', 'waiting') AND (status, waiting_for, waits) IS DISTINCT FROM ($2, $3, $4::jsonb)`,
+		id, status, waitingFor, waits)
 	if err != nil {
 		return fmt.Errorf("recording what run %s waits for: %w", id, err)
 	}
 	return nil
+}
+
+// RunsWaitingFor returns the running runs whose recorded waits include one of the kind (approval), newest first.
+func (s *Store) RunsWaitingFor(ctx context.Context, kind string, limit int) ([]Run, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	filter, _ := json.Marshal([]map[string]string{{"kind": kind}})
+	rows, err := s.Pool.Query(ctx, "SELECT "+runColumns+` FROM runs
+		WHERE status IN ('running', 'waiting') AND waits @> $1::jsonb ORDER BY created_at DESC, id DESC LIMIT $2`, filter, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing runs waiting for %s: %w", kind, err)
+	}
+	return pgx.CollectRows(rows, scanRun)
 }

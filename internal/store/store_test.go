@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
@@ -172,3 +174,37 @@ func TestOpenErrorsNameServerNotPassword(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestRunWaits(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if _, err := st.InsertRun(ctx, store.Run{ID: id, PlaybookName: "p", PlaybookSHA256: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkRunStarted(ctx, id, id+"-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetRunWaiting(ctx, "a", store.RunWaiting, "approval of ok", json.RawMessage(`[{"step":"ok","kind":"approval","prompt":"Block?"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateRun(ctx, store.RunUpdate{ID: "b", Status: store.RunRunning, WaitingFor: "timer in w", Waits: json.RawMessage(`[{"step":"w","kind":"timer"}]`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.RunsWaitingFor(ctx, "approval", 10)
+	if err != nil || len(got) != 1 || got[0].ID != "a" || !strings.Contains(string(got[0].Waits), "Block?") {
+		t.Fatalf("waiting for approval: %+v %v", got, err)
+	}
+	// A run that ends waits for nothing.
+	if _, err := st.UpdateRun(ctx, store.RunUpdate{ID: "a", Status: store.RunSucceeded, FinishedAt: ptr(time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.RunsWaitingFor(ctx, "approval", 10); len(got) != 0 {
+		t.Fatalf("an ended run still waits: %+v", got)
+	}
+	if r, _ := st.GetRun(ctx, "a"); string(r.Waits) != "[]" {
+		t.Fatalf("waits of an ended run: %s", r.Waits)
+	}
+}
+func ptr[T any](v T) *T { return &v }

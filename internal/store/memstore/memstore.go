@@ -303,6 +303,9 @@ func (s *Store) insertRun(r store.Run) bool {
 	if r.Status == "" {
 		r.Status = store.RunPending
 	}
+	if len(r.Waits) == 0 {
+		r.Waits = json.RawMessage("[]")
+	}
 	now := s.now()
 	r.CreatedAt, r.UpdatedAt = now, now
 	s.runs[r.ID] = &runRow{Run: r}
@@ -375,12 +378,20 @@ func (s *Store) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) 
 	if u.WorkflowRunID != "" {
 		wfID = u.WorkflowRunID
 	}
+	waits := r.Waits
+	if store.Terminal(u.Status) {
+		waits = json.RawMessage("[]")
+	} else if u.Waits != nil {
+		waits = u.Waits
+	}
 	same := r.Status == u.Status && r.ResultStatus == u.ResultStatus && r.WaitingFor == u.WaitingFor &&
-		r.FailedStep == u.FailedStep && r.Error == u.Error && r.WorkflowRunID == wfID && (r.FinishedAt == nil) == (u.FinishedAt == nil)
+		r.FailedStep == u.FailedStep && r.Error == u.Error && r.WorkflowRunID == wfID && (r.FinishedAt == nil) == (u.FinishedAt == nil) &&
+		string(waits) == string(r.Waits)
 	if same {
 		return false, nil
 	}
 	r.WorkflowRunID, r.Status, r.ResultStatus, r.WaitingFor, r.FailedStep, r.Error = wfID, u.Status, u.ResultStatus, u.WaitingFor, u.FailedStep, u.Error
+	r.Waits = waits
 	if len(u.Output) > 0 {
 		r.Output = u.Output
 	}
@@ -424,11 +435,11 @@ func (s *Store) StaleActiveRuns(ctx context.Context, limit int) ([]store.Run, er
 }
 
 // SetRunWaiting records what a running run waits for.
-func (s *Store) SetRunWaiting(ctx context.Context, id, status, waitingFor string) error {
+func (s *Store) SetRunWaiting(ctx context.Context, id, status, waitingFor string, waits json.RawMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.runs[id]; ok && (r.Status == store.RunRunning || r.Status == store.RunWaiting) {
-		r.Status, r.WaitingFor, r.checkedAt = status, waitingFor, s.now()
+		r.Status, r.WaitingFor, r.Waits, r.checkedAt = status, waitingFor, waits, s.now()
 	}
 	return nil
 }
