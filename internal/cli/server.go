@@ -14,7 +14,8 @@ import (
 
 // temporalSettings are the flags of commands that reach an external Temporal.
 var temporalSettings = []string{"temporal.address", "temporal.namespace", "temporal.task_queue", "temporal.tls",
-	"temporal.tls_ca_file", "temporal.tls_cert_file", "temporal.tls_key_file", "temporal.tls_server_name", "temporal.api_key_secret"}
+	"temporal.tls_ca_file", "temporal.tls_cert_file", "temporal.tls_key_file", "temporal.tls_server_name", "temporal.api_key_secret",
+	"temporal.encrypt_payloads", "temporal.payload_key_secret"}
 
 func (a *app) newServerCmd() *cobra.Command {
 	cmd := &cobra.Command{

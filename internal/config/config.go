@@ -45,6 +45,10 @@ type TemporalConfig struct {
 	TLSServerName string `yaml:"tls_server_name"`
 	// APIKeySecret names the secret holding a Temporal Cloud API key; the key itself never sits in a config file.
 	APIKeySecret string `yaml:"api_key_secret"`
+	// EncryptPayloads encrypts every payload parry writes to Temporal's history (AES-256-GCM) with the key ring
+	// in the secret PayloadKeySecret.
+	EncryptPayloads  bool   `yaml:"encrypt_payloads"`
+	PayloadKeySecret string `yaml:"payload_key_secret"`
 }
 
 // APIConfig is the HTTP API server.
@@ -155,6 +159,9 @@ func Default(home string) Config {
 			Address:   "127.0.0.1:7233",
 			Namespace: "default",
 			TaskQueue: "parry",
+			// Alert data and step outputs are personal data: encrypted unless a deployment turns it off.
+			EncryptPayloads:  true,
+			PayloadKeySecret: "temporal-payload-key",
 		},
 		API: APIConfig{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20},
 		Dev: DevConfig{

@@ -44,6 +44,8 @@ func Settings() []Setting {
 		{Key: "temporal.tls_key_file", Help: "PEM client key for mTLS"},
 		{Key: "temporal.tls_server_name", Help: "server name to verify in Temporal's certificate"},
 		{Key: "temporal.api_key_secret", Help: "name of the secret holding a Temporal Cloud API key"},
+		{Key: "temporal.encrypt_payloads", Help: "encrypt every payload parry writes to Temporal's history (AES-256-GCM)"},
+		{Key: "temporal.payload_key_secret", Help: "name of the secret holding the payload key ring (ID:BASE64 lines, the first encrypts)"},
 		{Key: "api.listen", Flag: "listen", Help: "address the HTTP API listens on"},
 		{Key: "api.max_body_bytes", Help: "largest request body the API accepts, in bytes"},
 		{Key: "client.url", Env: "PARRY_URL", Flag: "url", Help: "the parry API the CLI talks to (default: the one parry dev wrote in the data dir, else http://127.0.0.1:8080)"},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 )
 
 // Options builds client.Options from the configuration. secrets resolves temporal.api_key_secret.
@@ -56,7 +57,33 @@ func Options(ctx context.Context, cfg config.TemporalConfig, secrets secret.Prov
 		}
 		opts.Credentials = client.NewAPIKeyStaticCredentials(key)
 	}
+	conv, err := Converters(ctx, cfg, secrets)
+	if err != nil {
+		return opts, err
+	}
+	opts.DataConverter, opts.FailureConverter = conv.Data, conv.Failure
 	return opts, nil
+}
+
+// Converters are the data and failure converters of the configuration: payload encryption with the key ring of
+// temporal.payload_key_secret, or Temporal's plain defaults when temporal.encrypt_payloads is off.
+func Converters(ctx context.Context, cfg config.TemporalConfig, secrets secret.Provider) (payloadcrypt.Converters, error) {
+	if !cfg.EncryptPayloads {
+		return payloadcrypt.Plain(), nil
+	}
+	if cfg.PayloadKeySecret == "" {
+		return payloadcrypt.Converters{}, errors.New("temporal.encrypt_payloads is on but temporal.payload_key_secret names no secret")
+	}
+	text, err := secrets.Secret(ctx, cfg.PayloadKeySecret)
+	if err != nil {
+		return payloadcrypt.Converters{}, fmt.Errorf("payload encryption is on (temporal.encrypt_payloads) but its key ring cannot be read: %w; "+
+			"put a line `k1:` followed by 32 random bytes in base64 (openssl rand -base64 32) in that secret, or set temporal.encrypt_payloads: false", err)
+	}
+	ring, err := payloadcrypt.ParseKeyring(text)
+	if err != nil {
+		return payloadcrypt.Converters{}, fmt.Errorf("reading the payload key ring (secret %s): %w", cfg.PayloadKeySecret, err)
+	}
+	return payloadcrypt.New(ring), nil
 }
 
 // Dial connects and checks the frontend answers, within timeout. The error names the address and what to do.
