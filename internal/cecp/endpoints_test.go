@@ -237,7 +237,7 @@ func TestPagination(t *testing.T) {
 	}
 	m := mails[0]
 	if m.Mailbox != "alice@contoso.example" || len(m.MailURLs) != 2 || m.MailAttachments[0].FileSHA1 != "3395856ce81f2b7382dee72602f798b642f14140" ||
-		m.MailInternetHeaders[1] != (Header{"Authentication-Results", "spf=fail smtp.mailfrom=evil.example"}) || m.SourceIP != "203.0.113.7" ||
+		!reflect.DeepEqual(m.MailInternetHeaders[1], Header{HeaderName: "Authentication-Results", Value: "spf=fail smtp.mailfrom=evil.example"}) || m.SourceIP != "203.0.113.7" ||
 		m.MailMessageDeliveryTime.Time != time.Date(2026, 1, 2, 0, 51, 2, 0, time.UTC) {
 		t.Errorf("first mail: %+v", m)
 	}
@@ -421,7 +421,12 @@ func TestValidation(t *testing.T) {
 		{"action results", func() error {
 			_, err := c.MailActionResultPages(ActionResultsQuery{Start: testNow.Add(-73 * time.Hour), End: testNow, Limit: 600}).Next(ctx)
 			return err
-		}, `invalid mail action results query: start and end are 73h0m0s apart; the vendor allows at most 72h; limit 600 is outside 1..500`},
+		}, `invalid mail action results query: start and end are 73h0m0s apart; the vendor allows at most 72h; start 2025-12-30T00:00:00Z is older than 72 hours ago (the vendor keeps 72 hours of action results); limit 600 is outside 1..500`},
+		// Not only the width: a narrow window that ended days ago is out of reach too.
+		{"action results age", func() error {
+			_, err := c.AccountActionResultPages(ActionResultsQuery{End: testNow.Add(-80 * time.Hour)}).Next(ctx)
+			return err
+		}, `invalid account action results query: end 2025-12-29T17:00:00Z is older than 72 hours ago (the vendor keeps 72 hours of action results)`},
 		{"blocklist action", func() error {
 			return c.UpdateBlockedLists(ctx, "add", Rules{Senders: []string{"a@b.example"}})
 		}, `invalid blocked list update: action_type "add" is not one of create, delete`},
