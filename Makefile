@@ -33,7 +33,7 @@ histories:
 
 ## docs: regenerate docs/actions.md from the action catalog
 docs:
-	PARRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestActionsDoc ./internal/action/...
+	$(GO) test -count=1 -run '^TestDocsUpToDate$$' ./internal/action/ -update
 
 ## lint-playbooks: lint the shipped playbooks
 lint-playbooks:

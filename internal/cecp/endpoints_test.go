@@ -625,20 +625,46 @@ func TestBlockedLists(t *testing.T) {
 	}
 }
 
+// TestBlocklistCapacity: 2,048 bounds one update, not a list. A list that holds 2,048 entries takes another,
+// and 5,000 new entries go in three updates after one read.
 func TestBlocklistCapacity(t *testing.T) {
 	full := make([]string, MaxBlocklistItems)
 	for i := range full {
 		full[i] = fmt.Sprintf("s%d@x.example", i)
 	}
 	body, _ := json.Marshal(map[string]any{"code": 0, "rules": map[string]any{"senders": full}})
-	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { reply(w, 200, body) })
+	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.Method == http.MethodPost {
+			reply(w, 200, []byte(`{"code":0,"message":"Add rules successfully."}`))
+			return
+		}
+		reply(w, 200, body)
+	})
 	c := newTestClient(t, v)
-	_, err := c.AddToBlockedLists(context.Background(), Rules{Senders: []string{"one-more@x.example"}})
-	if err == nil || err.Error() != "invalid blocked list update: senders would hold 2049 entries; the vendor allows 2048" {
-		t.Errorf("got %v", err)
+	ch, err := c.AddToBlockedLists(context.Background(), Rules{Senders: []string{"one-more@x.example", full[0]}})
+	if err != nil || !reflect.DeepEqual(ch.Sent.Senders, []string{"one-more@x.example"}) || len(ch.Unchanged.Senders) != 1 {
+		t.Fatalf("adding to a list of 2048: %+v %v", ch, err)
 	}
-	if n := len(v.requests()); n != 1 {
-		t.Errorf("%d requests, want only the read", n)
+	if reqs := v.requests(); len(reqs) != 2 || reqs[1].Body != `{"action_type":"create","rules":{"senders":["one-more@x.example"]}}` {
+		t.Errorf("requests %+v", reqs)
+	}
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = fmt.Sprintf("new%d@y.example", i)
+	}
+	before := len(v.requests())
+	ch, err = c.AddToBlockedLists(context.Background(), Rules{Senders: many})
+	if err != nil || len(ch.Sent.Senders) != 5000 {
+		t.Fatalf("adding 5000: %d %v", len(ch.Sent.Senders), err)
+	}
+	reqs := v.requests()[before:]
+	if len(reqs) != 4 || reqs[0].Method != "GET" || reqs[1].Method != "POST" || reqs[3].Method != "POST" {
+		t.Fatalf("%d requests: want one read and three updates", len(reqs))
+	}
+	var last struct{ Rules Rules }
+	json.Unmarshal([]byte(reqs[3].Body), &last)
+	if len(last.Rules.Senders) != 5000-2*MaxBlocklistItems {
+		t.Errorf("last update carries %d", len(last.Rules.Senders))
 	}
 }
 
