@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
@@ -141,10 +143,10 @@ func TestVendorErrors(t *testing.T) {
 			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (trace id t-429), retry after 17s`},
 		{name: "429 without Retry-After waits a window", stub: vendorStub{status: 429, body: `{"code":-4290001,"msg":"Maximum allowed requests exceeded"}`},
 			typ: action.VendorRateLimited, delay: time.Minute,
-			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded"`},
+			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (retrying in 1m0s)`},
 		{name: "rate limit in a 200", stub: vendorStub{status: 200, body: `{"code":-4290001,"msg":"Maximum allowed requests exceeded"}`},
 			typ: action.VendorRateLimited, delay: time.Minute,
-			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 200 OK, vendor code -4290001: "Maximum allowed requests exceeded"`},
+			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 200 OK, vendor code -4290001: "Maximum allowed requests exceeded" (retrying in 1m0s)`},
 		{name: "503 HTML", stub: vendorStub{status: 503, body: `<html><body>Service Unavailable</body></html>`},
 			typ: action.VendorUnavailable,
 			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 503 Service Unavailable: "<html><body>Service Unavailable</body></html>"`},
@@ -164,6 +166,10 @@ func TestVendorErrors(t *testing.T) {
 			ae := wantErr(t, err, tt.typ, tt.msg)
 			if ae.NextRetryDelay() != tt.delay {
 				t.Errorf("NextRetryDelay = %s, want %s", ae.NextRetryDelay(), tt.delay)
+			}
+			// A rate limit is expected back-off: benign, so the worker does not log it as an error.
+			if benign := ae.Category() == temporal.ApplicationErrorCategoryBenign; benign != (tt.typ == action.VendorRateLimited) {
+				t.Errorf("category %v for %s", ae.Category(), tt.typ)
 			}
 			if strings.Contains(ae.Error(), simToken) || strings.Contains(h.logs.String(), simToken) {
 				t.Error("the token leaked into the error or the logs")
