@@ -446,7 +446,7 @@ func TestValidation(t *testing.T) {
 		{"download", func() error {
 			_, err := c.DownloadQuarantinedMail(ctx, QuarantineEvent{Service: "gmail"}, "")
 			return err
-		}, `invalid quarantined mail download: service "gmail" is not exchange: only Exchange Online mail can be downloaded; mail_unique_id is required; mail_blob_path or mail_backup_blob_path is required (from the quarantine event)`},
+		}, `invalid quarantined mail download: service "gmail" is not exchange: only Exchange Online mail can be downloaded; mail_unique_id, mail_log_id, mail_blob_path, mail_backup_blob_path, mail_message_direction are required (from the mail's quarantine event)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := nextErr(tc.got()); got != tc.want {

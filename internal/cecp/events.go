@@ -165,11 +165,21 @@ func validateDownload(ev QuarantineEvent) error {
 	default:
 		p.add("service %q is not exchange: only Exchange Online mail can be downloaded", ev.Service)
 	}
-	if ev.Message.MailUniqueID == "" {
-		p.add("mail_unique_id is required")
+	// The reference: the blob paths and the direction are what the endpoint needs; the ids name the mail.
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"mail_unique_id", ev.Message.MailUniqueID}, {"mail_log_id", ev.Message.MailLogID},
+		{"mail_blob_path", ev.Message.MailBlobPath}, {"mail_backup_blob_path", ev.Message.MailBackupBlobPath},
+		{"mail_message_direction", ev.Message.MailMessageDirection}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
 	}
-	if ev.Message.MailBlobPath == "" && ev.Message.MailBackupBlobPath == "" {
-		p.add("mail_blob_path or mail_backup_blob_path is required (from the quarantine event)")
+	switch len(missing) {
+	case 0:
+	case 1:
+		p.add("%s is required (from the mail's quarantine event)", missing[0])
+	default:
+		p.add("%s are required (from the mail's quarantine event)", strings.Join(missing, ", "))
 	}
 	p.text("mailbox", ev.Message.Mailbox)
 	p.text("mail_unique_id", ev.Message.MailUniqueID)

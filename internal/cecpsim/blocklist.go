@@ -87,8 +87,9 @@ func normalizeSender(v string) (string, error) {
 	return v, nil
 }
 
-// normalizeBlockedURL stores URLs as the vendor returns them: the scheme stripped and the host lower-cased; a
-// path without a query gets a trailing "/" (evil.example/pay → evil.example/pay/), a bare host does not.
+// normalizeBlockedURL stores URLs as the vendor returns them: the scheme stripped and the host lower-cased, and
+// a trailing "/" on anything without a query, a bare host included (the one real capture: ubb.com was added and
+// came back as ubb.com/; evil.example/pay → evil.example/pay/).
 func normalizeBlockedURL(v string) (string, error) {
 	u := strings.TrimSpace(v)
 	lower := strings.ToLower(u)
@@ -103,7 +104,7 @@ func normalizeBlockedURL(v string) (string, error) {
 	}
 	cut := strings.IndexAny(u, "/?#")
 	if cut < 0 {
-		return strings.ToLower(u), nil
+		return strings.ToLower(u) + "/", nil
 	}
 	host, rest := strings.ToLower(u[:cut]), u[cut:]
 	if host == "" {
