@@ -338,8 +338,8 @@ func TestActionResultWindows(t *testing.T) {
 	for _, tc := range []struct{ q, want string }{
 		{"", recent},
 		{"?start=" + ts(-time.Minute), old},
-		{"?start=" + ts(10 * time.Minute), ""},
-		{"?end=" + ts(2 * time.Minute), old},
+		{"?start=" + ts(10*time.Minute), ""},
+		{"?end=" + ts(2*time.Minute), old},
 		{"?start=" + ts(-time.Minute) + "&end=" + ts(2*time.Hour), old + "," + recent},
 		{"?batch_id=" + old, old},
 	} {
