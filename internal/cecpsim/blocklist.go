@@ -72,6 +72,7 @@ func (s *Server) updateBlocklist(t *tenant, r *http.Request, now time.Time) *res
 			}
 		}
 	}
+	t.markDirty()
 	msg := "Add rules successfully."
 	if req.ActionType == "delete" {
 		msg = "Delete rules successfully."

@@ -73,6 +73,7 @@ func (s *Server) downloadQuarantined(t *tenant, r *http.Request, now time.Time) 
 		msg.Mailbox != "" && !strings.EqualFold(msg.Mailbox, m.mailbox) {
 		return s.vendorError(http.StatusNotFound, "The quarantined mail could not be found")
 	}
+	t.markDirty() // the archive's randomness comes from the tenant's generator
 	eml := buildEML(m)
 	opts := mailzip.WriteOptions{Rand: rand.NewChaCha8(seed32(t.rng.Uint64(), t.rng.Uint64()))}
 	if pw := req.DownloadOptions.CompressionPassword; pw != "" {

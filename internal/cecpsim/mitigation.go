@@ -81,6 +81,7 @@ func (t *tenant) advance(now time.Time) {
 	for t.nextPending < len(t.actions) && !t.actions[t.nextPending].due.After(now) {
 		t.execute(t.actions[t.nextPending])
 		t.nextPending++
+		t.markDirty()
 	}
 }
 
@@ -183,6 +184,7 @@ func (t *tenant) newBatch(now time.Time, items []*action) string {
 		t.actionByID[a.id] = a
 	}
 	t.batches[batch] = items
+	t.markDirty()
 	t.advance(now)
 	return batch
 }
