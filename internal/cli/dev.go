@@ -266,7 +266,11 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		w := &registry.Watcher{Store: st, Dir: cfg.Dev.Playbooks, Logger: logger.With("component", "playbooks"),
 			OnSync: func(r registry.SyncResult, err error) {
 				msg := r.Summary()
-				if err != nil {
+				var skipped *registry.SkippedError
+				switch {
+				case errors.As(err, &skipped):
+					msg += "; " + oneLine(err.Error(), 300)
+				case err != nil:
 					msg = "not loaded: " + oneLine(err.Error(), 200)
 				}
 				select {
