@@ -42,8 +42,8 @@ type stateFile struct {
 	Seed    int64  `json:"seed"`
 	SavedAt string `json:"saved_at"`
 	// Rng is the state of the fault generator; TraceSeq numbers trace ids, so they stay unique.
-	Rng      []byte         `json:"rng"`
-	TraceSeq uint64         `json:"trace_seq"`
+	Rng      []byte            `json:"rng"`
+	TraceSeq uint64            `json:"trace_seq"`
 	Requests map[string]int    `json:"requests"`
 	Tenants  []json.RawMessage `json:"tenants"` // tenantState each, encoded under the tenant's lock
 	tenants  []tenantState
