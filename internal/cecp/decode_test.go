@@ -199,7 +199,7 @@ func BenchmarkDecodeSweepPage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		body := pageBody[SweepMail]{key: keyValue}
-		if err := decodeJSON(&body)(r, &response{status: 200, body: data}); err != nil {
+		if err := body.decode(r, &response{status: 200, body: data}); err != nil {
 			b.Fatal(err)
 		}
 		if len(body.items) != 1000 {

@@ -112,6 +112,19 @@ func (b *pageBody[T]) UnmarshalJSON(data []byte) error {
 	return b.listErr
 }
 
+// decode decodes a success answer as a page; it is directly called rather than through json.Unmarshal, which
+// would scan the page once more to find where the value ends before handing it to UnmarshalJSON.
+func (b *pageBody[T]) decode(r *request, resp *response) error {
+	if !json.Valid(resp.body) {
+		var probe any
+		return decodeError(r, resp, json.Unmarshal(resp.body, &probe))
+	}
+	if err := b.UnmarshalJSON(resp.body); err != nil {
+		return decodeError(r, resp, err)
+	}
+	return codeError(r, resp, b.env())
+}
+
 func (b *pageBody[T]) decodeItems(v []byte) {
 	b.items, b.pos, b.bad, b.total = nil, nil, nil, 0
 	if len(v) > 0 && v[0] == 'n' {
@@ -195,7 +208,7 @@ func (p *Pager[T]) Next(ctx context.Context) (Page[T], error) {
 	}
 	body := pageBody[T]{key: p.key}
 	decode := func(r *request, resp *response) error {
-		if err := decodeJSON(&body)(r, resp); err != nil {
+		if err := body.decode(r, resp); err != nil {
 			return err
 		}
 		for _, s := range resp.secrets {
