@@ -17,9 +17,11 @@ test-short:
 dev:
 	$(GO) run ./cmd/parry dev
 
-## build: the parry binary in ./bin
+## build: the parry binary in ./bin, built as `go run` and `go test` build (no -trimpath, no CGO_ENABLED change),
+## so it reuses their build cache; `parry version` shows the module version, commit and date Go stamps in.
+## (deploy/Dockerfile builds the static, trimmed release binary.)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/parry ./cmd/parry
+	$(GO) build -o bin/parry ./cmd/parry
 
 ## bench: every benchmark, figures printed (see README "Performance"); BENCH=regexp narrows it
 BENCH ?= .
@@ -42,7 +44,7 @@ histories:
 
 ## docs: regenerate docs/actions.md from the action catalog
 docs:
-	PARRY_UPDATE_DOCS=1 $(GO) test -count=1 -run TestActionsDoc ./internal/action/...
+	$(GO) test -count=1 -run '^TestDocsUpToDate$$' ./internal/action/ -update
 
 ## lint-playbooks: lint the shipped playbooks
 lint-playbooks:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/parry-soar/parry/internal/cecp"
 )
@@ -16,38 +15,8 @@ type rulesInput struct {
 	File256Hashes []string `json:"file256hashes"`
 }
 
-// chunks splits the entries so that no update carries more than cecp.MaxBlocklistItems of one list, after
-// dropping repeated entries (a repeat in a later chunk would be counted as already blocked).
-func (r rulesInput) chunks() []cecp.Rules {
-	lists := [4][]string{dedupe(r.Senders), dedupe(r.URLs), dedupe(r.FileHashes), dedupe(r.File256Hashes)}
-	n := 0
-	for _, l := range lists {
-		n = max(n, (len(l)+cecp.MaxBlocklistItems-1)/cecp.MaxBlocklistItems)
-	}
-	out := make([]cecp.Rules, n)
-	part := func(l []string, i int) []string {
-		lo := min(i*cecp.MaxBlocklistItems, len(l))
-		hi := min(lo+cecp.MaxBlocklistItems, len(l))
-		return l[lo:hi]
-	}
-	for i := range out {
-		out[i] = cecp.Rules{Senders: part(lists[0], i), URLs: part(lists[1], i), FileHashes: part(lists[2], i),
-			File256Hashes: part(lists[3], i)}
-	}
-	return out
-}
-
-func dedupe(in []string) []string {
-	seen := make(map[string]bool, len(in))
-	var out []string
-	for _, v := range in {
-		k := strings.TrimSpace(v)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, v)
-		}
-	}
-	return out
+func (r rulesInput) rules() cecp.Rules {
+	return cecp.Rules{Senders: r.Senders, URLs: r.URLs, FileHashes: r.FileHashes, File256Hashes: r.File256Hashes}
 }
 
 func appendRules(dst *cecp.Rules, r cecp.Rules) {
@@ -62,8 +31,9 @@ func ruleCounts(r cecp.Rules) map[string]int {
 		"file256hashes": len(r.File256Hashes)}
 }
 
-// changeLists runs add (or remove) for every chunk: each reads the lists and posts only the difference, so a
-// repeated step changes nothing and says so in the audit trail.
+// changeLists reads the lists once and posts the difference (only what is missing for an add, only what is
+// there for a remove) in updates of at most 2,048 entries per list, auditing each, so a repeated step changes
+// nothing and says so. 2,048 bounds one request, not a list: a list may hold any number of entries.
 func (a *Activities) changeLists(ctx context.Context, c *call, remove bool) (sent cecp.Rules, unchanged int, err error) {
 	var in rulesInput
 	if err := c.decode(&in); err != nil {
@@ -73,35 +43,45 @@ func (a *Activities) changeLists(ctx context.Context, c *call, remove bool) (sen
 	if err != nil {
 		return sent, 0, err
 	}
-	op, doing, change := "blocklist.create", "adding to the blocked lists", v.client.AddToBlockedLists
+	op, doing, action := "blocklist.create", "adding to the blocked lists", cecp.BlocklistCreate
 	if remove {
-		op, doing, change = "blocklist.delete", "removing from the blocked lists", v.client.RemoveFromBlockedLists
+		op, doing, action = "blocklist.delete", "removing from the blocked lists", cecp.BlocklistDelete
 	}
-	for i, chunk := range in.chunks() {
-		ch, err := change(ctx, chunk)
+	plan, err := v.client.DiffBlockedLists(ctx, in.rules(), remove)
+	if err != nil {
+		return sent, 0, v.fail(doing, err)
+	}
+	unchanged = plan.Unchanged.Len()
+	chunks := cecp.ChunkRules(plan.Sent)
+	if len(chunks) == 0 {
+		entry := auditEntry{connection: v.name, operation: op, targets: unchanged, outcome: OutcomeDuplicate,
+			details: map[string]any{"entries": ruleCounts(plan.Sent), "unchanged": unchanged}}
+		return sent, unchanged, a.audit(ctx, c, entry)
+	}
+	for i, chunk := range chunks {
+		err := v.client.UpdateBlockedLists(ctx, action, chunk)
 		var ce *cecp.Error
 		if errors.As(err, &ce) && ce.Method == http.MethodPost {
 			outcome := OutcomeFailed
 			if ce.MaybeApplied() {
 				outcome = OutcomeAmbiguous
 			}
-			a.auditFailure(ctx, c, auditEntry{connection: v.name, operation: op, targets: ch.Sent.Len(), outcome: outcome,
-				vendorIDs: []string{ce.TraceID}, details: map[string]any{"chunk": i, "entries": ruleCounts(ch.Sent), "error": ce.Error()}})
+			a.auditFailure(ctx, c, auditEntry{connection: v.name, operation: op, targets: chunk.Len(), outcome: outcome,
+				vendorIDs: []string{ce.TraceID}, details: map[string]any{"chunk": i, "entries": ruleCounts(chunk), "error": ce.Error()}})
 			return sent, 0, v.fail(doing, err)
 		}
 		if err != nil {
 			return sent, 0, v.fail(doing, err)
 		}
-		entry := auditEntry{connection: v.name, operation: op, targets: ch.Sent.Len(), outcome: OutcomeAccepted,
-			details: map[string]any{"chunk": i, "entries": ruleCounts(ch.Sent), "unchanged": ch.Unchanged.Len()}}
-		if ch.Sent.Len() == 0 {
-			entry.outcome, entry.targets = OutcomeDuplicate, ch.Unchanged.Len()
+		details := map[string]any{"chunk": i, "entries": ruleCounts(chunk)}
+		if i == 0 {
+			details["unchanged"] = unchanged
 		}
-		if err := a.audit(ctx, c, entry); err != nil {
+		if err := a.audit(ctx, c, auditEntry{connection: v.name, operation: op, targets: chunk.Len(), outcome: OutcomeAccepted,
+			details: details}); err != nil {
 			return sent, 0, err
 		}
-		appendRules(&sent, ch.Sent)
-		unchanged += ch.Unchanged.Len()
+		appendRules(&sent, chunk)
 	}
 	return sent, unchanged, nil
 }

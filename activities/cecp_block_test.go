@@ -70,11 +70,11 @@ func TestUnblockChunks(t *testing.T) {
 	before := h.sim.Requests()
 	out := h.mustExec("cecp.unblock", "unblock", map[string]any{"senders": senders})
 	after := h.sim.Requests()
-	if n := after["GET /v1/remediation/mails"] - before["GET /v1/remediation/mails"]; n != 2 {
-		t.Errorf("%d reads for two chunks", n)
+	if n := after["GET /v1/remediation/mails"] - before["GET /v1/remediation/mails"]; n != 1 {
+		t.Errorf("%d reads; the lists are read once", n)
 	}
 	if n := after["POST /v1/remediation/mails"] - before["POST /v1/remediation/mails"]; n != 1 {
-		t.Errorf("%d updates; only the first chunk has something to remove", n)
+		t.Errorf("%d updates; only one entry is there to remove", n)
 	}
 	if out["not_blocked"] != float64(cecp.MaxBlocklistItems+50) || len(out["removed"].(map[string]any)["senders"].([]any)) != 1 {
 		t.Errorf("unblock = %v", out["not_blocked"])
@@ -102,14 +102,47 @@ func TestBlockAmbiguous(t *testing.T) {
 	}
 }
 
+// TestBlockBeyondOneRequest: 2,048 entries is what one update carries, not what a list holds. A list already
+// holding 2,048 senders takes 3,000 more, in two updates after one read.
+func TestBlockBeyondOneRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	senders := func(prefix string, n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%d@bad.example", prefix, i)
+		}
+		return out
+	}
+	h.mustExec("cecp.block", "fill", map[string]any{"senders": senders("first", cecp.MaxBlocklistItems)})
+	before := h.sim.Requests()
+	out := h.mustExec("cecp.block", "more", map[string]any{"senders": append(senders("next", 3000), "first0@bad.example")})
+	after := h.sim.Requests()
+	if got := len(out["added"].(map[string]any)["senders"].([]any)); got != 3000 || out["already_blocked"] != 1.0 {
+		t.Fatalf("added %d, already blocked %v", got, out["already_blocked"])
+	}
+	if n := after["GET /v1/remediation/mails"] - before["GET /v1/remediation/mails"]; n != 1 {
+		t.Errorf("%d reads", n)
+	}
+	if n := after["POST /v1/remediation/mails"] - before["POST /v1/remediation/mails"]; n != 2 {
+		t.Errorf("%d updates, want 2", n)
+	}
+	st, _ := h.sim.State("")
+	if len(st.Blocklist.Senders) != cecp.MaxBlocklistItems+3000 {
+		t.Errorf("the list holds %d senders", len(st.Blocklist.Senders))
+	}
+}
+
 func TestRuleChunks(t *testing.T) {
-	in := rulesInput{Senders: []string{"a", "a", "b"}, URLs: make([]string, 2*cecp.MaxBlocklistItems+1)}
+	in := cecp.Rules{Senders: []string{"a", "b"}, URLs: make([]string, 2*cecp.MaxBlocklistItems+1)}
 	for i := range in.URLs {
 		in.URLs[i] = fmt.Sprintf("u%d.example", i)
 	}
-	chunks := in.chunks()
+	chunks := cecp.ChunkRules(in)
 	if len(chunks) != 3 || len(chunks[0].URLs) != cecp.MaxBlocklistItems || len(chunks[2].URLs) != 1 ||
 		!slices.Equal(chunks[0].Senders, []string{"a", "b"}) || len(chunks[1].Senders) != 0 {
 		t.Errorf("chunks: %d, sizes %d/%d/%d, senders %v", len(chunks), len(chunks[0].URLs), len(chunks[1].URLs), len(chunks[2].URLs), chunks[0].Senders)
+	}
+	if len(cecp.ChunkRules(cecp.Rules{})) != 0 {
+		t.Error("chunks of nothing")
 	}
 }

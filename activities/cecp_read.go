@@ -7,29 +7,54 @@ import (
 	"github.com/parry-soar/parry/internal/cecp"
 )
 
-// readAll reads pages of a pager built with MaxResults max+1 until max items are in hand. truncated reports
-// that more remain: an item past max arrived, or the vendor still offered a next page. lastGen is the last
-// page's last_log_item_generation_time.
-func readAll[T any](ctx context.Context, p *cecp.Pager[T], max int) (items []T, lastGen string, truncated bool, err error) {
+// readResult is what a read action learned besides its items.
+type readResult struct {
+	lastGen string
+	// cursor continues the read where the bound stopped it ("" when the vendor has nothing more).
+	cursor      string
+	undecodable []undecodableOut
+}
+
+// undecodableOut is an item the vendor sent that did not decode even tolerantly: kept, with the reason, as
+// the JSON text it came as; Index is its position in the vendor's page.
+type undecodableOut struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+	Raw   string `json:"raw"`
+}
+
+// maxUndecodableRaw bounds the raw text kept of one undecodable item in a step's output.
+const maxUndecodableRaw = 4096
+
+// readAll reads pages of a pager built with MaxResults max until max items are in hand or the vendor has no
+// more. The pager's cursor says whether more remain and where a later read continues.
+func readAll[T any](ctx context.Context, p *cecp.Pager[T], max int) (items []T, res readResult, err error) {
 	items = []T{}
 	for !p.Done() {
-		if len(items) >= max {
-			// The vendor offered another page; reading it only to drop it would spend a quota slot.
-			return items[:max], lastGen, true, nil
-		}
 		page, err := p.Next(ctx)
 		if err != nil {
-			return nil, "", false, err
+			return nil, readResult{}, err
 		}
 		if !page.LastLogItemGenerationTime.IsZero() {
-			lastGen = cecp.T(page.LastLogItemGenerationTime).String()
+			res.lastGen = cecp.T(page.LastLogItemGenerationTime).String()
 		}
 		items = append(items, page.Items...)
-		if len(items) > max {
-			return items[:max], lastGen, true, nil
+		for _, u := range page.Undecodable {
+			raw := string(u.Raw)
+			if len(raw) > maxUndecodableRaw {
+				raw = raw[:maxUndecodableRaw]
+			}
+			res.undecodable = append(res.undecodable, undecodableOut{Index: u.Index, Error: u.Err, Raw: raw})
+		}
+		if len(items) >= max {
+			break
 		}
 	}
-	return items, lastGen, false, nil
+	if res.undecodable == nil {
+		res.undecodable = []undecodableOut{}
+	}
+	res.cursor = p.Cursor()
+	return items, res, nil
 }
 
 func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
@@ -40,6 +65,7 @@ func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
 		End        string `json:"end"`
 		Limit      int    `json:"limit"`
 		MaxResults int    `json:"max_results"`
+		Cursor     string `json:"cursor"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -49,8 +75,8 @@ func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	pager := v.client.SecurityEventPages(cecp.SecurityEventsQuery{Service: in.Service, Event: in.Event, Start: start, End: end,
-		Limit: in.Limit, MaxResults: in.MaxResults + 1})
-	events, lastGen, truncated, err := readAll(ctx, pager, in.MaxResults)
+		Limit: in.Limit, MaxResults: in.MaxResults, Cursor: in.Cursor})
+	events, res, err := readAll(ctx, pager, in.MaxResults)
 	if err != nil {
 		return nil, v.fail("reading security events", err)
 	}
@@ -62,8 +88,10 @@ func (a *Activities) securityEvents(ctx context.Context, c *call) (any, error) {
 		SecurityEvents            []securityEventOut `json:"security_events"`
 		Count                     int                `json:"count"`
 		Truncated                 bool               `json:"truncated"`
+		NextCursor                string             `json:"next_cursor"`
+		Undecodable               []undecodableOut   `json:"undecodable"`
 		LastLogItemGenerationTime string             `json:"last_log_item_generation_time"`
-	}{out, len(out), truncated, lastGen}, nil
+	}{out, len(out), res.cursor != "", res.cursor, res.undecodable, res.lastGen}, nil
 }
 
 func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error) {
@@ -73,6 +101,7 @@ func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error)
 		End        string `json:"end"`
 		Limit      int    `json:"limit"`
 		MaxResults int    `json:"max_results"`
+		Cursor     string `json:"cursor"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -82,8 +111,8 @@ func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error)
 		return nil, err
 	}
 	pager := v.client.QuarantineEventPages(cecp.QuarantineEventsQuery{Service: in.Service, Start: start, End: end,
-		Limit: in.Limit, MaxResults: in.MaxResults + 1})
-	events, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+		Limit: in.Limit, MaxResults: in.MaxResults, Cursor: in.Cursor})
+	events, res, err := readAll(ctx, pager, in.MaxResults)
 	if err != nil {
 		return nil, v.fail("reading quarantine events", err)
 	}
@@ -95,7 +124,9 @@ func (a *Activities) quarantineEvents(ctx context.Context, c *call) (any, error)
 		QuarantineEvents []quarantineEventOut `json:"quarantine_events"`
 		Count            int                  `json:"count"`
 		Truncated        bool                 `json:"truncated"`
-	}{out, len(out), truncated}, nil
+		NextCursor       string               `json:"next_cursor"`
+		Undecodable      []undecodableOut     `json:"undecodable"`
+	}{out, len(out), res.cursor != "", res.cursor, res.undecodable}, nil
 }
 
 func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
@@ -117,6 +148,7 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 		SourceDomain  string `json:"source_domain"`
 		Limit         int    `json:"limit"`
 		MaxResults    int    `json:"max_results"`
+		Cursor        string `json:"cursor"`
 		// Headers are a few KB a mail and rarely needed by later steps: kept only on request.
 		IncludeHeaders bool `json:"include_headers"`
 	}
@@ -130,8 +162,8 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 	pager := v.client.SweepPages(cecp.SweepQuery{Mailbox: in.Mailbox, LastNDays: in.LastNDays, Start: start, End: end,
 		Subject: in.Subject, FileSHA1: in.FileSHA1, FileSHA256: in.FileSHA256, FileName: in.FileName,
 		FileExtension: in.FileExtension, URL: in.URL, Sender: in.Sender, Recipient: in.Recipient, MessageID: in.MessageID,
-		SourceIP: in.SourceIP, SourceDomain: in.SourceDomain, Limit: in.Limit, MaxResults: in.MaxResults + 1})
-	mails, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+		SourceIP: in.SourceIP, SourceDomain: in.SourceDomain, Limit: in.Limit, MaxResults: in.MaxResults, Cursor: in.Cursor})
+	mails, res, err := readAll(ctx, pager, in.MaxResults)
 	if err != nil {
 		return nil, v.fail("sweeping mails", err)
 	}
@@ -143,10 +175,12 @@ func (a *Activities) sweep(ctx context.Context, c *call) (any, error) {
 		out[i] = sweepMail(m)
 	}
 	return struct {
-		Mails     []sweepMailOut `json:"mails"`
-		Count     int            `json:"count"`
-		Truncated bool           `json:"truncated"`
-	}{out, len(out), truncated}, nil
+		Mails       []sweepMailOut   `json:"mails"`
+		Count       int              `json:"count"`
+		Truncated   bool             `json:"truncated"`
+		NextCursor  string           `json:"next_cursor"`
+		Undecodable []undecodableOut `json:"undecodable"`
+	}{out, len(out), res.cursor != "", res.cursor, res.undecodable}, nil
 }
 
 func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error) {
@@ -157,6 +191,7 @@ func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error
 		End        string `json:"end"`
 		Limit      int    `json:"limit"`
 		MaxResults int    `json:"max_results"`
+		Cursor     string `json:"cursor"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -165,12 +200,12 @@ func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error
 	if err != nil {
 		return nil, err
 	}
-	q := cecp.ActionResultsQuery{BatchID: in.BatchID, Start: start, End: end, Limit: in.Limit, MaxResults: in.MaxResults + 1}
+	q := cecp.ActionResultsQuery{BatchID: in.BatchID, Start: start, End: end, Limit: in.Limit, MaxResults: in.MaxResults, Cursor: in.Cursor}
 	pager := v.client.MailActionResultPages(q)
 	if in.Kind == "accounts" {
 		pager = v.client.AccountActionResultPages(q)
 	}
-	actions, _, truncated, err := readAll(ctx, pager, in.MaxResults)
+	actions, res, err := readAll(ctx, pager, in.MaxResults)
 	if err != nil {
 		return nil, v.fail("reading "+in.Kind+" action results", err)
 	}
@@ -179,10 +214,12 @@ func (a *Activities) mitigationResults(ctx context.Context, c *call) (any, error
 		out[i] = actionResult(x)
 	}
 	return struct {
-		Actions   []actionOut `json:"actions"`
-		Count     int         `json:"count"`
-		Truncated bool        `json:"truncated"`
-	}{out, len(out), truncated}, nil
+		Actions     []actionOut      `json:"actions"`
+		Count       int              `json:"count"`
+		Truncated   bool             `json:"truncated"`
+		NextCursor  string           `json:"next_cursor"`
+		Undecodable []undecodableOut `json:"undecodable"`
+	}{out, len(out), res.cursor != "", res.cursor, res.undecodable}, nil
 }
 
 func (a *Activities) blocklist(ctx context.Context, c *call) (any, error) {
@@ -198,6 +235,8 @@ func (a *Activities) blocklist(ctx context.Context, c *call) (any, error) {
 }
 
 // windowedVendor parses a read's start/end inputs and finds its connection: the preamble of every read action.
+// A start without an end reads up to now, as a playbook author means it (and as XSOAR does): the vendor would
+// read only a few minutes (5 for events and action results) or days (7 for the sweep) after the start.
 func (a *Activities) windowedVendor(c *call, startIn, endIn string) (time.Time, time.Time, *vendor, error) {
 	start, err := timeInput("start", startIn)
 	if err != nil {
@@ -206,6 +245,9 @@ func (a *Activities) windowedVendor(c *call, startIn, endIn string) (time.Time, 
 	end, err := timeInput("end", endIn)
 	if err != nil {
 		return start, end, nil, err
+	}
+	if !start.IsZero() && end.IsZero() {
+		end = a.now().UTC()
 	}
 	v, err := a.vendorFor(c)
 	return start, end, v, err

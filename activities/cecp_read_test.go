@@ -3,8 +3,11 @@ package activities
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecpsim"
@@ -140,10 +143,10 @@ func TestVendorErrors(t *testing.T) {
 			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (trace id t-429), retry after 17s`},
 		{name: "429 without Retry-After waits a window", stub: vendorStub{status: 429, body: `{"code":-4290001,"msg":"Maximum allowed requests exceeded"}`},
 			typ: action.VendorRateLimited, delay: time.Minute,
-			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded"`},
+			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (retrying in 1m0s)`},
 		{name: "rate limit in a 200", stub: vendorStub{status: 200, body: `{"code":-4290001,"msg":"Maximum allowed requests exceeded"}`},
 			typ: action.VendorRateLimited, delay: time.Minute,
-			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 200 OK, vendor code -4290001: "Maximum allowed requests exceeded"`},
+			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 200 OK, vendor code -4290001: "Maximum allowed requests exceeded" (retrying in 1m0s)`},
 		{name: "503 HTML", stub: vendorStub{status: 503, body: `<html><body>Service Unavailable</body></html>`},
 			typ: action.VendorUnavailable,
 			msg: `reading the blocked lists on connection "sim": GET /v1/remediation/mails: HTTP 503 Service Unavailable: "<html><body>Service Unavailable</body></html>"`},
@@ -163,6 +166,10 @@ func TestVendorErrors(t *testing.T) {
 			ae := wantErr(t, err, tt.typ, tt.msg)
 			if ae.NextRetryDelay() != tt.delay {
 				t.Errorf("NextRetryDelay = %s, want %s", ae.NextRetryDelay(), tt.delay)
+			}
+			// A rate limit is expected back-off: benign, so the worker does not log it as an error.
+			if benign := ae.Category() == temporal.ApplicationErrorCategoryBenign; benign != (tt.typ == action.VendorRateLimited) {
+				t.Errorf("category %v for %s", ae.Category(), tt.typ)
 			}
 			if strings.Contains(ae.Error(), simToken) || strings.Contains(h.logs.String(), simToken) {
 				t.Error("the token leaked into the error or the logs")
@@ -209,5 +216,122 @@ func TestVendorRateWindowSimulated(t *testing.T) {
 	ae := appErr(t, err)
 	if ae.Type() != action.VendorRateLimited || ae.NextRetryDelay() != time.Minute {
 		t.Errorf("third read: %s after %s: %s", ae.Type(), ae.NextRetryDelay(), ae.Message())
+	}
+}
+
+// TestReadLoopWithCursor: a hunt larger than max_results is a loop in a playbook. Each read returns
+// next_cursor; passing it back continues exactly where the last stopped, also inside a vendor page (a page
+// size that does not divide max_results), so every mail comes once.
+func TestReadLoopWithCursor(t *testing.T) {
+	h := newHarness(t, harnessOpts{sim: &cecpsim.Options{Seed: 7, Mailboxes: 30, MailsPerMailbox: 2, RateLimit: cecpsim.NoRateLimit, ActionDelay: -1}})
+	camp := h.sim.Tenants()[0].Campaigns[0]
+	for _, c := range h.sim.Tenants()[0].Campaigns {
+		if c.Mails > camp.Mails {
+			camp = c
+		}
+	}
+	all := h.mustExec("cecp.sweep", "all", map[string]any{"sender": camp.Sender, "lastndays": 30.0})["mails"].([]any)
+	if len(all) < 5 {
+		t.Fatalf("campaign of %d mails is too small", len(all))
+	}
+	for _, limit := range []float64{3, 2} {
+		var got []string
+		cursor := ""
+		for round := 0; ; round++ {
+			with := map[string]any{"sender": camp.Sender, "lastndays": 30.0, "limit": limit, "max_results": 2.0}
+			if cursor != "" {
+				with["cursor"] = cursor
+			}
+			out := h.mustExec("cecp.sweep", "hunt", with)
+			for _, m := range out["mails"].([]any) {
+				got = append(got, m.(map[string]any)["mail_unique_id"].(string))
+			}
+			cursor = out["next_cursor"].(string)
+			if (cursor != "") != out["truncated"].(bool) {
+				t.Fatalf("next_cursor %q with truncated %v", cursor, out["truncated"])
+			}
+			if cursor == "" {
+				break
+			}
+			if strings.Contains(cursor, simToken) || !strings.HasPrefix(cursor, h.url) {
+				t.Fatalf("cursor %q", cursor)
+			}
+			if round > len(all) {
+				t.Fatal("the loop does not end")
+			}
+		}
+		var want []string
+		for _, m := range all {
+			want = append(want, m.(map[string]any)["mail_unique_id"].(string))
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("limit %v: the loop read\n%v\nwant\n%v", limit, got, want)
+		}
+	}
+
+	// A cursor is followed only on the connection's own host, and only for the query that returned it.
+	_, err := h.exec("cecp.sweep", "foreign", map[string]any{"sender": camp.Sender, "cursor": "https://evil.example/v1/sweeping/mails?skiptoken=x"})
+	if ae := appErr(t, err); ae.Type() != action.InvalidInput || !strings.Contains(ae.Message(), "a cursor is only followed on the connection's own host") {
+		t.Errorf("foreign cursor: %s %s", ae.Type(), ae.Message())
+	}
+	first := h.mustExec("cecp.sweep", "first", map[string]any{"sender": camp.Sender, "lastndays": 30.0, "max_results": 1.0})
+	_, err = h.exec("cecp.sweep", "mixed", map[string]any{"sender": "other@x.example", "cursor": first["next_cursor"]})
+	if ae := appErr(t, err); ae.Type() != action.InvalidInput || !strings.Contains(ae.Message(), `was returned by a read with sender=`) {
+		t.Errorf("cursor of another query: %s %s", ae.Type(), ae.Message())
+	}
+}
+
+// TestStartWithoutEnd: a start alone reads up to now (the vendor would read 5 minutes after it).
+func TestStartWithoutEnd(t *testing.T) {
+	var mu sync.Mutex
+	var queries []string
+	h := newHarness(t, harnessOpts{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			queries = append(queries, r.URL.Path+"?"+r.URL.RawQuery)
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}})
+	start := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	for _, tc := range []struct {
+		name string
+		with map[string]any
+	}{
+		{"cecp.security_events", map[string]any{"service": "exchange", "event": "securityrisk"}},
+		{"cecp.quarantine_events", map[string]any{}},
+		{"cecp.mitigation_results", map[string]any{}},
+		{"cecp.sweep", map[string]any{"sender": "x@y.example"}},
+	} {
+		tc.with["start"] = start.Format(time.RFC3339)
+		h.mustExec(tc.name, "s", tc.with)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queries) != 4 {
+		t.Fatalf("queries %v", queries)
+	}
+	for _, q := range queries {
+		if !strings.Contains(q, "start="+start.Format("2006-01-02T15")) || !strings.Contains(q, "&end=") && !strings.Contains(q, "?end=") {
+			t.Errorf("%s: no end sent with the start", q)
+		}
+	}
+}
+
+// TestUndecodableItemListed: an item that does not decode at all is listed in the output, the read goes on.
+func TestUndecodableItemListed(t *testing.T) {
+	h := newHarness(t, harnessOpts{handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"next_link":"","security_events":[{"log_item_id":"a","service":"Exchange","event":"dlp",` +
+			`"message":{"triggered_dlp_template":["PCI-DSS","GDPR"]}},17]}`))
+	})})
+	out := h.mustExec("cecp.security_events", "s", map[string]any{"service": "exchange", "event": "dlp"})
+	events := out["security_events"].([]any)
+	if len(events) != 1 || events[0].(map[string]any)["message"].(map[string]any)["triggered_dlp_template"] != "PCI-DSS, GDPR" {
+		t.Fatalf("events %v", events)
+	}
+	bad := out["undecodable"].([]any)
+	if len(bad) != 1 || bad[0].(map[string]any)["raw"] != "17" || bad[0].(map[string]any)["index"] != 1.0 {
+		t.Errorf("undecodable %v", bad)
 	}
 }

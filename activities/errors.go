@@ -77,8 +77,16 @@ func toTemporal(err error, secrets []string) error {
 	opts := temporal.ApplicationErrorOptions{
 		NonRetryable: f.typ == action.InvalidInput || f.typ == action.VendorAuth || f.typ == action.VendorRejected,
 	}
-	if f.typ == action.VendorRateLimited && f.delay > 0 {
-		opts.NextRetryDelay = f.delay
+	if f.typ == action.VendorRateLimited {
+		// The expected back-off of a shared quota, not a failure: benign, so Temporal's worker logs it at debug
+		// level instead of as an error, and the message (logged at info) says how long the step waits.
+		opts.Category = temporal.ApplicationErrorCategoryBenign
+		if f.delay > 0 {
+			opts.NextRetryDelay = f.delay
+			if !strings.Contains(msg, "retry after") {
+				msg += fmt.Sprintf(" (retrying in %s)", f.delay.Round(time.Second))
+			}
+		}
 	}
 	return temporal.NewApplicationErrorWithOptions(msg, f.typ, opts)
 }

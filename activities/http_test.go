@@ -155,7 +155,7 @@ func TestHTTPRequestErrors(t *testing.T) {
 		{map[string]any{"url": srv.URL + "/redirect?to=" + url.QueryEscape(other.URL+"/secret?k=v")}, action.InvalidInput,
 			fmt.Sprintf("GET %s/redirect: redirected to %s/secret, whose host is not in http.allowed_hosts", srv.URL, other.URL), 0},
 		{map[string]any{"url": srv.URL + "/busy?key=hidden"}, action.VendorRateLimited,
-			fmt.Sprintf(`GET %s/busy: HTTP 429 Too Many Requests: "slow down"`, srv.URL), 9 * time.Second},
+			fmt.Sprintf(`GET %s/busy: HTTP 429 Too Many Requests: "slow down" (retrying in 9s)`, srv.URL), 9 * time.Second},
 		{map[string]any{"url": srv.URL + "/down"}, action.VendorUnavailable, fmt.Sprintf(`GET %s/down: HTTP 502 Bad Gateway: "upstream down"`, srv.URL), 0},
 		{map[string]any{"url": srv.URL + "/missing"}, action.VendorRejected, fmt.Sprintf(`GET %s/missing: HTTP 404 Not Found: "no such thing"`, srv.URL), 0},
 		{map[string]any{"url": srv.URL + "/denied"}, action.VendorAuth, fmt.Sprintf(`GET %s/denied: HTTP 401 Unauthorized: "who are you"`, srv.URL), 0},

@@ -62,7 +62,7 @@ func TestCheckInputs(t *testing.T) {
 		{"cecp.sweep", map[string]any{"sender": "a@x.example", "subject": "", "mailbox": nil, "limit": 20.0}, "",
 			map[string]any{"sender": "a@x.example", "limit": 20.0, "max_results": int64(1000), "include_headers": false}},
 		{"cecp.sweep", map[string]any{"sendr": "a@x.example"},
-			`with.sendr is not an input of cecp.sweep (did you mean "sender"?) (inputs: connection, mailbox, lastndays, start, end, subject, file_sha1, file_sha256, file_name, file_extension, url, sender, recipient, message_id, source_ip, source_domain, limit, max_results, include_headers); ` +
+			`with.sendr is not an input of cecp.sweep (did you mean "sender"?) (inputs: connection, mailbox, lastndays, start, end, subject, file_sha1, file_sha256, file_name, file_extension, url, sender, recipient, message_id, source_ip, source_domain, limit, max_results, include_headers, cursor); ` +
 				`set at least one of with.mailbox, with.subject, with.file_sha1, with.file_sha256, with.file_name, with.file_extension, with.url, with.sender, with.recipient, with.message_id, with.source_ip, with.source_domain`, nil},
 		{"cecp.sweep", map[string]any{"sender": "not-an-address", "limit": 5000.0, "lastndays": 2.5, "file_sha1": "abc"},
 			`with.lastndays must be an integer, got the number 2.5; with.file_sha1 must be a SHA-1 hash (40 hex digits), got "abc"; ` +

@@ -57,10 +57,10 @@ func sweepMail(m cecp.SweepMail) sweepMailOut {
 		SourceDomain:            m.SourceDomain,
 	}
 	for i, a := range m.MailAttachments {
-		out.MailAttachments[i] = sweepAttachmentOut(a)
+		out.MailAttachments[i] = sweepAttachmentOut{FileName: a.FileName, FileSHA1: a.FileSHA1, FileSHA256: a.FileSHA256}
 	}
 	for i, h := range m.MailInternetHeaders {
-		out.MailInternetHeaders[i] = headerOut(h)
+		out.MailInternetHeaders[i] = headerOut{HeaderName: h.HeaderName, Value: h.Value}
 	}
 	return out
 }

@@ -73,11 +73,14 @@ type Input struct {
 
 // Result mirrors workflows.PollStreamResult.
 type Result struct {
-	Events   int       `json:"events"`
-	Alerts   int       `json:"alerts"`
-	Pages    int       `json:"pages"`
-	More     bool      `json:"more"`
-	Position time.Time `json:"position"`
+	Events int `json:"events"`
+	Alerts int `json:"alerts"`
+	// Undecodable counts the events (included in Events) that did not decode even tolerantly: each is still
+	// stored, as an alert holding the event as received and the reason (see undecodableAlert).
+	Undecodable int       `json:"undecodable,omitempty"`
+	Pages       int       `json:"pages"`
+	More        bool      `json:"more"`
+	Position    time.Time `json:"position"`
 }
 
 // Source is the vendor client of one connection; *cecp.Client is one.
@@ -216,9 +219,12 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 			if err != nil {
 				return pageOf{}, err
 			}
-			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink}
+			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink, undecodable: len(pg.Undecodable)}
 			for _, ev := range pg.Items {
 				out.items = append(out.items, quarantineAlert(in.Connection, ev))
+			}
+			for _, u := range pg.Undecodable {
+				out.items = append(out.items, undecodableAlert(in.Connection, in.Stream, u))
 			}
 			return out, nil
 		}
@@ -231,9 +237,12 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 			if err != nil {
 				return pageOf{}, err
 			}
-			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink}
+			out := pageOf{position: pg.LastLogItemGenerationTime, next: pg.NextLink, undecodable: len(pg.Undecodable)}
 			for _, ev := range pg.Items {
 				out.items = append(out.items, securityAlert(in.Connection, in.Stream, ev))
+			}
+			for _, u := range pg.Undecodable {
+				out.items = append(out.items, undecodableAlert(in.Connection, in.Stream, u))
 			}
 			return out, nil
 		}
@@ -251,10 +260,23 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 			break
 		}
 		if err != nil {
-			return res, classify(fmt.Sprintf("polling %s %s", in.Connection, name), err)
+			cerr, wait := classify(fmt.Sprintf("polling %s %s", in.Connection, name), err)
+			if wait >= 0 && a.Logger != nil {
+				// Expected back-off, not a failure: the vendor's or parry's quota window is full.
+				a.Logger.Info("vendor rate limit: polling waits for the quota", "connection", in.Connection, "stream", name,
+					"retry_in", waitText(wait))
+			}
+			return res, cerr
 		}
 		res.Pages++
 		res.Events += len(pg.items)
+		if pg.undecodable > 0 {
+			res.Undecodable += pg.undecodable
+			if a.Logger != nil {
+				a.Logger.Warn("vendor events that do not decode were stored as received", "connection", in.Connection,
+					"stream", name, "undecodable", pg.undecodable, "events", len(pg.items))
+			}
+		}
 		lastNext = pg.next
 		var alerts []store.NewAlert
 		var ids []string
@@ -318,35 +340,74 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 }
 
 type pageOf struct {
-	position time.Time
-	next     string // the vendor's next_link: set on the last page read when the bound stopped short
-	items    []store.NewAlert
+	position    time.Time
+	next        string // the vendor's next_link: set on the last page read when the bound stopped short
+	items       []store.NewAlert
+	undecodable int
 }
 
 // classify turns a vendor error into the engine's closed set of Temporal error types; a rate limit carries the
-// delay so the retry waits for the quota instead of spinning.
-func classify(what string, err error) error {
+// delay so the retry waits for the quota instead of spinning, and is marked benign: it is the expected back-off
+// of a shared quota, which Temporal's worker then logs at debug level rather than as an error. wait is the
+// rate limit's delay (0 when unknown), -1 for any other error.
+func classify(what string, err error) (error, time.Duration) {
 	var ve *cecp.ValidationError
 	if errors.As(err, &ve) {
-		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), wire.InvalidInput, nil)
+		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), wire.InvalidInput, nil), -1
 	}
 	var ce *cecp.Error
 	if !errors.As(err, &ce) {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err), -1
 	}
 	msg := what + ": " + ce.Error()
 	switch {
 	case ce.RateLimited():
 		// Without a known delay the retry policy's backoff applies; the next attempt then meets the quota's
 		// block (set after the vendor's 429) and learns the delay from it.
-		return temporal.NewApplicationErrorWithOptions(msg, wire.VendorRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})
+		return temporal.NewApplicationErrorWithOptions(msg, wire.VendorRateLimited, temporal.ApplicationErrorOptions{
+			NextRetryDelay: ce.RetryAfter, Category: temporal.ApplicationErrorCategoryBenign}), ce.RetryAfter
 	case ce.Auth():
-		return temporal.NewNonRetryableApplicationError(msg, wire.VendorAuth, nil)
+		return temporal.NewNonRetryableApplicationError(msg, wire.VendorAuth, nil), -1
 	case ce.Transient():
-		return temporal.NewApplicationError(msg, wire.VendorUnavailable)
+		return temporal.NewApplicationError(msg, wire.VendorUnavailable), -1
 	default:
-		return temporal.NewNonRetryableApplicationError(msg, wire.VendorRejected, nil)
+		return temporal.NewNonRetryableApplicationError(msg, wire.VendorRejected, nil), -1
 	}
+}
+
+func waitText(d time.Duration) string {
+	if d <= 0 {
+		return "the retry policy's back-off (the vendor said no delay)"
+	}
+	return d.Round(time.Second).String()
+}
+
+// undecodableAlert keeps an event that did not decode even tolerantly: its data is the event as received and
+// the reason, its id a digest of what was received (the same bytes are the same alert), so a SOC sees that
+// something arrived and what it was, and the poller moves on.
+func undecodableAlert(conn string, s Stream, u cecp.Undecodable) store.NewAlert {
+	sum := sha256.Sum256(u.Raw)
+	raw := json.RawMessage(u.Raw)
+	if !json.Valid(raw) {
+		raw, _ = json.Marshal(string(u.Raw))
+	}
+	data := map[string]any{"undecodable": true, "decode_error": u.Err, "raw": raw}
+	title := fmt.Sprintf("%s %s: an event parry could not decode (%s)", s.Service, eventTitle(s.Event), u.Err)
+	severity := severityOf(s.Event)
+	if s.Event == QuarantineEvent {
+		title = "Quarantine event parry could not decode (" + u.Err + ")"
+	}
+	return store.NewAlert{
+		Source: "cecp", SourceID: "undecodable:sha256:" + hex.EncodeToString(sum[:16]), Kind: s.Event, Severity: severity,
+		Title: clip(title, 300), Connection: conn, ObservedAt: time.Now().UTC(), Data: mustJSON(data),
+	}
+}
+
+func severityOf(event string) string {
+	if event == QuarantineEvent {
+		return "medium"
+	}
+	return severity(event, "")
 }
 
 // securityAlert turns a security event into an alert: kind is the event type queried, data the event's

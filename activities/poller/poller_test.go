@@ -1,10 +1,13 @@
 package poller_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sort"
@@ -219,6 +222,10 @@ func TestPollStreamRateLimitAndGap(t *testing.T) {
 	if !errors.As(err, &app) || app.Type() != "VendorRateLimited" || app.NonRetryable() {
 		t.Fatalf("want a retryable VendorRateLimited error, got %v", err)
 	}
+	// Expected back-off: benign, so Temporal's worker does not log it as an error.
+	if app.Category() != temporal.ApplicationErrorCategoryBenign {
+		t.Errorf("a rate limit is not marked benign: %v", app.Category())
+	}
 	if _, ok, _ := f.st.GetPollCursor(context.Background(), "sim", s.Name()); ok {
 		t.Fatal("a cursor was stored for a failed poll")
 	}
@@ -245,4 +252,67 @@ func TestPollStreamRateLimitAndGap(t *testing.T) {
 	if !errors.As(err, &app) || app.Type() != "VendorAuth" || !app.NonRetryable() || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad token: %v", err)
 	}
+}
+
+// TestPollStreamOddEventKeepsThePage: one event with a list where the reference says string (as Sentinel's
+// connector types triggered_dlp_template) and one that is not an object at all do not make the page
+// undecodable (which retried the same window until the events aged out): every event becomes an alert, the
+// broken one kept as received, and the cursor moves on.
+func TestPollStreamOddEventKeepsThePage(t *testing.T) {
+	gen := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Millisecond)
+	page := fmt.Sprintf(`{"current_link":"","next_link":"","last_log_item_generation_time":%q,"security_events":[
+	 {"log_item_id":"dlp-1","service":"OneDrive","event":"dlp","message":{"triggered_dlp_template":["PCI-DSS","U.S. SSN"],
+	  "affected_user":"bob@corp.example","detection_time":%q,"file_name":"cards.xlsx","vendor_added":{"x":1}}},
+	 ["not","an","event"]]}`, gen.Format(cecp.TimeLayout), gen.Format(cecp.TimeLayout))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(page))
+	}))
+	t.Cleanup(srv.Close)
+	st := storetest.NewStore(t)
+	cfg := config.Config{CECP: config.CECPConfig{Connections: []config.CECPConnection{{Name: "t", BaseURL: srv.URL, TokenSecret: "tok"}}}}
+	acts := &poller.Activities{Store: st, Client: poller.Clients(cfg, secret.Static{"tok": "x-token"}, nil)}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestActivityEnvironment()
+	poller.Register(env, acts)
+	v, err := env.ExecuteActivity(poller.ActivityName, poller.Input{Connection: "t", Stream: poller.Stream{Service: "onedrive", Event: "dlp"}})
+	if err != nil {
+		t.Fatalf("the page failed: %v", err)
+	}
+	var res poller.Result
+	v.Get(&res)
+	if res.Events != 2 || res.Alerts != 2 || res.Undecodable != 1 || !res.Position.Equal(gen) {
+		t.Fatalf("result %+v", res)
+	}
+	alerts, err := st.ListAlerts(context.Background(), store.AlertQuery{Source: "cecp", Limit: 10})
+	if err != nil || len(alerts) != 2 {
+		t.Fatalf("alerts %v %v", alerts, err)
+	}
+	byID := map[string]store.Alert{}
+	for _, a := range alerts {
+		byID[a.SourceID] = a
+	}
+	dlp := byID["dlp-1"]
+	if !strings.Contains(dlp.Title, "DLP violation: PCI-DSS, U.S. SSN (bob@corp.example)") ||
+		!strings.Contains(compact(dlp.Data), `"triggered_dlp_template":["PCI-DSS","U.S. SSN"]`) || !strings.Contains(compact(dlp.Data), `"vendor_added":{"x":1}`) {
+		t.Errorf("dlp alert: %s %s", dlp.Title, dlp.Data)
+	}
+	var odd store.Alert
+	for id, a := range byID {
+		if strings.HasPrefix(id, "undecodable:sha256:") {
+			odd = a
+		}
+	}
+	if odd.Kind != "dlp" || !strings.Contains(compact(odd.Data), `"raw":["not","an","event"]`) || !strings.Contains(odd.Title, "could not decode") {
+		t.Errorf("undecodable alert: %+v %s", odd, odd.Data)
+	}
+}
+
+func compact(b []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return string(b)
+	}
+	return buf.String()
 }

@@ -166,8 +166,27 @@ func ruleInputs() []Input {
 var ruleLists = []string{"senders", "urls", "filehashes", "file256hashes"}
 
 var timeWindowInputs = []Input{
-	{Name: "start", Type: strf("datetime"), Description: "Start of the time window (ISO-8601 UTC)."},
+	{Name: "start", Type: strf("datetime"), Description: "Start of the time window (ISO-8601 UTC). Without `end` the window ends now (the vendor alone would read only a few minutes after `start`)."},
 	{Name: "end", Type: strf("datetime"), Description: "End of the time window (ISO-8601 UTC)."},
+}
+
+// cursorInput and pagingOutputs let a playbook read a large result in a loop: each read stops at max_results
+// and returns where the next one continues. A cursor is a link on the connection's own vendor host (never
+// followed elsewhere) and carries no token.
+func cursorInput() Input {
+	return Input{Name: "cursor", Type: str(), Description: "`next_cursor` of an earlier read of the same query: continue where it stopped. The filters given must be the earlier read's; its time window and page size apply."}
+}
+
+func pagingOutputs() []Field {
+	return []Field{
+		f("truncated", boolean(), "True when max_results stopped the read before the last item."),
+		f("next_cursor", str(), "Where the next read continues (pass it as `cursor`); empty when there is nothing more."),
+		f("undecodable", list(object(
+			f("index", integer(), "Position of the item in the vendor's page."),
+			f("error", str(), "Why it did not decode."),
+			f("raw", str(), "The item as the vendor sent it (JSON text, at most 4 KiB)."),
+		)), "Items the vendor sent that could not be decoded (not an object, or an id of another type); the read goes on without them."),
+	}
 }
 
 // Default is the catalog of every action parry ships.
@@ -185,8 +204,9 @@ func Default() *Catalog {
 			}, timeWindowInputs...),
 				Input{Name: "limit", Type: integer(), Min: intp(1), Max: intp(500), Default: int64(500), Description: "Items per page."},
 				Input{Name: "max_results", Type: integer(), Min: intp(1), Max: intp(5000), Default: int64(1000), Description: "Stop after this many items (`truncated` tells)."},
+				cursorInput(),
 			),
-			Output: object(
+			Output: object(append([]Field{
 				f("security_events", list(object(
 					f("log_item_id", str(), "Unique id of the log item."),
 					f("service", str(), "Service, display-cased (e.g. OneDrive)."),
@@ -194,9 +214,8 @@ func Default() *Catalog {
 					f("message", securityEventMessage(), "Event details; which fields are set depends on the service and event."),
 				)), "The events, oldest first."),
 				f("count", integer(), "Number of events returned."),
-				f("truncated", boolean(), "True when max_results stopped the read before the last page."),
-				f("last_log_item_generation_time", str(), "Cursor for the next read."),
-			),
+				f("last_log_item_generation_time", str(), "Generation time of the last event: where a poller resumes."),
+			}, pagingOutputs()...)...),
 			Timeout: 5 * time.Minute, ScheduleToClose: time.Hour, Retry: readRetry,
 		},
 		&Spec{
@@ -210,15 +229,15 @@ func Default() *Catalog {
 			}, timeWindowInputs...),
 				Input{Name: "limit", Type: integer(), Min: intp(1), Max: intp(500), Default: int64(500), Description: "Items per page."},
 				Input{Name: "max_results", Type: integer(), Min: intp(1), Max: intp(5000), Default: int64(1000), Description: "Stop after this many items (`truncated` tells)."},
+				cursorInput(),
 			),
-			Output: object(
+			Output: object(append([]Field{
 				f("quarantine_events", list(object(
 					f("service", str(), "Service."),
 					f("message", quarantineEventMessage(), "The quarantined mail."),
 				)), "The events."),
 				f("count", integer(), "Number of events returned."),
-				f("truncated", boolean(), "True when max_results stopped the read before the last page."),
-			),
+			}, pagingOutputs()...)...),
 			Timeout: 5 * time.Minute, ScheduleToClose: time.Hour, Retry: readRetry,
 		},
 		&Spec{
@@ -276,12 +295,12 @@ func Default() *Catalog {
 				Input{Name: "limit", Type: integer(), Min: intp(1), Max: intp(1000), Default: int64(1000), Description: "Mails per page."},
 				Input{Name: "max_results", Type: integer(), Min: intp(1), Max: intp(10000), Default: int64(1000), Description: "Stop after this many mails (`truncated` tells)."},
 				Input{Name: "include_headers", Type: boolean(), Default: false, Description: "Keep each mail's `mail_internet_headers` (large: a few KB per mail); without it the list is empty."},
+				cursorInput(),
 			),
-			Output: object(
+			Output: object(append([]Field{
 				f("mails", list(sweepItem()), "The mails found."),
 				f("count", integer(), "Number of mails returned."),
-				f("truncated", boolean(), "True when max_results stopped the search before the last page."),
-			),
+			}, pagingOutputs()...)...),
 			AtLeastOne: [][]string{{"mailbox", "subject", "file_sha1", "file_sha256", "file_name", "file_extension", "url", "sender", "recipient", "message_id", "source_ip", "source_domain"}},
 			Exclusive:  [][]string{{"lastndays", "start"}, {"lastndays", "end"}},
 			Timeout:    5 * time.Minute, ScheduleToClose: time.Hour, Retry: readRetry,
@@ -320,19 +339,20 @@ func Default() *Catalog {
 			Name:    "cecp.mitigation_results",
 			Summary: "Read the results of mail or account actions by batch id or time window.",
 			Description: "Reads `GET /v1/mitigation/mails` or `GET /v1/mitigation/accounts`, following `next_link` up to " +
-				"`max_results` actions. The time window is at most 72 hours.",
+				"`max_results` actions. The window lies within the last 72 hours; without start and end the vendor " +
+				"returns the last 5 minutes (a batch id alone selects the whole batch).",
 			Inputs: append(append([]Input{connection(),
 				{Name: "kind", Type: str(), Enum: []string{"mails", "accounts"}, Default: "mails", Description: "Which actions to read."},
 				{Name: "batch_id", Type: strf("uuid"), Description: "A batch id from a mitigation."},
 			}, timeWindowInputs...),
 				Input{Name: "limit", Type: integer(), Min: intp(1), Max: intp(500), Default: int64(500), Description: "Items per page."},
 				Input{Name: "max_results", Type: integer(), Min: intp(1), Max: intp(5000), Default: int64(1000), Description: "Stop after this many actions (`truncated` tells)."},
+				cursorInput(),
 			),
-			Output: object(
+			Output: object(append([]Field{
 				f("actions", list(actionResult()), "The action results."),
 				f("count", integer(), "Number of actions returned."),
-				f("truncated", boolean(), "True when max_results stopped the read before the last page."),
-			),
+			}, pagingOutputs()...)...),
 			Exclusive: [][]string{{"batch_id", "start"}, {"batch_id", "end"}},
 			Timeout:   5 * time.Minute, ScheduleToClose: time.Hour, Retry: readRetry,
 		},
@@ -348,7 +368,8 @@ func Default() *Catalog {
 			Name:    "cecp.block",
 			Summary: "Add senders, URLs or file hashes to the blocked lists (only what is missing).",
 			Description: "Reads the lists first and posts `POST /v1/remediation/mails` with `action_type: create` for what " +
-				"is missing only, in chunks of 2,048 per list, so repeating the step changes nothing.",
+				"is missing only, so repeating the step changes nothing. 2,048 entries per list is what one request carries, " +
+				"not what a list holds: more go in several requests.",
 			Inputs: ruleInputs(),
 			Output: object(
 				f("added", rules(), "What was added."),
@@ -361,7 +382,7 @@ func Default() *Catalog {
 			Name:    "cecp.unblock",
 			Summary: "Remove senders, URLs or file hashes from the blocked lists (only what is present).",
 			Description: "Reads the lists first and posts `POST /v1/remediation/mails` with `action_type: delete` for what " +
-				"is present only, in chunks of 2,048 per list.",
+				"is present only, at most 2,048 entries per list in one request.",
 			Inputs: ruleInputs(),
 			Output: object(
 				f("removed", rules(), "What was removed."),

@@ -9,7 +9,8 @@ import (
 	"unicode"
 )
 
-// MaxBlocklistItems is the most entries one blocked list may hold, and the most one update may carry.
+// MaxBlocklistItems is the most entries of one list that one update may carry. It bounds a request, not the
+// list: a tenant's list may hold more.
 const MaxBlocklistItems = 2048
 
 const blocklistPath = "/v1/remediation/mails"
@@ -42,8 +43,9 @@ type updateBody struct {
 	Rules      updateRules `json:"rules"`
 }
 
-// prepareRules trims entries, lower-cases hashes, drops duplicates and checks the vendor's rules.
-func prepareRules(op string, rules Rules) (Rules, error) {
+// prepareRules trims entries, lower-cases hashes, drops duplicates and checks the vendor's rules; with perRequest,
+// also that no list is over what one update may carry.
+func prepareRules(op string, rules Rules, perRequest bool) (Rules, error) {
 	p := problems{op: op}
 	clean := func(list string, in []string, check func(string) string) []string {
 		var out []string
@@ -59,7 +61,7 @@ func prepareRules(op string, rules Rules) (Rules, error) {
 				out = append(out, v)
 			}
 		}
-		if len(out) > MaxBlocklistItems {
+		if perRequest && len(out) > MaxBlocklistItems {
 			p.add("%d %s is more than the %d one update may carry", len(out), list, MaxBlocklistItems)
 		}
 		return out
@@ -111,7 +113,7 @@ func (c *Client) UpdateBlockedLists(ctx context.Context, actionType string, rule
 	if err := p.err(); err != nil {
 		return err
 	}
-	rules, err := prepareRules("blocked list update", rules)
+	rules, err := prepareRules("blocked list update", rules, true)
 	if err != nil {
 		return err
 	}
@@ -132,10 +134,12 @@ type BlocklistChange struct {
 	Unchanged Rules `json:"unchanged"`
 }
 
-// AddToBlockedLists adds the entries missing from the blocked lists: it reads them first (one request) and
-// posts only what is new (one more, none when nothing is), so repeating it changes nothing.
-func (c *Client) AddToBlockedLists(ctx context.Context, rules Rules) (BlocklistChange, error) {
-	rules, err := prepareRules("blocked list update", rules)
+// DiffBlockedLists reads the blocked lists (one request) and splits rules into what an add (or, with remove, a
+// delete) has to send and what needs nothing. A delete sends each entry as the list stores it (a URL given as
+// https://x.example/ is removed as x.example/ when that is what the list holds). Any number of entries may be
+// given: send the difference with ChunkRules.
+func (c *Client) DiffBlockedLists(ctx context.Context, rules Rules, remove bool) (BlocklistChange, error) {
+	rules, err := prepareRules("blocked list update", rules, false)
 	if err != nil {
 		return BlocklistChange{}, err
 	}
@@ -144,65 +148,85 @@ func (c *Client) AddToBlockedLists(ctx context.Context, rules Rules) (BlocklistC
 		return BlocklistChange{}, err
 	}
 	var ch BlocklistChange
-	p := problems{op: "blocked list update"}
 	diff := func(list string, want, have []string) (sent, same []string) {
 		index := entrySet(list, have)
 		for _, v := range want {
-			if _, ok := index[normalizeEntry(list, v)]; ok {
+			stored, ok := index[normalizeEntry(list, v)]
+			switch {
+			case ok && remove:
+				sent = append(sent, stored)
+			case ok:
 				same = append(same, v)
-			} else {
+			case remove:
+				same = append(same, v)
+			default:
 				sent = append(sent, v)
 			}
 		}
-		if n := len(have) + len(sent); n > MaxBlocklistItems {
-			p.add("%s would hold %d entries; the vendor allows %d", list, n, MaxBlocklistItems)
-		}
 		return sent, same
 	}
 	ch.Sent.Senders, ch.Unchanged.Senders = diff("senders", rules.Senders, current.Senders)
 	ch.Sent.URLs, ch.Unchanged.URLs = diff("urls", rules.URLs, current.URLs)
 	ch.Sent.FileHashes, ch.Unchanged.FileHashes = diff("filehashes", rules.FileHashes, current.FileHashes)
 	ch.Sent.File256Hashes, ch.Unchanged.File256Hashes = diff("file256hashes", rules.File256Hashes, current.File256Hashes)
-	if err := p.err(); err != nil {
-		return BlocklistChange{}, err
-	}
-	if ch.Sent.Len() == 0 {
-		return ch, nil
-	}
-	return ch, c.UpdateBlockedLists(ctx, BlocklistCreate, ch.Sent)
+	return ch, nil
 }
 
-// RemoveFromBlockedLists deletes the given entries that are on the blocked lists, sending each as the vendor
-// stores it (a URL given as https://x.example/ is removed as x.example/ when that is what the list holds).
-func (c *Client) RemoveFromBlockedLists(ctx context.Context, rules Rules) (BlocklistChange, error) {
-	rules, err := prepareRules("blocked list update", rules)
-	if err != nil {
-		return BlocklistChange{}, err
+// ChunkRules splits rules into updates of at most MaxBlocklistItems entries per list (none when rules is empty).
+func ChunkRules(r Rules) []Rules {
+	lists := [4][]string{r.Senders, r.URLs, r.FileHashes, r.File256Hashes}
+	n := 0
+	for _, l := range lists {
+		n = max(n, (len(l)+MaxBlocklistItems-1)/MaxBlocklistItems)
 	}
-	current, err := c.BlockedLists(ctx)
-	if err != nil {
-		return BlocklistChange{}, err
-	}
-	var ch BlocklistChange
-	diff := func(list string, want, have []string) (sent, same []string) {
-		index := entrySet(list, have)
-		for _, v := range want {
-			if stored, ok := index[normalizeEntry(list, v)]; ok {
-				sent = append(sent, stored)
-			} else {
-				same = append(same, v)
-			}
+	out := make([]Rules, n)
+	part := func(l []string, i int) []string {
+		lo := min(i*MaxBlocklistItems, len(l))
+		hi := min(lo+MaxBlocklistItems, len(l))
+		if lo == hi {
+			return nil
 		}
-		return sent, same
+		return l[lo:hi]
 	}
-	ch.Sent.Senders, ch.Unchanged.Senders = diff("senders", rules.Senders, current.Senders)
-	ch.Sent.URLs, ch.Unchanged.URLs = diff("urls", rules.URLs, current.URLs)
-	ch.Sent.FileHashes, ch.Unchanged.FileHashes = diff("filehashes", rules.FileHashes, current.FileHashes)
-	ch.Sent.File256Hashes, ch.Unchanged.File256Hashes = diff("file256hashes", rules.File256Hashes, current.File256Hashes)
-	if ch.Sent.Len() == 0 {
-		return ch, nil
+	for i := range out {
+		out[i] = Rules{Senders: part(lists[0], i), URLs: part(lists[1], i), FileHashes: part(lists[2], i),
+			File256Hashes: part(lists[3], i)}
 	}
-	return ch, c.UpdateBlockedLists(ctx, BlocklistDelete, ch.Sent)
+	return out
+}
+
+// AddToBlockedLists adds the entries missing from the blocked lists: it reads them first (one request) and
+// posts only what is new, in updates of at most MaxBlocklistItems per list (none when nothing is), so repeating
+// it changes nothing. On an error the change says what had been sent before it.
+func (c *Client) AddToBlockedLists(ctx context.Context, rules Rules) (BlocklistChange, error) {
+	return c.changeLists(ctx, rules, false)
+}
+
+// RemoveFromBlockedLists deletes the given entries that are on the blocked lists, each as the list stores it.
+func (c *Client) RemoveFromBlockedLists(ctx context.Context, rules Rules) (BlocklistChange, error) {
+	return c.changeLists(ctx, rules, true)
+}
+
+func (c *Client) changeLists(ctx context.Context, rules Rules, remove bool) (BlocklistChange, error) {
+	plan, err := c.DiffBlockedLists(ctx, rules, remove)
+	if err != nil {
+		return BlocklistChange{}, err
+	}
+	action := BlocklistCreate
+	if remove {
+		action = BlocklistDelete
+	}
+	done := BlocklistChange{Unchanged: plan.Unchanged}
+	for _, chunk := range ChunkRules(plan.Sent) {
+		if err := c.UpdateBlockedLists(ctx, action, chunk); err != nil {
+			return done, err
+		}
+		done.Sent.Senders = append(done.Sent.Senders, chunk.Senders...)
+		done.Sent.URLs = append(done.Sent.URLs, chunk.URLs...)
+		done.Sent.FileHashes = append(done.Sent.FileHashes, chunk.FileHashes...)
+		done.Sent.File256Hashes = append(done.Sent.File256Hashes, chunk.File256Hashes...)
+	}
+	return done, nil
 }
 
 // entrySet maps the normalised form of each entry to the entry as stored.

@@ -326,6 +326,10 @@ func (c *Client) exchangeOnce(ctx context.Context, r *request, decode decodeFunc
 	if err != nil {
 		return &Error{Method: r.method, Path: r.op(), kind: kindToken, Err: err}
 	}
+	if r.link != nil && len(token) >= 4 && strings.Contains(r.link.String(), token) {
+		// A link (a cursor from a run's inputs) that carries the token would put it in history and logs.
+		return &Error{Method: r.method, Path: r.op(), kind: kindRefused, Message: "the link carries the API token; refusing to follow it"}
+	}
 	resp, err := c.send(ctx, r, token)
 	if err == nil {
 		err = decode(r, resp)

@@ -237,7 +237,7 @@ func TestPagination(t *testing.T) {
 	}
 	m := mails[0]
 	if m.Mailbox != "alice@contoso.example" || len(m.MailURLs) != 2 || m.MailAttachments[0].FileSHA1 != "3395856ce81f2b7382dee72602f798b642f14140" ||
-		m.MailInternetHeaders[1] != (Header{"Authentication-Results", "spf=fail smtp.mailfrom=evil.example"}) || m.SourceIP != "203.0.113.7" ||
+		!reflect.DeepEqual(m.MailInternetHeaders[1], Header{HeaderName: "Authentication-Results", Value: "spf=fail smtp.mailfrom=evil.example"}) || m.SourceIP != "203.0.113.7" ||
 		m.MailMessageDeliveryTime.Time != time.Date(2026, 1, 2, 0, 51, 2, 0, time.UTC) {
 		t.Errorf("first mail: %+v", m)
 	}
@@ -421,7 +421,12 @@ func TestValidation(t *testing.T) {
 		{"action results", func() error {
 			_, err := c.MailActionResultPages(ActionResultsQuery{Start: testNow.Add(-73 * time.Hour), End: testNow, Limit: 600}).Next(ctx)
 			return err
-		}, `invalid mail action results query: start and end are 73h0m0s apart; the vendor allows at most 72h; limit 600 is outside 1..500`},
+		}, `invalid mail action results query: start and end are 73h0m0s apart; the vendor allows at most 72h; start 2025-12-30T00:00:00Z is older than 72 hours ago (the vendor keeps 72 hours of action results); limit 600 is outside 1..500`},
+		// Not only the width: a narrow window that ended days ago is out of reach too.
+		{"action results age", func() error {
+			_, err := c.AccountActionResultPages(ActionResultsQuery{End: testNow.Add(-80 * time.Hour)}).Next(ctx)
+			return err
+		}, `invalid account action results query: end 2025-12-29T17:00:00Z is older than 72 hours ago (the vendor keeps 72 hours of action results)`},
 		{"blocklist action", func() error {
 			return c.UpdateBlockedLists(ctx, "add", Rules{Senders: []string{"a@b.example"}})
 		}, `invalid blocked list update: action_type "add" is not one of create, delete`},
@@ -441,7 +446,7 @@ func TestValidation(t *testing.T) {
 		{"download", func() error {
 			_, err := c.DownloadQuarantinedMail(ctx, QuarantineEvent{Service: "gmail"}, "")
 			return err
-		}, `invalid quarantined mail download: service "gmail" is not exchange: only Exchange Online mail can be downloaded; mail_unique_id is required; mail_blob_path or mail_backup_blob_path is required (from the quarantine event)`},
+		}, `invalid quarantined mail download: service "gmail" is not exchange: only Exchange Online mail can be downloaded; mail_unique_id, mail_log_id, mail_blob_path, mail_backup_blob_path, mail_message_direction are required (from the mail's quarantine event)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := nextErr(tc.got()); got != tc.want {
@@ -620,20 +625,46 @@ func TestBlockedLists(t *testing.T) {
 	}
 }
 
+// TestBlocklistCapacity: 2,048 bounds one update, not a list. A list that holds 2,048 entries takes another,
+// and 5,000 new entries go in three updates after one read.
 func TestBlocklistCapacity(t *testing.T) {
 	full := make([]string, MaxBlocklistItems)
 	for i := range full {
 		full[i] = fmt.Sprintf("s%d@x.example", i)
 	}
 	body, _ := json.Marshal(map[string]any{"code": 0, "rules": map[string]any{"senders": full}})
-	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { reply(w, 200, body) })
+	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.Method == http.MethodPost {
+			reply(w, 200, []byte(`{"code":0,"message":"Add rules successfully."}`))
+			return
+		}
+		reply(w, 200, body)
+	})
 	c := newTestClient(t, v)
-	_, err := c.AddToBlockedLists(context.Background(), Rules{Senders: []string{"one-more@x.example"}})
-	if err == nil || err.Error() != "invalid blocked list update: senders would hold 2049 entries; the vendor allows 2048" {
-		t.Errorf("got %v", err)
+	ch, err := c.AddToBlockedLists(context.Background(), Rules{Senders: []string{"one-more@x.example", full[0]}})
+	if err != nil || !reflect.DeepEqual(ch.Sent.Senders, []string{"one-more@x.example"}) || len(ch.Unchanged.Senders) != 1 {
+		t.Fatalf("adding to a list of 2048: %+v %v", ch, err)
 	}
-	if n := len(v.requests()); n != 1 {
-		t.Errorf("%d requests, want only the read", n)
+	if reqs := v.requests(); len(reqs) != 2 || reqs[1].Body != `{"action_type":"create","rules":{"senders":["one-more@x.example"]}}` {
+		t.Errorf("requests %+v", reqs)
+	}
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = fmt.Sprintf("new%d@y.example", i)
+	}
+	before := len(v.requests())
+	ch, err = c.AddToBlockedLists(context.Background(), Rules{Senders: many})
+	if err != nil || len(ch.Sent.Senders) != 5000 {
+		t.Fatalf("adding 5000: %d %v", len(ch.Sent.Senders), err)
+	}
+	reqs := v.requests()[before:]
+	if len(reqs) != 4 || reqs[0].Method != "GET" || reqs[1].Method != "POST" || reqs[3].Method != "POST" {
+		t.Fatalf("%d requests: want one read and three updates", len(reqs))
+	}
+	var last struct{ Rules Rules }
+	json.Unmarshal([]byte(reqs[3].Body), &last)
+	if len(last.Rules.Senders) != 5000-2*MaxBlocklistItems {
+		t.Errorf("last update carries %d", len(last.Rules.Senders))
 	}
 }
 

@@ -234,7 +234,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 		_, err := c.SweepPages(SweepQuery{Mailbox: mb}).Next(context.Background())
 		errs = append(errs, err)
 	}
-	_, err := c.DownloadQuarantinedMail(context.Background(), QuarantineEvent{Message: QuarantineMessage{MailUniqueID: "u", MailBlobPath: "p"}}, password)
+	_, err := c.DownloadQuarantinedMail(context.Background(), QuarantineEvent{Message: QuarantineMessage{MailUniqueID: "u", MailLogID: "l", MailBlobPath: "p", MailBackupBlobPath: "b", MailMessageDirection: "Inbound"}}, password)
 	errs = append(errs, err)
 	// A token source that fails must not leak what it holds either.
 	c2 := newTestClient(t, v, func(o *Options) { o.Token = SecretToken(secret.Static{"other": testToken}, "cecp") })

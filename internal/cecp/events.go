@@ -44,6 +44,9 @@ type SecurityEventsQuery struct {
 	Limit int
 	// MaxResults bounds the items read across pages; DefaultMaxResults when 0.
 	MaxResults int
+	// Cursor continues an earlier read (its pager's Cursor): the window and position are the cursor's, and the
+	// service and event, when given, must be its own.
+	Cursor string
 }
 
 func (q SecurityEventsQuery) validate(now time.Time) error {
@@ -64,7 +67,11 @@ func (c *Client) SecurityEventPages(q SecurityEventsQuery) *Pager[SecurityEvent]
 	setTime(v, "start", q.Start)
 	setTime(v, "end", q.End)
 	setInt(v, "limit", pageLimit(q.Limit, max, MaxSecurityEventsLimit))
-	r := &request{method: http.MethodGet, path: "/v1/siem/security_events", query: v, max: c.opts.MaxPageBytes}
+	const path = "/v1/siem/security_events"
+	if q.Cursor != "" {
+		return resume[SecurityEvent](c, keySecurityEvents, path, q.Cursor, v, []string{"service", "event"}, max, q.validate(c.now()))
+	}
+	r := &request{method: http.MethodGet, path: path, query: v, max: c.opts.MaxPageBytes}
 	return newPager[SecurityEvent](c, keySecurityEvents, r, max, q.validate(c.now()))
 }
 
@@ -84,6 +91,8 @@ type QuarantineEventsQuery struct {
 	Limit int
 	// MaxResults bounds the items read across pages; DefaultMaxResults when 0.
 	MaxResults int
+	// Cursor continues an earlier read (its pager's Cursor).
+	Cursor string
 }
 
 func (q QuarantineEventsQuery) validate(now time.Time) error {
@@ -105,7 +114,11 @@ func (c *Client) QuarantineEventPages(q QuarantineEventsQuery) *Pager[Quarantine
 	setTime(v, "start", q.Start)
 	setTime(v, "end", q.End)
 	setInt(v, "limit", pageLimit(q.Limit, max, MaxQuarantineEventsLimit))
-	r := &request{method: http.MethodGet, path: "/v1/siem/quarantine_events", query: v, max: c.opts.MaxPageBytes}
+	const path = "/v1/siem/quarantine_events"
+	if q.Cursor != "" {
+		return resume[QuarantineEvent](c, keyQuarantineEvents, path, q.Cursor, v, []string{"service"}, max, q.validate(c.now()))
+	}
+	r := &request{method: http.MethodGet, path: path, query: v, max: c.opts.MaxPageBytes}
 	return newPager[QuarantineEvent](c, keyQuarantineEvents, r, max, q.validate(c.now()))
 }
 
@@ -152,11 +165,21 @@ func validateDownload(ev QuarantineEvent) error {
 	default:
 		p.add("service %q is not exchange: only Exchange Online mail can be downloaded", ev.Service)
 	}
-	if ev.Message.MailUniqueID == "" {
-		p.add("mail_unique_id is required")
+	// The reference: the blob paths and the direction are what the endpoint needs; the ids name the mail.
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"mail_unique_id", ev.Message.MailUniqueID}, {"mail_log_id", ev.Message.MailLogID},
+		{"mail_blob_path", ev.Message.MailBlobPath}, {"mail_backup_blob_path", ev.Message.MailBackupBlobPath},
+		{"mail_message_direction", ev.Message.MailMessageDirection}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
 	}
-	if ev.Message.MailBlobPath == "" && ev.Message.MailBackupBlobPath == "" {
-		p.add("mail_blob_path or mail_backup_blob_path is required (from the quarantine event)")
+	switch len(missing) {
+	case 0:
+	case 1:
+		p.add("%s is required (from the mail's quarantine event)", missing[0])
+	default:
+		p.add("%s are required (from the mail's quarantine event)", strings.Join(missing, ", "))
 	}
 	p.text("mailbox", ev.Message.Mailbox)
 	p.text("mail_unique_id", ev.Message.MailUniqueID)

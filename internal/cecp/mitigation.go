@@ -192,7 +192,9 @@ func (c *Client) postBatch(ctx context.Context, path string, items any) (BatchRe
 	return BatchResult{BatchID: out.BatchID, TraceID: out.TraceID}, nil
 }
 
-// ActionResultsQuery selects mitigation actions by batch id, or by a time window of at most 72 hours.
+// ActionResultsQuery selects mitigation actions by batch id, or by a time window within the last 72 hours.
+// Without Start and End the vendor answers the last 5 minutes; with only Start, the 5 minutes after it; with
+// only End, the 5 minutes before it (a batch id alone selects the whole batch).
 type ActionResultsQuery struct {
 	BatchID string
 	Start   time.Time
@@ -201,17 +203,16 @@ type ActionResultsQuery struct {
 	Limit int
 	// MaxResults bounds the items read across pages; DefaultMaxResults when 0.
 	MaxResults int
+	// Cursor continues an earlier read (its pager's Cursor); the batch id, when given, must be its own.
+	Cursor string
 }
 
-func (q ActionResultsQuery) validate(what string) error {
+func (q ActionResultsQuery) validate(what string, now time.Time) error {
 	p := problems{op: what + " action results query"}
-	if !q.Start.IsZero() && !q.End.IsZero() {
-		if !q.Start.Before(q.End) {
-			p.add("start %s is not before end %s", q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339))
-		} else if q.End.Sub(q.Start) > ActionResultsWindow {
-			p.add("start and end are %s apart; the vendor allows at most 72h", q.End.Sub(q.Start))
-		}
+	if !q.Start.IsZero() && !q.End.IsZero() && q.Start.Before(q.End) && q.End.Sub(q.Start) > ActionResultsWindow {
+		p.add("start and end are %s apart; the vendor allows at most 72h", q.End.Sub(q.Start))
 	}
+	p.window(q.Start, q.End, now, ActionResultsWindow, "72 hours of action results")
 	p.limit(q.Limit, MaxActionResultsLimit)
 	p.text("batch_id", q.BatchID)
 	return p.err()
@@ -224,8 +225,11 @@ func (c *Client) actionPages(path, what string, q ActionResultsQuery) *Pager[Act
 	setTime(v, "start", q.Start)
 	setTime(v, "end", q.End)
 	setInt(v, "limit", pageLimit(q.Limit, max, MaxActionResultsLimit))
+	if q.Cursor != "" {
+		return resume[Action](c, keyActions, path, q.Cursor, v, []string{"batch_id"}, max, q.validate(what, c.now()))
+	}
 	r := &request{method: http.MethodGet, path: path, query: v, max: c.opts.MaxPageBytes}
-	return newPager[Action](c, keyActions, r, max, q.validate(what))
+	return newPager[Action](c, keyActions, r, max, q.validate(what, c.now()))
 }
 
 // MailActionResultPages returns a pager over GET /v1/mitigation/mails.

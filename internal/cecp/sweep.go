@@ -42,6 +42,9 @@ type SweepQuery struct {
 	Limit int
 	// MaxResults bounds the items read across pages; DefaultMaxResults when 0.
 	MaxResults int
+	// Cursor continues an earlier search (its pager's Cursor): the window and position are the cursor's, and
+	// every filter given must be its own.
+	Cursor string
 }
 
 func (q SweepQuery) validate(now time.Time) error {
@@ -94,11 +97,19 @@ func (q SweepQuery) values(limit int) url.Values {
 	return v
 }
 
+// sweepFilters are the parameters a cursor must agree with.
+var sweepFilters = []string{"mailbox", "lastndays", "subject", "file_sha1", "file_sha256", "file_name", "file_extension", "url",
+	"sender", "recipient", "message_id", "source_ip", "source_domain"}
+
 // SweepPages returns a pager over GET /v1/sweeping/mails.
 func (c *Client) SweepPages(q SweepQuery) *Pager[SweepMail] {
 	max := maxResults(q.MaxResults)
-	r := &request{method: http.MethodGet, path: "/v1/sweeping/mails", query: q.values(pageLimit(q.Limit, max, MaxSweepLimit)),
-		max: c.opts.MaxPageBytes}
+	const path = "/v1/sweeping/mails"
+	v := q.values(pageLimit(q.Limit, max, MaxSweepLimit))
+	if q.Cursor != "" {
+		return resume[SweepMail](c, keyValue, path, q.Cursor, v, sweepFilters, max, q.validate(c.now()))
+	}
+	r := &request{method: http.MethodGet, path: path, query: v, max: c.opts.MaxPageBytes}
 	return newPager[SweepMail](c, keyValue, r, max, q.validate(c.now()))
 }
 

@@ -284,6 +284,9 @@ type SecurityEvent struct {
 	Service string               `json:"service"`
 	Event   string               `json:"event"`
 	Message SecurityEventMessage `json:"message"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // SecurityEventMessage holds the fields of a security event; which are set depends on service and event, and
@@ -317,6 +320,9 @@ type SecurityEventMessage struct {
 	MailMessageDeliveryTime Time    `json:"mail_message_delivery_time,omitzero"`
 	MailMessageSubject      string  `json:"mail_message_subject"`
 	MailMessageFileName     string  `json:"mail_message_file_name"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // QuarantineEvent is one item of GET /v1/siem/quarantine_events, and what POST /v1/siem/quarantine_mails
@@ -324,6 +330,9 @@ type SecurityEventMessage struct {
 type QuarantineEvent struct {
 	Service string            `json:"service"`
 	Message QuarantineMessage `json:"message"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // QuarantineMessage holds the fields of a quarantine event.
@@ -346,6 +355,9 @@ type QuarantineMessage struct {
 	MailBlobPath            string  `json:"mail_blob_path"`
 	MailBackupBlobPath      string  `json:"mail_backup_blob_path"`
 	MailMessageDirection    string  `json:"mail_message_direction"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // SweepMail is one item of GET /v1/sweeping/mails.
@@ -362,6 +374,9 @@ type SweepMail struct {
 	MailInternetHeaders     []Header     `json:"mail_internet_headers"`
 	SourceIP                string       `json:"source_ip"`
 	SourceDomain            string       `json:"source_domain"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Attachment is a file attached to a swept mail.
@@ -369,12 +384,18 @@ type Attachment struct {
 	FileName   string `json:"file_name"`
 	FileSHA1   string `json:"file_sha1"`
 	FileSHA256 string `json:"file_sha256"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Header is one internet header of a swept mail; the vendor capitalises these two field names.
 type Header struct {
 	HeaderName string `json:"HeaderName"`
 	Value      string `json:"Value"`
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Mail action types (POST /v1/mitigation/mails).
@@ -463,20 +484,9 @@ type Action struct {
 	ActionExecutedAt  Time         `json:"action_executed_at,omitzero"`
 	ErrorCode         int          `json:"error_code"`
 	ErrorMessage      string       `json:"error_message"`
-}
-
-// UnmarshalJSON decodes an action, accepting error_code as a number, a numeric string, "" or null.
-func (a *Action) UnmarshalJSON(b []byte) error {
-	type plain Action
-	aux := struct {
-		*plain
-		ErrorCode flexInt `json:"error_code"`
-	}{plain: (*plain)(a)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	a.ErrorCode = int(aux.ErrorCode)
-	return nil
+	// Extra holds the members the reference does not list, and listed ones that arrived as another JSON type
+	// than documented, as received (the field then holds their string form). They are encoded back as received.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Rules are the blocked lists: entries added through the API only.

@@ -53,7 +53,14 @@ func (s *Server) AddMails(tenantName string, in []NewMail) ([]SweepMail, error) 
 	if len(in) > maxNewMails {
 		return nil, fmt.Errorf("%d mails in one request; at most %d", len(in), maxNewMails)
 	}
-	now := s.now()
+	out, err := t.addMails(in, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return out, s.persist(false)
+}
+
+func (t *tenant) addMails(in []NewMail, now time.Time) ([]SweepMail, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.advance(now)
@@ -63,6 +70,7 @@ func (s *Server) AddMails(tenantName string, in []NewMail) ([]SweepMail, error) 
 			return nil, fmt.Errorf("mail %d: %w", i+1, err)
 		}
 	}
+	t.markDirty()
 	out := make([]SweepMail, 0, len(in))
 	for _, nm := range in {
 		m := t.buildNewMail(nm, now)

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -186,5 +189,31 @@ func TestNewErrors(t *testing.T) {
 		if _, err := New(tc.opts); err == nil || err.Error() != tc.msg {
 			t.Errorf("New(%+v) = %v, want %q", tc.opts, err, tc.msg)
 		}
+	}
+}
+
+// TestFaultsDocExample: the /_sim/faults body docs/simulator.md shows is accepted as shown and means what it
+// says.
+func TestFaultsDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "simulator.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`/_sim/faults -d '(\{[^']+\})'`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/simulator.md shows no /_sim/faults body")
+	}
+	h := newHarness(t, Options{Seed: 1})
+	code, _, body := h.do(http.MethodPost, "/_sim/faults", string(m[1]))
+	if code != 200 {
+		t.Fatalf("the documented body: %d %s", code, body)
+	}
+	want := Faults{Error500: 0.05, Error503: 0.02, Latency: Duration(50 * time.Millisecond), Storm429: Duration(30 * time.Second),
+		Paths: []string{"POST /v1/mitigation", "GET /v1/sweeping"}}
+	if got := h.sim.Faults(); !reflect.DeepEqual(got, want) {
+		t.Errorf("faults %+v, want %+v", got, want)
+	}
+	if code, _, _ := h.do(http.MethodPost, "/_sim/faults", "{}"); code != 200 || !reflect.DeepEqual(h.sim.Faults(), Faults{}) {
+		t.Errorf("{} does not turn the faults off: %d %+v", code, h.sim.Faults())
 	}
 }

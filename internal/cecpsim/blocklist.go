@@ -72,6 +72,7 @@ func (s *Server) updateBlocklist(t *tenant, r *http.Request, now time.Time) *res
 			}
 		}
 	}
+	t.markDirty()
 	msg := "Add rules successfully."
 	if req.ActionType == "delete" {
 		msg = "Delete rules successfully."
@@ -87,8 +88,9 @@ func normalizeSender(v string) (string, error) {
 	return v, nil
 }
 
-// normalizeBlockedURL stores URLs as the vendor returns them: the scheme stripped and the host lower-cased; a
-// path without a query gets a trailing "/" (evil.example/pay → evil.example/pay/), a bare host does not.
+// normalizeBlockedURL stores URLs as the vendor returns them: the scheme stripped and the host lower-cased, and
+// a trailing "/" on anything without a query, a bare host included (the one real capture: ubb.com was added and
+// came back as ubb.com/; evil.example/pay → evil.example/pay/).
 func normalizeBlockedURL(v string) (string, error) {
 	u := strings.TrimSpace(v)
 	lower := strings.ToLower(u)
@@ -103,7 +105,7 @@ func normalizeBlockedURL(v string) (string, error) {
 	}
 	cut := strings.IndexAny(u, "/?#")
 	if cut < 0 {
-		return strings.ToLower(u), nil
+		return strings.ToLower(u) + "/", nil
 	}
 	host, rest := strings.ToLower(u[:cut]), u[cut:]
 	if host == "" {

@@ -30,7 +30,7 @@ func TestBlocklist(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	sorted := func(xs []string) []string { ys := slices.Clone(xs); sort.Strings(ys); return ys }
-	if s := sorted(got.Rules.URLs); !slices.Equal(s, []string{"789.example", "a.example/dir/", "evil.example/pay/", "evil.example/q?x=1"}) {
+	if s := sorted(got.Rules.URLs); !slices.Equal(s, []string{"789.example/", "a.example/dir/", "evil.example/pay/", "evil.example/q?x=1"}) {
 		t.Fatalf("urls %q", got.Rules.URLs)
 	}
 	if s := sorted(got.Rules.Senders); !slices.Equal(s, []string{"bad@evil.example", "x@y.example"}) {
@@ -41,7 +41,7 @@ func TestBlocklist(t *testing.T) {
 	}
 	post(`{"action_type":"delete","rules":{"urls":["evil.example/pay"],"senders":["not@there.example"]}}`, "Delete rules successfully.")
 	st, _ := h.sim.State("")
-	if !slices.Equal(st.Blocklist.URLs, []string{"789.example", "a.example/dir/", "evil.example/q?x=1"}) {
+	if !slices.Equal(st.Blocklist.URLs, []string{"789.example/", "a.example/dir/", "evil.example/q?x=1"}) {
 		t.Fatalf("state urls %q", st.Blocklist.URLs)
 	}
 }
@@ -108,7 +108,8 @@ func TestBlocklistLimitsAndErrors(t *testing.T) {
 func TestNormalizeBlockedURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://Evil.Example/Pay":        "evil.example/Pay/",
-		"HTTP://evil.example":             "evil.example",
+		"HTTP://evil.example":             "evil.example/",
+		"ubb.com":                         "ubb.com/", // the real capture
 		"evil.example/":                   "evil.example/",
 		"evil.example/a/b?c=D":            "evil.example/a/b?c=D",
 		"https://evil.example/a#frag":     "evil.example/a#frag",

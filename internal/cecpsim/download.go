@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
@@ -23,12 +24,15 @@ import (
 func (s *Server) downloadQuarantined(t *tenant, r *http.Request, now time.Time) *response {
 	var req downloadRequest
 	// The body may carry a whole quarantine event as received, so unknown fields are accepted here.
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return s.badRequest("request body is larger than %d bytes", mbe.Limit)
 		}
+		return s.badRequest("reading the request body: %v", err)
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
 		return s.badRequest("request body is not valid JSON: %v", err)
 	}
 	if len(req.QuarantineEvents) != 1 {
@@ -38,16 +42,38 @@ func (s *Server) downloadQuarantined(t *tenant, r *http.Request, now time.Time) 
 	if ev.Service != "Exchange Online" && ev.Service != "exchange" {
 		return s.badRequest("service %q must be \"Exchange Online\" or \"exchange\"", ev.Service)
 	}
+	// The reference lists eight message fields of the request and says the blob paths and the direction are
+	// what the endpoint needs; the stricter reading requires all eight present, those and the ids non-empty.
+	var keys struct {
+		QuarantineEvents []struct {
+			Message map[string]json.RawMessage `json:"message"`
+		} `json:"quarantine_events"`
+	}
+	_ = json.Unmarshal(body, &keys)
+	var missing []string
+	for _, k := range downloadFields {
+		if _, ok := keys.QuarantineEvents[0].Message[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return s.badRequest("message lacks %s (a download names the mail with every field of its quarantine event: %s)",
+			strings.Join(missing, ", "), strings.Join(downloadFields, ", "))
+	}
 	msg := ev.Message
-	if msg.MailUniqueID == "" || msg.MailLogID == "" {
-		return s.badRequest("message.mail_unique_id and message.mail_log_id are required")
+	for _, f := range []struct{ name, v string }{{"mail_unique_id", msg.MailUniqueID}, {"mail_log_id", msg.MailLogID},
+		{"mail_blob_path", msg.MailBlobPath}, {"mail_backup_blob_path", msg.MailBackupBlobPath}, {"mail_message_direction", msg.MailMessageDirection}} {
+		if f.v == "" {
+			return s.badRequest("message.%s is empty: it comes from the mail's quarantine event", f.name)
+		}
 	}
 	m := t.byUID[msg.MailUniqueID]
 	if m == nil || m.state != StateQuarantined || m.quarantine == nil || m.quarantine.logID != msg.MailLogID ||
-		msg.MailBlobPath != "" && msg.MailBlobPath != m.quarantine.blobPath ||
+		msg.MailBlobPath != m.quarantine.blobPath || msg.MailBackupBlobPath != m.quarantine.backupBlobPath ||
 		msg.Mailbox != "" && !strings.EqualFold(msg.Mailbox, m.mailbox) {
 		return s.vendorError(http.StatusNotFound, "The quarantined mail could not be found")
 	}
+	t.markDirty() // the archive's randomness comes from the tenant's generator
 	eml := buildEML(m)
 	opts := mailzip.WriteOptions{Rand: rand.NewChaCha8(seed32(t.rng.Uint64(), t.rng.Uint64()))}
 	if pw := req.DownloadOptions.CompressionPassword; pw != "" {
@@ -61,6 +87,10 @@ func (s *Server) downloadQuarantined(t *tenant, r *http.Request, now time.Time) 
 	return &response{status: http.StatusOK, contentType: "application/zip", body: buf.Bytes(),
 		header: http.Header{"Content-Disposition": {`attachment; filename="` + m.quarantine.logID + `.zip"`}}}
 }
+
+// downloadFields are the message fields of a download request, as the reference lists them.
+var downloadFields = []string{"affected_user", "mailbox", "mail_unique_id", "mail_log_id", "mail_message_id",
+	"mail_blob_path", "mail_backup_blob_path", "mail_message_direction"}
 
 func seed32(a, b uint64) [32]byte {
 	var s [32]byte

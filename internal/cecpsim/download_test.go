@@ -160,6 +160,16 @@ func TestQuarantineDownloadErrors(t *testing.T) {
 	wrongLog["quarantine_events"].([]any)[0].(map[string]any)["message"].(map[string]any)["mail_log_id"] = "nope"
 	code, _, body = h.do(http.MethodPost, "/v1/siem/quarantine_mails", wrongLog)
 	wantError(t, code, body, 404, "The quarantined mail could not be found")
+	// What the reference requires of the request: every field of the event, the paths and direction set.
+	partial := downloadBody(ev, "")
+	delete(partial["quarantine_events"].([]any)[0].(map[string]any)["message"].(map[string]any), "mail_backup_blob_path")
+	delete(partial["quarantine_events"].([]any)[0].(map[string]any)["message"].(map[string]any), "mail_message_direction")
+	code, _, body = h.do(http.MethodPost, "/v1/siem/quarantine_mails", partial)
+	wantError(t, code, body, 400, "message lacks mail_backup_blob_path, mail_message_direction (a download names the mail with every field of its quarantine event: affected_user, mailbox, mail_unique_id, mail_log_id, mail_message_id, mail_blob_path, mail_backup_blob_path, mail_message_direction)")
+	empty := downloadBody(ev, "")
+	empty["quarantine_events"].([]any)[0].(map[string]any)["message"].(map[string]any)["mail_blob_path"] = ""
+	code, _, body = h.do(http.MethodPost, "/v1/siem/quarantine_mails", empty)
+	wantError(t, code, body, 400, "message.mail_blob_path is empty: it comes from the mail's quarantine event")
 	// Once deleted, the mail is no longer downloadable.
 	h.postBatch("/v1/mitigation/mails", []mailActionRequest{{ActionType: "MAIL_DELETE", Service: "exchange", AccountProvider: "office365",
 		Mailbox: ev.Message.Mailbox, MailUniqueID: ev.Message.MailUniqueID}})

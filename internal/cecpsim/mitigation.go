@@ -81,6 +81,7 @@ func (t *tenant) advance(now time.Time) {
 	for t.nextPending < len(t.actions) && !t.actions[t.nextPending].due.After(now) {
 		t.execute(t.actions[t.nextPending])
 		t.nextPending++
+		t.markDirty()
 	}
 }
 
@@ -163,12 +164,19 @@ func (t *tenant) findMail(a *action) *mail {
 	return nil
 }
 
-// newBatch stores items as one batch requested at now, and runs them at once when there is no delay.
+// newBatch stores items as one batch received at now, and runs them at once when there is no delay. Like the
+// vendor's log, the items of a batch are not requested at one instant: each is a few milliseconds after the one
+// before, the last at now (never later, so a query whose window ends when the POST was answered finds them all).
 func (t *tenant) newBatch(now time.Time, items []*action) string {
 	batch := t.uuid()
 	delay := t.s.actionDelay
-	for _, a := range items {
-		a.id, a.batchID, a.requested, a.due = t.uuid(), batch, now.Truncate(time.Millisecond), now.Add(delay)
+	steps := make([]time.Duration, len(items))
+	for i := len(items) - 2; i >= 0; i-- {
+		steps[i] = steps[i+1] + time.Duration(2+t.rng.IntN(14))*time.Millisecond
+	}
+	for i, a := range items {
+		at := now.Add(-steps[i])
+		a.id, a.batchID, a.requested, a.due = t.uuid(), batch, at.Truncate(time.Millisecond), at.Add(delay)
 		a.skew = time.Duration(t.rng.IntN(1500)) * time.Millisecond
 		a.fail = t.rng.Float64() < t.s.opts.ActionFailRate
 		a.seq = len(t.actions)
@@ -176,6 +184,7 @@ func (t *tenant) newBatch(now time.Time, items []*action) string {
 		t.actionByID[a.id] = a
 	}
 	t.batches[batch] = items
+	t.markDirty()
 	t.advance(now)
 	return batch
 }
@@ -305,7 +314,12 @@ func (s *Server) accountActionResults(t *tenant, r *http.Request, now time.Time)
 	return s.actionResults(t, r, now, true)
 }
 
-const actionsReach = 72 * time.Hour
+// Action results reach back 72 hours; a window defaults to 5 minutes, as the vendor's log endpoints do (the
+// last 5 minutes, the 5 after a start alone, the 5 before an end alone).
+const (
+	actionsReach         = 72 * time.Hour
+	actionsDefaultWindow = 5 * time.Minute
+)
 
 // actionResults serves GET /v1/mitigation/mails and /accounts: one batch, or the actions requested in a window.
 func (s *Server) actionResults(t *tenant, r *http.Request, now time.Time, accounts bool) *response {
@@ -326,7 +340,7 @@ func (s *Server) actionResults(t *tenant, r *http.Request, now time.Time, accoun
 	hasWindow := !p.has("batch_id") || p.has("start") || p.has("end")
 	var start, end time.Time
 	if hasWindow {
-		if start, end, err = eventWindow(p, now, actionsReach, actionsReach, "72 hours"); err != nil {
+		if start, end, err = eventWindow(p, now, actionsDefaultWindow, actionsReach, "72 hours"); err != nil {
 			return s.badRequest("%v", err)
 		}
 	}

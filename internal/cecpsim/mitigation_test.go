@@ -3,6 +3,7 @@ package cecpsim
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -99,10 +100,18 @@ func TestMitigationStateMachine(t *testing.T) {
 	if got := statuses(items); got != "Created,Created,Created" {
 		t.Fatalf("at once: %s", got)
 	}
-	for _, it := range items {
-		if it.ActionExecutedAt != nil || it.ErrorCode != nil || it.ErrorMessage != nil || it.BatchID != batch || it.ActionRequestedAt != fmtTime(epoch) {
+	for i, it := range items {
+		if it.ActionExecutedAt != nil || it.ErrorCode != nil || it.ErrorMessage != nil || it.BatchID != batch {
 			t.Fatalf("pending item %+v", it)
 		}
+		// Requested a few milliseconds apart, in item order, the last when the POST was answered.
+		at, _ := time.Parse(time.RFC3339Nano, it.ActionRequestedAt)
+		if i > 0 && !at.After(mustTime(t, items[i-1].ActionRequestedAt)) || at.After(epoch) || epoch.Sub(at) > 100*time.Millisecond {
+			t.Fatalf("item %d requested at %s (POST at %s)", i, it.ActionRequestedAt, fmtTime(epoch))
+		}
+	}
+	if items[2].ActionRequestedAt != fmtTime(epoch) {
+		t.Errorf("the last item is requested at %s, not when the POST was answered", items[2].ActionRequestedAt)
 	}
 	if h.mailState(ms[0].MailUniqueID) != StateDelivered {
 		t.Fatal("state changed before the action ran")
@@ -223,11 +232,13 @@ func TestAccountActions(t *testing.T) {
 		{ActionType: "ACCOUNT_RESET_PASSWORD", Service: "exchange", AccountProvider: "office365", AccountUserEmail: "ghost@corp.example"},
 	})
 	q := "/v1/mitigation/accounts?batch_id=" + batch
-	h.clock.Advance(999 * time.Millisecond)
+	// Items are requested up to 15 ms apart (the last at the POST): all are Executing just before the first
+	// is due, and all done a scaled minute after the POST.
+	h.clock.Advance(960 * time.Millisecond)
 	if got := statuses(h.results(q)); got != "Executing,Executing,Executing" {
 		t.Fatalf("before a scaled minute: %s", got)
 	}
-	h.clock.Advance(time.Millisecond)
+	h.clock.Advance(40 * time.Millisecond)
 	items := h.results(q)
 	if got := statuses(items); got != "Success,Success,Skipped" {
 		t.Fatalf("after: %s", got)
@@ -295,4 +306,48 @@ func TestMitigationBadRequests(t *testing.T) {
 	if len(h.sim.Applied()) != 0 {
 		t.Fatal("a refused batch was applied")
 	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestActionResultWindows: as the vendor documents for its log endpoints, no start or end means the last 5
+// minutes, a start alone the 5 minutes after it, an end alone the 5 before it; a batch id alone selects the
+// batch whenever it was; a start older than 72 hours is refused.
+func TestActionResultWindows(t *testing.T) {
+	h := newHarness(t, Options{Seed: 14, ActionDelay: -1})
+	ms := h.delivered(2)
+	old := h.postBatch("/v1/mitigation/mails", []mailActionRequest{mailActionFor("MAIL_DELETE", ms[0])})
+	h.clock.Advance(time.Hour)
+	recent := h.postBatch("/v1/mitigation/mails", []mailActionRequest{mailActionFor("MAIL_DELETE", ms[1])})
+	h.clock.Advance(time.Minute)
+	batches := func(q string) string {
+		var ids []string
+		for _, it := range h.results(q) {
+			ids = append(ids, it.BatchID)
+		}
+		return strings.Join(ids, ",")
+	}
+	ts := func(d time.Duration) string { return url.QueryEscape(epoch.Add(d).Format(time.RFC3339)) }
+	for _, tc := range []struct{ q, want string }{
+		{"", recent},
+		{"?start=" + ts(-time.Minute), old},
+		{"?start=" + ts(10*time.Minute), ""},
+		{"?end=" + ts(2*time.Minute), old},
+		{"?start=" + ts(-time.Minute) + "&end=" + ts(2*time.Hour), old + "," + recent},
+		{"?batch_id=" + old, old},
+	} {
+		if got := batches("/v1/mitigation/mails" + tc.q); got != tc.want {
+			t.Errorf("%s: batches %q, want %q", tc.q, got, tc.want)
+		}
+	}
+	h.clock.Advance(72 * time.Hour)
+	code, _, body := h.do(http.MethodGet, "/v1/mitigation/mails?start="+ts(0), nil)
+	wantError(t, code, body, 400, "start 2026-03-10T12:00:00.000Z is more than 72 hours ago: only the last 72 hours can be queried")
 }

@@ -80,6 +80,12 @@ type Options struct {
 	Faults             Faults
 	// Now is the simulator's clock; time.Now when nil. Generated mails are dated relative to Now at New.
 	Now func() time.Time
+	// StateFile, when set, keeps the tenants' state across restarts (see state.go): New loads it when it
+	// exists (and fails with a *StateError when it cannot), and every change is written to it before the
+	// answer goes out. The file holds no secret (tokens come from the options).
+	StateFile string
+	// OnSaveError is told when writing the state file fails (once, until a write succeeds again).
+	OnSaveError func(error)
 }
 
 // Tenant is one customer of the simulated service.
@@ -104,7 +110,11 @@ type Server struct {
 	faults     Faults
 	stormUntil time.Time
 	rng        *rand.Rand
+	rngSrc     *rand.PCG
 	requests   map[string]int
+
+	saveMu  sync.Mutex // serialises writes of the state file
+	saveErr error      // the last failed save, reported once
 
 	traceSeq  atomic.Uint64
 	done      chan struct{}
@@ -176,15 +186,24 @@ func New(opts Options) (*Server, error) {
 		window:   time.Duration(float64(opts.Window) / opts.TimeScale),
 		byToken:  map[string]*tenant{},
 		faults:   opts.Faults,
-		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_fa17)),
+		rngSrc:   rand.NewPCG(uint64(opts.Seed), 0x5eed_fa17),
 		requests: map[string]int{},
 		done:     make(chan struct{}),
 	}
+	s.rng = rand.New(s.rngSrc)
 	if opts.ActionDelay > 0 {
 		s.actionDelay = time.Duration(float64(opts.ActionDelay) / opts.TimeScale)
 	}
+	var saved *stateFile
+	if opts.StateFile != "" {
+		var err error
+		if saved, err = readState(opts.StateFile); err != nil {
+			return nil, err
+		}
+	}
 	names := map[string]bool{}
 	start := opts.Now()
+	resolved := make([]Tenant, 0, len(tenants))
 	for i, tc := range tenants {
 		if tc.Name == "" {
 			return nil, fmt.Errorf("tenant %d has no name", i+1)
@@ -208,6 +227,14 @@ func New(opts Options) (*Server, error) {
 		if tc.Mailboxes < 1 || tc.Mailboxes > maxMailboxes {
 			return nil, fmt.Errorf("tenant %q: mailboxes %d is outside 1..%d", tc.Name, tc.Mailboxes, maxMailboxes)
 		}
+		resolved = append(resolved, tc)
+	}
+	if saved != nil {
+		if err := s.checkState(saved, resolved); err != nil {
+			return nil, err
+		}
+	}
+	for i, tc := range resolved {
 		t := newTenant(s, tc, uint64(opts.Seed), uint64(i))
 		for _, tok := range tc.Tokens {
 			// Tokens are compared whole; an empty or padded one would never be sent by a real client.
@@ -219,8 +246,26 @@ func New(opts Options) (*Server, error) {
 			}
 			s.byToken[tok] = t
 		}
-		t.generate(start)
+		if saved != nil {
+			if err := t.restore(saved.tenants[i]); err != nil {
+				return nil, &StateError{Path: opts.StateFile, Err: err}
+			}
+		} else {
+			t.generate(start)
+		}
 		s.tenants = append(s.tenants, t)
+	}
+	if saved != nil {
+		if err := s.rngSrc.UnmarshalBinary(saved.Rng); err != nil {
+			return nil, &StateError{Path: opts.StateFile, Err: fmt.Errorf("random state: %v", err)}
+		}
+		s.traceSeq.Store(saved.TraceSeq)
+		for k, v := range saved.Requests {
+			s.requests[k] = v
+		}
+	} else if err := s.persist(true); err != nil {
+		// A state file that cannot be written at all is a configuration error, better told now.
+		return nil, err
 	}
 	// Through SetFaults, so a storm given at start begins now.
 	if err := s.SetFaults(opts.Faults); err != nil {
@@ -229,8 +274,12 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close releases requests held by the hang fault. The server keeps answering other requests.
-func (s *Server) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+// Close releases requests held by the hang fault and writes the state file one last time (see Save for its
+// error). The server keeps answering other requests.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+	_ = s.persist(true)
+}
 
 // TenantInfo describes a tenant for banners and tests.
 type TenantInfo struct {
@@ -331,6 +380,8 @@ func (s *Server) State(tenant string) (State, error) {
 	}
 	t.mu.Unlock()
 	st.Requests = s.Requests()
+	// advance may have carried out actions.
+	_ = s.persist(false)
 	return st, nil
 }
 
@@ -384,6 +435,7 @@ func (s *Server) Applied() []Applied {
 		t.mu.Unlock()
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	_ = s.persist(false)
 	return out
 }
 
@@ -531,6 +583,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := s.serveVendor(r, key, now)
+	// Before the answer: a client that was told a batch exists must find it after a restart.
+	if err := s.persist(false); err != nil && r.Method == http.MethodPost && resp.status < 300 {
+		resp = s.vendorError(http.StatusInternalServerError, "the simulator could not save its state")
+	}
 	if roll.dropAfterPost && r.Method == http.MethodPost && resp.status < 300 {
 		dropConnection(w)
 		return

@@ -23,6 +23,9 @@ type tenant struct {
 	domain string
 	cfg    Tenant
 	rng    *rand.Rand
+	src    *rand.PCG // rng's source, whose state the state file keeps
+	// dirty is set by every change a state file must keep (see state.go).
+	dirty bool
 
 	mailboxes []string
 	mails     []*mail // sorted by (delivery, uniqueID): the sweep order
@@ -48,9 +51,10 @@ type tenant struct {
 }
 
 func newTenant(s *Server, cfg Tenant, seed, index uint64) *tenant {
+	src := rand.NewPCG(seed, 0x7e7a_0000+index)
 	return &tenant{
 		s: s, name: cfg.Name, tokens: append([]string(nil), cfg.Tokens...), domain: cfg.Domain, cfg: cfg,
-		rng:        rand.New(rand.NewPCG(seed, 0x7e7a_0000+index)),
+		rng: rand.New(src), src: src,
 		byUID:      map[string]*mail{},
 		batches:    map[string][]*action{},
 		actionByID: map[string]*action{},

@@ -55,7 +55,7 @@ func (a *app) newCECPCmd() *cobra.Command {
 	pf.StringVar(&f.region, "region", "", "API region: "+strings.Join(cecp.Regions(), ", "))
 	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the API token (default: the connection's token_secret, else $"+cecpTokenEnv+")")
 	pf.DurationVar(&f.timeout, "timeout", 0, "bound on one request (default: the connection's timeout, else 30s)")
-	a.bindSettings(pf, "secrets.dir")
+	a.bindSettings(pf, "secrets.dir", "data_dir")
 	cmd.AddCommand(
 		a.newCECPSecurityEventsCmd(f),
 		a.newCECPQuarantineEventsCmd(f),
@@ -93,18 +93,31 @@ func (a *app) cecpClient(cmd *cobra.Command, f *cecpFlags) (*cecpSession, error)
 	}
 	var conn config.CECPConnection
 	adHoc := f.baseURL != "" || f.region != ""
+	// parry dev's simulator is connection "sim" of that process only; it writes where it is in the data dir.
+	devSim, haveDevSim := readDevSimConnection(cfg.DataDir)
+	fromDev := false
 	if adHoc {
 		conn = config.CECPConnection{BaseURL: f.baseURL, Region: f.region}
 	} else {
-		if f.connection == "" && len(cfg.CECP.Connections) == 0 {
+		_, simConfigured := cfg.Connection("sim")
+		switch {
+		case haveDevSim && (f.connection == "sim" && simConfigured != nil || f.connection == "" && len(cfg.CECP.Connections) == 0):
+			conn, fromDev = devSim, true
+		case f.connection == "" && len(cfg.CECP.Connections) == 0:
 			return nil, usageErrorf("name a CECP tenant: --connection NAME (cecp.connections in the config), --base-url URL or --region REGION")
-		}
-		if conn, err = cfg.Connection(f.connection); err != nil {
-			return nil, usageErrorf("%v", err)
+		default:
+			if conn, err = cfg.Connection(f.connection); err != nil {
+				if f.connection == "sim" {
+					return nil, usageErrorf("%v (parry dev's simulator is connection sim once parry dev has started with this data dir, %s)", err, cfg.DataDir)
+				}
+				return nil, usageErrorf("%v", err)
+			}
 		}
 	}
-	token, err := a.cecpToken(f, cfg, conn, adHoc)
-	if err != nil {
+	var token cecp.TokenSource
+	if fromDev && f.tokenFile == "" {
+		token = cecp.StaticToken(devSimToken)
+	} else if token, err = a.cecpToken(f, cfg, conn, adHoc); err != nil {
 		return nil, err
 	}
 	limit, err := quota.LimitFor(conn)

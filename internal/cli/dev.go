@@ -30,6 +30,7 @@ import (
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
 	"github.com/parry-soar/parry/internal/worker"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 )
 
 // Embedded starts the services parry dev embeds that are too heavy for this package to import: the Temporal
@@ -39,19 +40,39 @@ type Embedded interface {
 	StartUI(ctx context.Context, listen, temporalAddress string, logger *slog.Logger) (url string, stop func(context.Context) error, err error)
 }
 
+// devFlags are the flags only parry dev has.
+type devFlags struct {
+	simRateLimit string
+	simReset     bool
+	reset        bool
+}
+
 func (a *app) newDevCmd() *cobra.Command {
+	df := &devFlags{}
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything embedded: Temporal + Web UI, PostgreSQL, the API, a worker and the CECP simulator",
 		Long: "Run parry on a laptop with no other service: an embedded Temporal server (state in the data dir), the " +
 			"Temporal Web UI, a PostgreSQL cluster started from the local server binaries (or --database-url), the API, " +
 			"a worker and the CECP simulator. Everything binds to loopback. Ctrl-C stops it all in order; starting again " +
-			"resumes with all state intact.",
+			"resumes with all state intact, the simulator's tenant included (its state is a file in the data dir).\n\n" +
+			"The simulator answers as connection \"sim\" (token " + devSimToken + ", no secret: it holds nothing real); " +
+			"`parry cecp … --connection sim` reaches it from another terminal. Chat notifications to the webhook " +
+			"\"" + devWebhook + "\" are printed on this console. --reset removes everything parry dev created for the data " +
+			"dir, the PostgreSQL cluster that lives outside it when running as root included, and exits.",
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return a.runDev(cmd) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if df.reset {
+				return a.resetDev(cmd)
+			}
+			return a.runDev(cmd, df)
+		},
 	}
 	a.bindSettings(cmd.Flags(), "data_dir", "database_url", "api.listen", "dev.temporal_listen", "dev.ui_listen",
 		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir")
+	cmd.Flags().StringVar(&df.simRateLimit, "sim-rate-limit", "20/1m", "the simulator's request window, like the vendor's 20/1m, or off (parry's quota for the sim connection follows it)")
+	cmd.Flags().BoolVar(&df.simReset, "sim-reset", false, "start the simulator afresh from its seed, moving its state file aside")
+	cmd.Flags().BoolVar(&df.reset, "reset", false, "remove everything parry dev created for the data dir (its PostgreSQL cluster included), say where, and exit")
 	return cmd
 }
 
@@ -77,13 +98,17 @@ func (s *devStack) stop(logger *slog.Logger, w func(string)) {
 	}
 }
 
-func (a *app) runDev(cmd *cobra.Command) (err error) {
+func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	if a.embedded == nil {
 		return errors.New("this build of parry has no embedded Temporal server")
 	}
 	cfg, err := a.loadConfig(cmd)
 	if err != nil {
 		return err
+	}
+	simRate, err := parseSimRate(df.simRateLimit)
+	if err != nil {
+		return usageErrorf("--sim-rate-limit: %v", err)
 	}
 	cfg.Temporal.Address = cfg.Dev.TemporalListen
 	logger := a.newLogger(cfg)
@@ -113,6 +138,7 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 
 	// PostgreSQL: the given URL, or a cluster in the data dir.
 	dbURL := cfg.DatabaseURL
+	dbNote := ""
 	if dbURL == "" {
 		say("starting PostgreSQL")
 		cluster, err := a.devCluster(ctx, cfg.DataDir, logger)
@@ -121,6 +147,9 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		}
 		stack.add("PostgreSQL", cluster.Stop)
 		dbURL = cluster.URL("postgres")
+		if rel, err := filepath.Rel(cfg.DataDir, cluster.Dir); err != nil || strings.HasPrefix(rel, "..") {
+			dbNote = "   (cluster in " + cluster.Dir + ", outside the data dir: parry dev --reset removes it)"
+		}
 	}
 	pool, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -152,17 +181,30 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	secrets := service.Secrets(cfg, a.getenv)
 	simURL := "off (--sim=false)"
 	if cfg.Dev.Sim {
-		url, stopSim, err := startDevSim(cfg.Dev.SimListen, logger, a.stderr)
+		statePath := devSimStateFile(cfg.DataDir)
+		if df.simReset {
+			aside, err := cecpsim.ResetState(statePath, time.Now())
+			if err != nil {
+				return err
+			}
+			if aside != "" {
+				say("the simulator starts afresh; its previous state is in " + aside)
+			}
+		}
+		url, stopSim, err := startDevSim(cfg.Dev.SimListen, statePath, simRate, logger, a.stderr)
 		if err != nil {
 			return err
 		}
 		stack.add("CECP simulator", stopSim)
-		simURL = url + " (token " + devSimToken + "; connection \"sim\")"
+		simURL = url + " (token " + devSimToken + "; connection \"sim\"; " + simRate.banner() + "; state " + statePath + ")"
 		if _, err := cfg.Connection("sim"); err != nil {
 			// The simulator's security and quarantine events are polled into alerts, so the shipped playbooks'
 			// triggers fire on its campaigns as they would on a tenant's.
-			cfg.CECP.Connections = append(cfg.CECP.Connections, config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: "20/1m",
-				Poll: config.CECPPoll{Enabled: true, Services: []string{"exchange"}, Interval: time.Minute, FirstFetch: 72 * time.Hour}})
+			cfg.CECP.Connections = append(cfg.CECP.Connections, devSimConnection(url, simRate))
+		}
+		// The CLI of another terminal finds the connection here (parry cecp … --connection sim).
+		if err := writeDevSimFile(cfg.DataDir, url, simRate); err != nil {
+			return err
 		}
 		if cfg.CECP.DefaultConnection == "" {
 			cfg.CECP.DefaultConnection = "sim"
@@ -229,7 +271,11 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 		w := &registry.Watcher{Store: st, Dir: cfg.Dev.Playbooks, Logger: logger.With("component", "playbooks"),
 			OnSync: func(r registry.SyncResult, err error) {
 				msg := r.Summary()
-				if err != nil {
+				var skipped *registry.SkippedError
+				switch {
+				case errors.As(err, &skipped):
+					msg += "; " + oneLine(err.Error(), 300)
+				case err != nil:
 					msg = "not loaded: " + oneLine(err.Error(), 200)
 				}
 				select {
@@ -252,19 +298,24 @@ func (a *app) runDev(cmd *cobra.Command) (err error) {
 	if created {
 		tokenNote += " (created now, mode 0600)"
 	}
+	webhookNote := "none"
+	if cfg.Dev.Sim {
+		webhookNote = devWebhook + " prints on this console"
+	}
 	fmt.Fprintf(a.stderr, `
 parry dev is running (Ctrl-C to stop)
   API          %s   (health: %s/healthz, ready: %s/readyz, metrics: %s/metrics)
   Temporal     %s   namespace %s, task queue %s (worker running)
   Temporal UI  %s
-  PostgreSQL   %s
+  PostgreSQL   %s%s
   CECP sim     %s
+  webhook      %s
   data dir     %s
   secrets      %s
   playbooks    %s
   %s
-  The CLI finds the API and the token by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
-`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), simURL, cfg.DataDir, secretsNote, playbooksNote, tokenNote, apiURL, tokenPath)
+  The CLI finds the API, the token and the sim connection by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
+`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), dbNote, simURL, webhookNote, cfg.DataDir, secretsNote, playbooksNote, tokenNote, apiURL, tokenPath)
 
 	select {
 	case <-ctx.Done():
@@ -290,14 +341,14 @@ func (a *app) devCluster(ctx context.Context, dataDir string, logger *slog.Logge
 	} else if reachErr := pglocal.Reachable(dir); reachErr != nil {
 		abs, _ := filepath.Abs(dataDir)
 		sum := sha256.Sum256([]byte(abs))
-		alt := filepath.Join("/var/lib/parry-dev", hex.EncodeToString(sum[:6]), "postgres")
+		alt := filepath.Join(devClusterRoot, hex.EncodeToString(sum[:6]), "postgres")
 		if err := os.MkdirAll(filepath.Dir(alt), 0o711); err != nil {
 			return nil, reachErr
 		}
 		if err := os.Chmod(filepath.Dir(alt), 0o711); err != nil {
 			return nil, reachErr
 		}
-		if err := os.Chmod("/var/lib/parry-dev", 0o711); err != nil {
+		if err := os.Chmod(devClusterRoot, 0o711); err != nil {
 			return nil, reachErr
 		}
 		if err := os.Symlink(alt, dir); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -319,6 +370,71 @@ func (a *app) devCluster(ctx context.Context, dataDir string, logger *slog.Logge
 	return c, nil
 }
 
+// resetDev removes what parry dev created for the data dir: the data dir itself and, when it runs as root, the
+// PostgreSQL cluster it keeps outside it (under /var/lib/parry-dev), saying each path. It refuses while a
+// parry dev answers on the data dir, and refuses a directory that does not look like one parry dev made.
+func (a *app) resetDev(cmd *cobra.Command) error {
+	cfg, err := a.loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	return resetDevDir(cfg.DataDir, devClusterRoot, a.stdout)
+}
+
+// resetDevDir is resetDev on dir, with the clusters' root as a parameter for tests.
+func resetDevDir(dir, clusterRoot string, stdout io.Writer) error {
+	if b, err := os.ReadFile(config.APIURLFile(dir)); err == nil {
+		url := strings.TrimSpace(string(b))
+		client := &http.Client{Timeout: 2 * time.Second}
+		if resp, err := client.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			return fmt.Errorf("parry dev is running on %s (API at %s): stop it first", dir, url)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stdout, "nothing to remove: %s does not exist\n", dir)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() || !looksLikeDevDataDir(dir) {
+		return fmt.Errorf("%s does not look like a parry dev data dir (no admin.token, temporal or postgres in it): not removing it", dir)
+	}
+	var removed []string
+	if target, err := os.Readlink(filepath.Join(dir, "postgres")); err == nil {
+		// The cluster parry dev keeps outside a data dir the postgres user cannot enter: <root>/<hash>/postgres.
+		outside := filepath.Dir(target)
+		if filepath.Dir(outside) == clusterRoot {
+			if err := os.RemoveAll(outside); err != nil {
+				return fmt.Errorf("removing the PostgreSQL cluster %s: %w", outside, err)
+			}
+			removed = append(removed, outside+" (PostgreSQL cluster)")
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	removed = append(removed, dir+" (data dir)")
+	for _, r := range removed {
+		fmt.Fprintln(stdout, "removed "+r)
+	}
+	return nil
+}
+
+// devClusterRoot is where parry dev keeps PostgreSQL clusters the postgres user could not reach in the data dir.
+const devClusterRoot = "/var/lib/parry-dev"
+
+func looksLikeDevDataDir(dir string) bool {
+	for _, name := range []string{"admin.token", "temporal", "postgres", "api.url", "cecp-sim.json"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // The dev simulator's token is no secret: the simulator holds nothing real and listens on loopback.
 const (
 	devSimToken  = "dev-sim-token"
@@ -337,10 +453,20 @@ func hasWebhook(cfg config.Config, name string) bool {
 	return false
 }
 
-// startDevSim serves the CECP simulator (seeded, so its mailboxes and campaigns are the same at every start)
-// and, beside it, a chat-webhook receiver that prints what playbooks notify.
-func startDevSim(listen string, logger *slog.Logger, console io.Writer) (string, func(context.Context) error, error) {
-	sim, err := cecpsim.New(cecpsim.Options{Seed: 1, Tokens: []string{devSimToken}})
+// startDevSim serves the CECP simulator (seeded, so a fresh one has the same mailboxes and campaigns every time;
+// its tenant lives in statePath across restarts) and, beside it, a chat-webhook receiver that prints what
+// playbooks notify.
+func startDevSim(listen, statePath string, rate simRate, logger *slog.Logger, console io.Writer) (string, func(context.Context) error, error) {
+	opts := cecpsim.Options{Seed: 1, Tokens: []string{devSimToken}, StateFile: statePath, RateLimit: rate.requests, Window: rate.window,
+		OnSaveError: func(err error) { logger.Warn("the CECP simulator could not save its state", "error", err) }}
+	if rate.off {
+		opts.RateLimit = cecpsim.NoRateLimit
+	}
+	sim, err := cecpsim.New(opts)
+	var se *cecpsim.StateError
+	if errors.As(err, &se) {
+		return "", nil, fmt.Errorf("%w; move it aside or start with --sim-reset to begin again from the seed (the file is then kept beside it)", err)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the CECP simulator: %w", err)
 	}
@@ -365,9 +491,88 @@ func startDevSim(listen string, logger *slog.Logger, console io.Writer) (string,
 	go srv.Serve(l)
 	return "http://" + l.Addr().String(), func(ctx context.Context) error {
 		err := srv.Shutdown(ctx)
+		if serr := sim.Save(); err == nil {
+			err = serr
+		}
 		sim.Close()
 		return err
 	}, nil
+}
+
+// simRate is the simulator's request window (--sim-rate-limit), which parry's quota for the sim connection
+// follows, so that parry never expects a slot the simulator would refuse.
+type simRate struct {
+	off      bool
+	requests int
+	window   time.Duration
+}
+
+func parseSimRate(s string) (simRate, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "off", "none", "0":
+		return simRate{off: true}, nil
+	}
+	n, w, err := config.ParseRate(s)
+	if err != nil {
+		return simRate{}, fmt.Errorf("%v (or off)", err)
+	}
+	return simRate{requests: n, window: w}, nil
+}
+
+// connRate is the rate_limit of the sim connection: the simulator's, or one that never binds when it has none.
+func (r simRate) connRate() string {
+	if r.off {
+		return devUnlimitedRate
+	}
+	return fmt.Sprintf("%d/%s", r.requests, shortDuration(r.window))
+}
+
+// devUnlimitedRate is parry's quota for a simulator without a window: far above what one machine sends.
+const devUnlimitedRate = "100000/1s"
+
+func (r simRate) banner() string {
+	if r.off {
+		return "rate limit off"
+	}
+	return "rate limit " + r.connRate() + ", a fixed window opened by the first request, as the vendor's"
+}
+
+// devSimConnection is the connection parry dev adds for its simulator.
+func devSimConnection(url string, rate simRate) config.CECPConnection {
+	return config.CECPConnection{Name: "sim", BaseURL: url, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: rate.connRate(),
+		Poll: config.CECPPoll{Enabled: true, Services: []string{"exchange"}, Interval: time.Minute, FirstFetch: 72 * time.Hour}}
+}
+
+// devSimStateFile is where parry dev keeps its simulator's tenant.
+func devSimStateFile(dataDir string) string { return filepath.Join(dataDir, "cecp-sim.json") }
+
+// devSimFile tells the CLI of another terminal where parry dev's simulator is.
+func devSimFile(dataDir string) string { return filepath.Join(dataDir, "sim.json") }
+
+type devSimInfo struct {
+	BaseURL   string `json:"base_url"`
+	RateLimit string `json:"rate_limit"`
+}
+
+func writeDevSimFile(dataDir, url string, rate simRate) error {
+	b, _ := json.Marshal(devSimInfo{BaseURL: url, RateLimit: rate.connRate()})
+	if err := service.WriteFileAtomic(devSimFile(dataDir), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", devSimFile(dataDir), err)
+	}
+	return nil
+}
+
+// readDevSimConnection is the sim connection of the parry dev that uses dataDir, with its token.
+func readDevSimConnection(dataDir string) (config.CECPConnection, bool) {
+	b, err := os.ReadFile(devSimFile(dataDir))
+	if err != nil {
+		return config.CECPConnection{}, false
+	}
+	var info devSimInfo
+	if json.Unmarshal(b, &info) != nil || info.BaseURL == "" {
+		return config.CECPConnection{}, false
+	}
+	return config.CECPConnection{Name: "sim", BaseURL: info.BaseURL, TokenSecret: devSimSecret, BatchSize: 10, RateLimit: info.RateLimit}, true
 }
 
 // devSecrets gives parry dev a secrets directory in the data dir when none is configured, and creates there the
@@ -390,6 +595,15 @@ func devSecrets(ctx context.Context, cfg *config.Config, getenv func(string) str
 			return "", fmt.Errorf("writing %s: %w", path, err)
 		}
 		note += "; created quarantine-zip, the ZIP password of quarantined-mail downloads"
+	}
+	if key := cfg.Temporal.PayloadKeySecret; cfg.Temporal.EncryptPayloads && key != "" {
+		if _, err := service.Secrets(*cfg, getenv).Secret(ctx, key); errors.Is(err, secret.ErrNotFound) {
+			path := filepath.Join(cfg.Secrets.Dir, key)
+			if err := service.WriteFileAtomic(path, []byte(payloadcrypt.NewKeyText("dev1")), 0o600); err != nil {
+				return "", fmt.Errorf("writing %s: %w", path, err)
+			}
+			note += "; created " + key + ", the key that encrypts what parry writes to Temporal's history"
+		}
 	}
 	return note, nil
 }

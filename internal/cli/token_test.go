@@ -101,8 +101,26 @@ func TestServerRefusesWithoutTemporal(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
-	_, errOut, code := runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir()}, "", "server", "--temporal-address", addr, "--listen", "127.0.0.1:0")
+	_, errOut, code := runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir(), "PARRY_SECRET_TEMPORAL_PAYLOAD_KEY": testPayloadKey}, "", "server", "--temporal-address", addr, "--listen", "127.0.0.1:0")
 	if code != 1 || !strings.HasPrefix(errOut, "parry: cannot reach Temporal at "+addr) || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("server: %d %q", code, errOut)
+	}
+}
+
+// testPayloadKey is a payload key ring for commands that need one to get as far as Temporal.
+const testPayloadKey = "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// TestServerRefusesWithoutPayloadKey: with encryption on (the default) and no key ring, the server says what to
+// do in one line.
+func TestServerRefusesWithoutPayloadKey(t *testing.T) {
+	dbURL := storetest.URL(t)
+	_, errOut, code := runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir()}, "", "server", "--listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "payload encryption is on (temporal.encrypt_payloads) but its key ring cannot be read") ||
+		!strings.Contains(errOut, "openssl rand -base64 32") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("server: %d %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir(), "PARRY_SECRET_TEMPORAL_PAYLOAD_KEY": "k1:short"}, "", "worker")
+	if code != 1 || !strings.Contains(errOut, `key "k1" of the key ring is not 32 bytes in base64`) || strings.Contains(errOut, "short") {
+		t.Fatalf("worker with a bad key: %d %q", code, errOut)
 	}
 }

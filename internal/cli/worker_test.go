@@ -13,7 +13,7 @@ func TestWorkerRefusesWithoutTemporal(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
-	_, errOut, code := runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir()}, "", "worker", "--temporal-address", addr)
+	_, errOut, code := runCLI(t, map[string]string{"PARRY_DATABASE_URL": dbURL, "PARRY_DATA_DIR": t.TempDir(), "PARRY_SECRET_TEMPORAL_PAYLOAD_KEY": testPayloadKey}, "", "worker", "--temporal-address", addr)
 	if code != 1 || !strings.HasPrefix(errOut, "parry: cannot reach Temporal at "+addr) || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("worker: %d %q", code, errOut)
 	}

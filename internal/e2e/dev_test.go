@@ -224,3 +224,123 @@ func compactJSON(b []byte) string {
 	}
 	return buf.String()
 }
+
+// simState reads the dev simulator's admin state.
+func simState(t *testing.T, simAddr string) struct {
+	Mails []struct {
+		ID    string `json:"mail_unique_id"`
+		State string `json:"state"`
+	} `json:"mails"`
+	Requests map[string]int `json:"requests"`
+} {
+	t.Helper()
+	var st struct {
+		Mails []struct {
+			ID    string `json:"mail_unique_id"`
+			State string `json:"state"`
+		} `json:"mails"`
+		Requests map[string]int `json:"requests"`
+	}
+	resp, err := http.Get("http://" + simAddr + "/_sim/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestDevSimKeepsARunInFlightAcrossRestarts: a mitigation posted before parry dev stops finds its batch when
+// parry dev starts again, because the simulator's tenant is kept in the data dir (before, the restarted
+// simulator regenerated its tenant and the run failed: "the vendor lists no action for 3 of the mails").
+func TestDevSimKeepsARunInFlightAcrossRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: starts parry dev")
+	}
+	dataDir := t.TempDir()
+	os.Chmod(dataDir, 0o711)
+	temporalAddr, uiAddr, simAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	args := []string{"--listen", "127.0.0.1:0", "--dev-temporal-listen", temporalAddr, "--dev-ui-listen", uiAddr, "--dev-sim-listen", simAddr,
+		"--sim-rate-limit", "off"}
+	d := startDev(t, dataDir, args...)
+	api := waitReady(t, d, dataDir)
+	if !strings.Contains(d.output(), "rate limit off; state "+filepath.Join(dataDir, "cecp-sim.json")) {
+		t.Errorf("the banner does not say the simulator's rate limit and state:\n%s", d.output())
+	}
+	tokenBytes, _ := os.ReadFile(config.AdminTokenFile(dataDir))
+	token := strings.TrimSpace(string(tokenBytes))
+
+	src := "name: delete-across-restarts\nsteps:\n" +
+		"  - id: find\n    action: cecp.sweep\n    with: { mailbox: alice@corp.example, lastndays: 30, max_results: 3 }\n" +
+		"  - id: delete\n    action: cecp.mitigate_mails\n    with: { action: delete, mails: \"${{ steps.find.output.mails }}\", wait: true }\n" +
+		"output:\n  succeeded: ${{ steps.delete.output.succeeded }}\n"
+	body, _ := json.Marshal(map[string]any{"source": src, "run_id": "sim-restart-test"})
+	req, _ := http.NewRequest("POST", api+"/v1/runs", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("start run: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Stop as soon as the batch is posted: its actions take the simulator's 10 s.
+	deadline := time.Now().Add(60 * time.Second)
+	for simState(t, simAddr).Requests["POST /v1/mitigation/mails"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never posted its batch:\n%s", d.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("parry dev exited %d on shutdown:\n%s", code, d.output())
+	}
+
+	d2 := startDev(t, dataDir, args...)
+	api = waitReady(t, d2, dataDir)
+	polledBefore := simState(t, simAddr).Requests["GET /v1/mitigation/mails"]
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", api+"/v1/runs/sim-restart-test", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Run struct {
+				Status string          `json:"status"`
+				Output json.RawMessage `json:"output"`
+				Error  json.RawMessage `json:"error"`
+			} `json:"run"`
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if v.Run.Status == "succeeded" {
+			if compactJSON(v.Run.Output) != `{"succeeded":3}` {
+				t.Fatalf("output %s", v.Run.Output)
+			}
+			break
+		}
+		if v.Run.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("the run in flight across the restart: %s %s\n%s", v.Run.Status, v.Run.Error, d2.output())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	st := simState(t, simAddr)
+	if n := st.Requests["POST /v1/mitigation/mails"]; n != 1 {
+		t.Errorf("%d mitigation POSTs; the batch posted before the restart must be the only one", n)
+	}
+	if st.Requests["GET /v1/mitigation/mails"] <= polledBefore {
+		t.Error("the run did not read its batch's results after the restart (it finished before the stop)")
+	}
+	deleted := 0
+	for _, m := range st.Mails {
+		if m.State == "deleted" {
+			deleted++
+		}
+	}
+	if deleted != 3 {
+		t.Errorf("%d mails deleted, want 3", deleted)
+	}
+}

@@ -147,10 +147,66 @@ func TestSyncDirAndWatcher(t *testing.T) {
 	cancel()
 	<-done
 	want := []string{"1 playbooks", "1 playbooks; new: alpha v2"}
-	if got[0] != want[0] || got[1] != want[1] || !strings.HasPrefix(got[2], "error: the playbook has a problem, nothing was stored: ") {
+	if got[0] != want[0] || got[1] != want[1] || !strings.HasPrefix(got[2], "error: 1 file skipped (the registry keeps their previous versions): ") {
 		t.Fatalf("syncs: %q", got)
 	}
 	if v, err := st.GetEnabledPlaybook(ctx, "alpha"); err != nil || v.Version != 2 {
 		t.Fatalf("after a broken edit the registry keeps v2: %+v %v", v, err)
+	}
+}
+
+// TestSyncFilesSkipsBrokenFiles: one broken file is reported and skipped, the valid ones load; the broken
+// file's playbook keeps its version (it is not "gone"), and a file whose name cannot be read disables nothing.
+func TestSyncFilesSkipsBrokenFiles(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.yaml", pbA)
+	write("b.yaml", pbB)
+	if _, err := registry.SyncFiles(ctx, st, nil, dir); err != nil {
+		t.Fatal(err)
+	}
+	write("b.yaml", "name: beta\nsteps:\n  - id: x\n    actoin: cecp.sweep\n")
+	write("c.yaml", strings.Replace(pbA, "alpha", "gamma", 1))
+	res, err := registry.SyncFiles(ctx, st, nil, dir)
+	var skipped *registry.SkippedError
+	if !errors.As(err, &skipped) || len(skipped.Skipped) != 1 || skipped.Skipped[0].Name != "beta" ||
+		err.Error() != `1 file skipped (the registry keeps their previous versions): `+filepath.Join(dir, "b.yaml")+`:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail` {
+		t.Fatalf("broken file: %v", err)
+	}
+	if res.Summary() != "2 playbooks; new: gamma v1" {
+		t.Errorf("summary %q", res.Summary())
+	}
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		if v, err := st.GetEnabledPlaybook(ctx, name); err != nil || v.Version != 1 {
+			t.Errorf("%s: %+v %v", name, v, err)
+		}
+	}
+	// Not even YAML: its playbook is unknown, so nothing is disabled this time, though a.yaml is gone.
+	os.Remove(filepath.Join(dir, "a.yaml"))
+	write("b.yaml", "name: [beta\n")
+	res, err = registry.SyncFiles(ctx, st, nil, dir)
+	if !errors.As(err, &skipped) || !skipped.KeptAll || len(res.Disabled) != 0 {
+		t.Fatalf("unreadable file: %+v %v", res, err)
+	}
+	if _, err := st.GetEnabledPlaybook(ctx, "alpha"); err != nil {
+		t.Errorf("alpha was disabled while a file could not be read: %v", err)
+	}
+	// Fixed: alpha, whose file is gone, is disabled now.
+	write("b.yaml", pbB)
+	if res, err = registry.SyncFiles(ctx, st, nil, dir); err != nil || strings.Join(res.Disabled, ",") != "alpha" {
+		t.Fatalf("fixed: %+v %v", res, err)
+	}
+	// Two files naming one playbook: the first keeps it, the second is skipped.
+	write("d.yaml", pbB+"description: twice\n")
+	if _, err = registry.SyncFiles(ctx, st, nil, dir); !errors.As(err, &skipped) || skipped.Skipped[0].File != filepath.Join(dir, "d.yaml") ||
+		!strings.Contains(err.Error(), `playbook "beta" is also defined in `+filepath.Join(dir, "b.yaml")) {
+		t.Fatalf("duplicate: %v", err)
 	}
 }
