@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/runs"
@@ -43,6 +44,10 @@ type Server struct {
 	Connections []string
 	// Runs starts, shows and acts on playbook runs (nil: no /v1/runs endpoints).
 	Runs *runs.Service
+	// Codec decrypts payloads for /codec (the Temporal Web UI's codec server); nil: no /codec. CodecOrigins
+	// are the browser origins (the Web UI) allowed to call it with credentials.
+	Codec        converter.PayloadCodec
+	CodecOrigins []string
 	// Extra lets later parts (runs, alerts, playbooks) add routes without this file knowing them.
 	Extra []Route
 }
@@ -131,13 +136,16 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.Routes() {
 		mux.Handle(rt.Pattern, s.wrap(rt))
 	}
+	if s.Codec != nil {
+		mux.Handle("/codec/", s.codecHandler())
+	}
 	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
 	return securityHeaders(mux)
 }
 
 // Routes lists every endpoint the server serves besides health, readiness and metrics.
 func (s *Server) Routes() []Route {
-	routes := append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.Extra...)
+	routes := append(append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.codecRoutes()...), s.Extra...)
 	for _, rt := range routes {
 		if rt.Audit == "" && !rt.ReadOnly && !strings.HasPrefix(rt.Pattern, "GET ") {
 			panic("api: route " + rt.Pattern + " changes state but records no audit action") // a programming error

@@ -64,7 +64,7 @@ func toApproval(o workflows.ApprovalOutput) apitypes.ApprovalResponse {
 
 func toExport(ex runs.Export) apitypes.Export {
 	return apitypes.Export{ExportVersion: ex.ExportVersion, ExportedAt: ex.ExportedAt, Run: toRun(ex.Run), Plan: ex.Plan,
-		Steps: ex.Steps, Alerts: toAlerts(ex.Alerts), History: ex.History}
+		Steps: ex.Steps, Alerts: toAlerts(ex.Alerts), History: ex.History, Decrypted: ex.Decrypted}
 }
 
 func toAlert(a store.Alert) apitypes.Alert {

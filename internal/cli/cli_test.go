@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
@@ -55,5 +56,18 @@ func TestVersionJSON(t *testing.T) {
 	out, _, code := runCLI(t, nil, "", "version", "--json")
 	if code != 0 || !strings.Contains(out, `"version": "`) || !strings.Contains(out, `"go_version"`) {
 		t.Fatalf("got %d %s", code, out)
+	}
+}
+
+func TestPayloadKeyNew(t *testing.T) {
+	out, errOut, code := runCLI(t, nil, "", "payload-key", "new", "--id", "2026-12")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "2026-12:") {
+		t.Fatalf("%d %q %q", code, out, errOut)
+	}
+	if _, err := payloadcrypt.ParseKeyring(out); err != nil {
+		t.Fatalf("the printed key does not parse: %v", err)
+	}
+	if _, errOut, code := runCLI(t, nil, "", "payload-key", "new", "--id", "no spaces"); code != 2 || !strings.Contains(errOut, "--id") {
+		t.Fatalf("bad id: %d %q", code, errOut)
 	}
 }

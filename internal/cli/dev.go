@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/pglocal"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/secret"
@@ -30,14 +32,13 @@ import (
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
 	"github.com/parry-soar/parry/internal/worker"
-	"github.com/parry-soar/parry/internal/payloadcrypt"
 )
 
 // Embedded starts the services parry dev embeds that are too heavy for this package to import: the Temporal
 // server and its Web UI. main passes the real implementation (internal/devserver); tests may pass their own.
 type Embedded interface {
 	StartTemporal(ctx context.Context, dataDir, listen string, logger *slog.Logger) (address string, stop func(context.Context) error, err error)
-	StartUI(ctx context.Context, listen, temporalAddress string, logger *slog.Logger) (url string, stop func(context.Context) error, err error)
+	StartUI(ctx context.Context, listen, temporalAddress, codecEndpoint string, logger *slog.Logger) (url string, stop func(context.Context) error, err error)
 }
 
 // devFlags are the flags only parry dev has.
@@ -168,7 +169,7 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	}
 	stack.add("Temporal", stopTemporal)
 	cfg.Temporal.Address = taddr
-	uiURL, stopUI, err := a.embedded.StartUI(ctx, cfg.Dev.UIListen, taddr, logger)
+	uiURL, stopUI, err := a.embedded.StartUI(ctx, cfg.Dev.UIListen, taddr, devCodecEndpoint(cfg), logger)
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,13 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		l.Close()
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)
 	}
-	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: metrics}
+	conv, err := temporalclient.Converters(ctx, cfg.Temporal, secrets)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: metrics, Converters: conv,
+		CodecOrigins: []string{uiURL}}
 	svc := service.Runs(deps)
 	srv := service.API(deps, svc)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
@@ -606,4 +613,17 @@ func devSecrets(ctx context.Context, cfg *config.Config, getenv func(string) str
 		}
 	}
 	return note, nil
+}
+
+// devCodecEndpoint is the /codec of parry dev's API, which the Web UI asks to decrypt payloads with the
+// browser's console sign-in; "" when payloads are not encrypted or the API's port is chosen at start.
+func devCodecEndpoint(cfg config.Config) string {
+	host, port, err := net.SplitHostPort(cfg.API.Listen)
+	if !cfg.Temporal.EncryptPayloads || err != nil || port == "0" {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/codec"
 }

@@ -612,6 +612,9 @@ func (a *app) newRunExportCmd() *cobra.Command {
 			if err := writeJSON(&raw, ex); err != nil {
 				return fmt.Errorf("encoding the export: %w", err)
 			}
+			if ex.Decrypted {
+				fmt.Fprintln(a.stderr, "the run's history is encrypted in Temporal; this export holds it decrypted: keep it as you would its alerts")
+			}
 			if out == "-" {
 				_, err := a.stdout.Write(raw.Bytes())
 				return err

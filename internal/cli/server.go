@@ -53,7 +53,7 @@ func (a *app) newServerCmd() *cobra.Command {
 			return service.Serve(ctx, l, srv.Handler(), logger)
 		},
 	}
-	a.bindSettings(cmd.Flags(), append([]string{"database_url", "api.listen", "api.max_body_bytes", "data_dir", "secrets.dir"}, temporalSettings...)...)
+	a.bindSettings(cmd.Flags(), append([]string{"database_url", "api.listen", "api.max_body_bytes", "api.codec_origins", "data_dir", "secrets.dir"}, temporalSettings...)...)
 	return cmd
 }
 
@@ -81,5 +81,10 @@ func (a *app) connect(cmd *cobra.Command) (service.Deps, func(), error) {
 		return service.Deps{}, nil, err
 	}
 	closeAll := func() { tc.Close(); closeStore() }
-	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets}, closeAll, nil
+	conv, err := temporalclient.Converters(ctx, cfg.Temporal, secrets)
+	if err != nil {
+		closeAll()
+		return service.Deps{}, nil, err
+	}
+	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Converters: conv}, closeAll, nil
 }

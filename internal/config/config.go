@@ -55,6 +55,9 @@ type TemporalConfig struct {
 type APIConfig struct {
 	Listen       string `yaml:"listen"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	// CodecOrigins are the Temporal Web UI origins (https://temporal-ui.example.com) allowed to call /codec
+	// from a browser to show decrypted payloads.
+	CodecOrigins []string `yaml:"codec_origins"`
 }
 
 // ClientConfig tells the CLI where the API is and which token to send.

@@ -20,10 +20,10 @@ func (Embedded) StartTemporal(ctx context.Context, dataDir, listen string, logge
 	return t.Address(), t.Stop, nil
 }
 
-// StartUI serves the Web UI on listen for the server at temporalAddress, and returns
-// its URL and its Stop.
-func (Embedded) StartUI(ctx context.Context, listen, temporalAddress string, logger *slog.Logger) (string, func(context.Context) error, error) {
-	u, err := StartUI(ctx, UIOptions{Listen: listen, TemporalAddress: temporalAddress, Logger: logger})
+// StartUI serves the Web UI on listen for the server at temporalAddress, decoding payloads through
+// codecEndpoint (when not ""), and returns its URL and its Stop.
+func (Embedded) StartUI(ctx context.Context, listen, temporalAddress, codecEndpoint string, logger *slog.Logger) (string, func(context.Context) error, error) {
+	u, err := StartUI(ctx, UIOptions{Listen: listen, TemporalAddress: temporalAddress, Logger: logger, CodecEndpoint: codecEndpoint})
 	if err != nil {
 		return "", nil, err
 	}

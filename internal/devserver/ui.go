@@ -38,6 +38,9 @@ type UIOptions struct {
 	TemporalAddress string
 	// Logger receives the UI server's errors. Nil discards them.
 	Logger *slog.Logger
+	// CodecEndpoint is a codec server the UI asks to decode payloads (parry's /codec), sending the browser's
+	// cookies for it; "" shows payloads as stored.
+	CodecEndpoint string
 }
 
 // UI is a running Temporal Web UI.
@@ -86,7 +89,7 @@ func StartUI(ctx context.Context, opts UIOptions) (*UI, error) {
 	bound := ln.Addr().(*net.TCPAddr).AddrPort()
 	dial := netip.AddrPortFrom(listen.dialIP(), bound.Port())
 
-	handler, cfg, err := uiHandler(opts.TemporalAddress, int(bound.Port()), listen.bind.Addr().String())
+	handler, cfg, err := uiHandler(opts.TemporalAddress, int(bound.Port()), listen.bind.Addr().String(), opts.CodecEndpoint)
 	if err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("starting the web UI: %w", err)
@@ -132,7 +135,7 @@ func (u *UI) Stop(ctx context.Context) error {
 
 // uiHandler builds the UI's echo application: the same middleware and routes as
 // ui-server's NewServer, configured for a local, unauthenticated dev UI.
-func uiHandler(temporalAddr string, port int, host string) (http.Handler, *uiconfig.ConfigProviderWithRefresh, error) {
+func uiHandler(temporalAddr string, port int, host, codecEndpoint string) (http.Handler, *uiconfig.ConfigProviderWithRefresh, error) {
 	cfg := &uiconfig.Config{
 		TemporalGRPCAddress: temporalAddr,
 		Host:                host,
@@ -145,6 +148,11 @@ func uiHandler(temporalAddr string, port int, host string) (http.Handler, *uicon
 		DisableNewsFetch: true,
 		HideLogs:         true,
 		Distribution:     "parry",
+	}
+	if codecEndpoint != "" {
+		cfg.Codec.Endpoint = codecEndpoint
+		cfg.Codec.IncludeCredentials = true
+		cfg.Codec.DefaultErrorMessage = "parry could not decrypt this payload: sign in to the parry console in this browser (as a viewer or higher), then reload"
 	}
 	provider, err := uiconfig.NewConfigProviderWithRefresh(staticUIConfig{cfg})
 	if err != nil {

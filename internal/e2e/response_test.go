@@ -16,14 +16,17 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/dispatch"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -60,6 +63,8 @@ type realStack struct {
 	logs       *syncBuffer
 	logger     *slog.Logger
 	wopts      pworker.Options
+	// conv encrypt every payload the stack writes to Temporal, as parry server and worker do by default.
+	conv payloadcrypt.Converters
 }
 
 const simToken = "sim-secret-token-7f3a"
@@ -96,12 +101,20 @@ func newRealStack(t testing.TB, simOpts cecpsim.Options) *realStack {
 	logger := slog.New(slog.NewTextHandler(rs.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	quiet := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	ts := temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	ring, err := payloadcrypt.ParseKeyring(payloadcrypt.NewKeyText("e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.conv = payloadcrypt.New(ring)
+	ts := temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quiet,
+		DataConverter: rs.conv.Data, FailureConverter: rs.conv.Failure}))
 	t.Cleanup(ts.Stop)
 	s := &stack{t: t, ts: ts, tc: ts.GetDefaultClient(), st: storetest.NewStore(t), queue: "parry-real"}
 	starter := &runs.Starter{Store: s.st, Temporal: s.tc, TaskQueue: s.queue, Limits: workflows.Limits{HeartbeatTimeout: workflows.Duration(3 * time.Second)}}
-	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter, Outbox: &runs.Outbox{Store: s.st, Starter: starter, Temporal: s.tc}}
-	s.tracker = &runs.Tracker{Store: s.st, Temporal: s.tc, Logger: logger, Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	s.svc = &runs.Service{Store: s.st, Temporal: s.tc, Starter: starter, Outbox: &runs.Outbox{Store: s.st, Starter: starter, Temporal: s.tc},
+		Converters: rs.conv}
+	s.tracker = &runs.Tracker{Store: s.st, Temporal: s.tc, Logger: logger, Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace(),
+		Converters: rs.conv}
 	// The dispatcher carries out the outbox (runs recorded while Temporal was unreachable start from it).
 	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: s.st}, Runs: starter, Outbox: s.svc.Outbox,
 		SweepInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
@@ -255,6 +268,7 @@ func TestPhishingContainmentAgainstTheSimulator(t *testing.T) {
 	if code != 0 || res.Status != "succeeded" {
 		t.Fatalf("run: %d %+v\n%s\nlogs:\n%s", code, res, errOut, rs.logs.String())
 	}
+	rs.checkEncrypted(t, res.RunID, c)
 	if fmt.Sprint(res.Output["mails_found"]) != fmt.Sprint(c.Mails) || fmt.Sprint(res.Output["quarantined"]) != fmt.Sprint(c.Mails-c.Quarantined) {
 		t.Fatalf("output %v for a campaign of %d mails, %d already quarantined", res.Output, c.Mails, c.Quarantined)
 	}
@@ -485,5 +499,47 @@ steps:
 			i := strings.Index(text, value)
 			t.Errorf("the %s appears in what left the run: …%s…", name, text[max(0, i-200):min(len(text), i+100)])
 		}
+	}
+}
+
+// checkEncrypted: the run's history, fetched straight from Temporal without parry's key, holds none of the
+// campaign's strings (sender, subject, mailboxes); parry's own views and export show them decrypted, and the
+// export replays.
+func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campaign) {
+	t.Helper()
+	raw := rs.ts.NewClientWithOptions(client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	defer raw.Close()
+	it := raw.GetWorkflowHistory(context.Background(), runID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var hist strings.Builder
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The text form writes payload bytes as (escaped) text, so a string in the clear shows as itself.
+		hist.WriteString(prototext.Format(ev))
+		events++
+	}
+	boxes, _ := rs.campaignMails(t, c)
+	secrets := []string{c.Sender, c.Subject}
+	for box := range boxes {
+		secrets = append(secrets, box)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(hist.String(), s) {
+			t.Fatalf("the history in Temporal holds %q in the clear", s)
+		}
+	}
+	if events < 10 || !strings.Contains(hist.String(), "binary/encrypted") {
+		t.Fatalf("the history (%d events) does not look encrypted", events)
+	}
+	out, errOut, code := rs.parry("run", "export", runID, "-o", "-")
+	if code != 0 || !strings.Contains(out, c.Sender) || !strings.Contains(out, `"decrypted": true`) {
+		t.Fatalf("export: %d %s\n%.400s", code, errOut, out)
+	}
+	file := writeFile(t, "export.json", out)
+	if _, errOut, code := rs.parry("run", "replay", "--file", file); code != 0 {
+		t.Fatalf("replay of the decrypted export: %d %s", code, errOut)
 	}
 }

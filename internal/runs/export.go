@@ -39,6 +39,9 @@ type Export struct {
 	Steps         json.RawMessage `json:"steps,omitempty"`
 	Alerts        []store.Alert   `json:"alerts"`
 	History       json.RawMessage `json:"history"`
+	// Decrypted says the history was encrypted in Temporal and is in the clear here: keep the file as
+	// carefully as the alerts it holds.
+	Decrypted bool `json:"decrypted,omitempty"`
 }
 
 // Export gathers a run into an Export.
@@ -77,6 +80,12 @@ func (s *Service) Export(ctx context.Context, id string) (Export, error) {
 			return ex, fmt.Errorf("reading the history of run %s: %w", id, err)
 		}
 		hist.Events = append(hist.Events, ev)
+	}
+	if s.Converters.Codec != nil {
+		if err := s.Converters.DecryptHistory(ctx, hist); err != nil {
+			return ex, fmt.Errorf("decrypting the history of run %s: %w", id, err)
+		}
+		ex.Decrypted = true
 	}
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/parry-soar/parry/internal/mitigation"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/store"
@@ -242,12 +243,12 @@ func TestBatchProgress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := batchProgress(payloads)
+		got, ok := batchProgress(payloadcrypt.Plain(), payloads)
 		if !ok || got != tt.want {
 			t.Errorf("batchProgress(%+v) = %q, %v; want %q", tt.p, got, ok, tt.want)
 		}
 	}
-	if _, ok := batchProgress(nil); ok {
+	if _, ok := batchProgress(payloadcrypt.Plain(), nil); ok {
 		t.Error("no details read as progress")
 	}
 	if status, detail := waitingSummary([]WaitView{{Step: "quarantine", Kind: "batch", Detail: "waiting for batch (3 of 10)"}}); status != store.RunRunning || detail != "quarantine: waiting for batch (3 of 10)" {

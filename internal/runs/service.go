@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/store"
@@ -28,6 +29,9 @@ type Service struct {
 	Linter   *playbook.Linter
 	// Outbox carries out the start of a run at once; nil: one over Store, Starter and Temporal.
 	Outbox *Outbox
+	// Converters decrypt what the service reads of histories itself (the timeline, export); the Temporal
+	// client decrypts the rest.
+	Converters payloadcrypt.Converters
 }
 
 func (s *Service) outbox() *Outbox {

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
 )
@@ -83,6 +84,8 @@ type Tracker struct {
 	Slack         time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Converters read heartbeat details and failure messages of encrypted histories.
+	Converters payloadcrypt.Converters
 }
 
 // TrackerPass counts what one pass did, and the Temporal calls it made (the tracker's cost).
@@ -291,7 +294,7 @@ func (t *Tracker) update(ctx context.Context, p *TrackerPass, id string, info *w
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 		u.Status = store.RunRunning
 		p.Calls += 2
-		if _, waits, err := liveState(ctx, t.Temporal, id); err == nil {
+		if _, waits, err := liveState(ctx, t.Temporal, t.Converters, id); err == nil {
 			u.Status, u.WaitingFor = waitingSummary(waits)
 			u.Waits, _ = json.Marshal(waits)
 			return u, nil

@@ -12,12 +12,14 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/mitigation"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/wire"
@@ -117,7 +119,7 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 
 // live asks the running workflow for its state and Temporal for its pending activities.
 func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []WaitView, error) {
-	return liveState(ctx, s.Temporal, r.ID)
+	return liveState(ctx, s.Temporal, s.Converters, r.ID)
 }
 
 // LiveTemporal is what reading a running run's live state needs of the Temporal client.
@@ -128,7 +130,7 @@ type LiveTemporal interface {
 
 // liveState asks the running workflow for its state (a query) and Temporal for its pending activities (what a
 // step waits for: the vendor quota, a retry back-off).
-func liveState(ctx context.Context, t LiveTemporal, id string) (workflows.Status, []WaitView, error) {
+func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters, id string) (workflows.Status, []WaitView, error) {
 	var st workflows.Status
 	val, err := t.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
@@ -148,18 +150,18 @@ func liveState(ctx context.Context, t LiveTemporal, id string) (workflows.Status
 	for _, pa := range desc.GetPendingActivities() {
 		w := WaitView{Step: pa.GetActivityId(), Kind: "activity", Detail: fmt.Sprintf("%s attempt %d", pa.GetActivityType().GetName(), pa.GetAttempt())}
 		if f := pa.GetLastFailure(); f != nil {
-			typ := f.GetApplicationFailureInfo().GetType()
+			typ := failureType(f)
 			w.Kind = "retry back-off"
 			if typ == wire.VendorRateLimited {
 				w.Kind = "vendor quota"
 			}
-			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, f.GetMessage())
+			w.Detail = fmt.Sprintf("attempt %d of %s failed: %s: %s", pa.GetAttempt()-1, pa.GetActivityType().GetName(), typ, conv.FailureMessage(f))
 			if t := pa.GetScheduledTime(); t != nil {
 				w.Until = t.AsTime().UTC()
 			}
 		}
 		if w.Kind == "activity" {
-			if p, ok := batchProgress(pa.GetHeartbeatDetails()); ok {
+			if p, ok := batchProgress(conv, pa.GetHeartbeatDetails()); ok {
 				w.Kind, w.Detail = "batch", p
 			}
 		}
@@ -185,9 +187,26 @@ func (s *Service) activityExecs(ctx context.Context, workflowID, runID string) (
 			}
 			return out, err
 		}
+		if err := s.Converters.DecryptHistory(ctx, &historypb.History{Events: []*historypb.HistoryEvent{ev}}); err != nil {
+			return out, err
+		}
 		collectActivity(ev, byEvent, out)
 	}
 	return out, nil
+}
+
+// failureType is the error type a failure shows: the activity's own application error type, or Timeout,
+// Cancelled or InternalError for failures that carry none (a heartbeat timeout has no type of its own).
+func failureType(f *failurepb.Failure) string {
+	switch {
+	case f.GetApplicationFailureInfo().GetType() != "":
+		return f.GetApplicationFailureInfo().GetType()
+	case f.GetTimeoutFailureInfo() != nil:
+		return wire.Timeout
+	case f.GetCanceledFailureInfo() != nil:
+		return wire.Cancelled
+	}
+	return wire.Internal
 }
 
 func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec, out map[string]*activityExec) {
@@ -227,11 +246,7 @@ func collectActivity(ev *historypb.HistoryEvent, byEvent map[int64]*activityExec
 		if e := byEvent[a.GetScheduledEventId()]; e != nil {
 			e.ended = ev.GetEventTime().AsTime()
 			f := a.GetFailure()
-			typ := f.GetApplicationFailureInfo().GetType()
-			if typ == "" {
-				typ = "Error"
-			}
-			e.failure = &workflows.StepError{Type: typ, Message: f.GetMessage()}
+			e.failure = &workflows.StepError{Type: failureType(f), Message: f.GetMessage()}
 		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
 		a := ev.GetActivityTaskTimedOutEventAttributes()
@@ -379,12 +394,16 @@ func compactJSON(v any) string {
 
 // batchProgress says what a mitigation step waits for, from the broker's progress in its heartbeat: its items
 // waiting for a batch to fill (n of m, and when it goes at the latest), or posted and waiting for the vendor.
-func batchProgress(details *commonpb.Payloads) (string, bool) {
+func batchProgress(conv payloadcrypt.Converters, details *commonpb.Payloads) (string, bool) {
 	if len(details.GetPayloads()) == 0 {
 		return "", false
 	}
+	dc := conv.Data
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	var p mitigation.Progress
-	if converter.GetDefaultDataConverter().FromPayloads(details, &p) != nil || p.Total == 0 {
+	if dc.FromPayloads(details, &p) != nil || p.Total == 0 {
 		return "", false
 	}
 	var parts []string

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/fileread"
 	"github.com/parry-soar/parry/internal/mitigation"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
@@ -39,6 +41,11 @@ type Deps struct {
 	// Metrics is the API's Prometheus registry, which the dispatcher's metrics join (nil: the API makes its own
 	// and the dispatcher reports none).
 	Metrics *api.Metrics
+	// Converters are the Temporal client's data and failure converters (payload encryption): the run service
+	// decrypts the histories it reads with them and the API's /codec endpoint serves them to the Web UI.
+	Converters payloadcrypt.Converters
+	// CodecOrigins are the Temporal Web UI origins allowed to call /codec from a browser.
+	CodecOrigins []string
 }
 
 // Secrets is the secret provider the configuration describes: PARRY_SECRET_<NAME>, then secrets.dir.
@@ -164,7 +171,7 @@ func Runs(d Deps) *runs.Service {
 	// One engine for the process, set here: the API, the tracker and the dispatcher share the starter.
 	starter := &runs.Starter{Store: d.Store, Temporal: d.Temporal, TaskQueue: d.Config.Temporal.TaskQueue, Engine: expression.NewEngine()}
 	outbox := &runs.Outbox{Store: d.Store, Starter: starter, Temporal: d.Temporal, Logger: d.logger().With("component", "outbox")}
-	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter, Outbox: outbox}
+	return &runs.Service{Store: d.Store, Temporal: d.Temporal, Starter: starter, Outbox: outbox, Converters: d.Converters}
 }
 
 // API builds the HTTP API over the dependencies. Its /metrics also reports the mitigation queues, read from
@@ -180,6 +187,7 @@ func API(d Deps, svc *runs.Service) *api.Server {
 		names = append(names, c.Name)
 	}
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
+		Codec: d.Converters.Codec, CodecOrigins: append(slices.Clone(d.Config.API.CodecOrigins), d.CodecOrigins...),
 		Connections: names, Runs: svc, Metrics: d.Metrics,
 		Extra: append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)}
 }
@@ -213,7 +221,7 @@ func Background(ctx context.Context, d Deps, svc *runs.Service) {
 	}()
 	// Every server runs a tracker; the one holding the lease does the work.
 	t := &runs.Tracker{Store: d.Store, Temporal: d.Temporal, Logger: logger.With("component", "tracker"),
-		Namespace: d.Config.Temporal.Namespace}
+		Namespace: d.Config.Temporal.Namespace, Converters: d.Converters}
 	_ = t.Run(ctx)
 	<-done
 }

@@ -17,8 +17,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/parry-soar/parry/internal/config"
-	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
+	"github.com/parry-soar/parry/internal/secret"
 )
 
 // Options builds client.Options from the configuration. secrets resolves temporal.api_key_secret.

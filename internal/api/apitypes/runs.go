@@ -213,6 +213,8 @@ type Export struct {
 	Alerts        []Alert         `json:"alerts"`
 	// History is the workflow history in Temporal's JSON form (`temporal workflow show --output json`).
 	History json.RawMessage `json:"history"`
+	// Decrypted says the history is encrypted in Temporal and was decrypted for this export.
+	Decrypted bool `json:"decrypted,omitempty"`
 }
 
 // ReplayRequest is the optional body of POST /v1/runs/{id}/replay: replay as if the run had used Source.
