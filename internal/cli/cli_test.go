@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parry-soar/parry/internal/store/storetest"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
+	"github.com/parry-soar/parry/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
