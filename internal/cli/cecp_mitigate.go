@@ -2,19 +2,15 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/suggest"
 )
@@ -29,357 +25,203 @@ func actionName(flag, v string, names map[string]string, order []string) (string
 	return "", usageErrorf("--%s %q is not one of %s%s", flag, v, strings.Join(order, ", "), suggest.Hint(v, order))
 }
 
-// waitFlags control --wait.
-type waitFlags struct {
-	wait          bool
-	interval, max time.Duration
-	batchSize     int
-	asJSON        bool
-}
-
-func (w *waitFlags) add(cmd *cobra.Command) {
-	fs := cmd.Flags()
-	fs.IntVar(&w.batchSize, "batch-size", 0, "items per POST (default: the connection's batch_size, else 10)")
-	fs.BoolVar(&w.wait, "wait", false, "poll the results until every action has an outcome")
-	fs.DurationVar(&w.interval, "poll-interval", 15*time.Second, "with --wait, time between polls (each poll costs one request of the quota per batch)")
-	fs.DurationVar(&w.max, "wait-timeout", 15*time.Minute, "with --wait, give up after this long")
-	fs.BoolVar(&w.asJSON, "json", false, "print the batches (with --wait: the vendor's actions) as a JSON array")
-}
-
-func (w *waitFlags) check() error {
-	if w.batchSize < 0 {
-		return usageErrorf("--batch-size cannot be negative")
-	}
-	if w.wait && (w.interval <= 0 || w.max <= 0) {
-		return usageErrorf("--poll-interval and --wait-timeout must be positive")
-	}
-	return nil
-}
-
-// postedBatch is one POST the vendor accepted.
-type postedBatch struct {
-	BatchID string `json:"batch_id"`
-	TraceID string `json:"traceId"`
-	Count   int    `json:"count"`
-}
-
-// mailInput is any JSON object naming a mail: a sweep item, a quarantine event (fields under "message"), a
-// mail action or an action result.
-type mailInput struct {
-	Mailbox                 string                  `json:"mailbox"`
-	MailMessageID           string                  `json:"mail_message_id"`
-	MailUniqueID            string                  `json:"mail_unique_id"`
-	MailMessageDeliveryTime cecp.Time               `json:"mail_message_delivery_time"`
-	DetectionTime           cecp.Time               `json:"detection_time"`
-	MailLogID               string                  `json:"mail_log_id"`
-	Message                 *cecp.QuarantineMessage `json:"message"`
-}
-
-// parseMails reads mails as a JSON array, one object, or a stream of them (NDJSON), and builds one action per
-// distinct mail.
-func parseMails(data []byte, actionType, service string) ([]cecp.MailAction, error) {
+// parseItems reads JSON values — an array, one object, or a stream of them (NDJSON) — into one list.
+func parseItems(data []byte) ([]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	var inputs []mailInput
+	dec.UseNumber()
+	var out []any
 	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err == io.EOF {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("value %d is not JSON: %v", n, err)
+			return nil, fmt.Errorf("value %d is not JSON: %v", n, jsonProblem(err))
 		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
-			var many []mailInput
-			if err := json.Unmarshal(raw, &many); err != nil {
-				return nil, fmt.Errorf("value %d is not an array of mails: %v", n, err)
-			}
-			inputs = append(inputs, many...)
-			continue
-		}
-		var one mailInput
-		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("value %d is not a mail: %v", n, err)
-		}
-		inputs = append(inputs, one)
-	}
-	seen := map[string]bool{}
-	var out []cecp.MailAction
-	for _, in := range inputs {
-		var a cecp.MailAction
-		if in.Message != nil {
-			a = cecp.MailActionFromQuarantine(actionType, cecp.QuarantineEvent{Message: *in.Message})
-		} else {
-			a = cecp.MailAction{ActionType: actionType, Service: service, Mailbox: in.Mailbox, MailMessageID: in.MailMessageID,
-				MailUniqueID: in.MailUniqueID, MailMessageDeliveryTime: in.MailMessageDeliveryTime, DetectionTime: in.DetectionTime,
-				MailLogID: in.MailLogID}
-		}
-		key := a.Mailbox + "\x00" + a.MailUniqueID + "\x00" + a.MailMessageID
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, a)
+		switch x := v.(type) {
+		case []any:
+			out = append(out, x...)
+		case map[string]any:
+			out = append(out, x)
+		default:
+			return nil, fmt.Errorf("value %d is neither a mail object nor a list of them", n)
 		}
 	}
 	return out, nil
 }
 
+// jsonProblem says what is wrong with JSON in words, without Go's type names.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(se.Error(), "invalid character "), se.Offset)
+	}
+	return "it ends too early or holds something other than JSON"
+}
+
+// mitigation is a parry cecp mitigate-* request: one step of a run, so the CLI's mitigation goes through the
+// same broker as every playbook's (batching with every run on the connection, the ledger that keeps an
+// ambiguous POST from being sent twice, the cluster-wide quota) and leaves the same audit trail.
+type mitigation struct {
+	action, input, actionName string
+	connection                string
+	with                      map[string]any
+	items                     []any
+	wait, asJSON              bool
+}
+
+// source is the one-step playbook the run executes.
+func (m mitigation) source() string {
+	with := map[string]any{}
+	for k, v := range m.with {
+		with[k] = v
+	}
+	if m.connection != "" {
+		with["connection"] = m.connection
+	}
+	with[m.input] = "${{ inputs." + m.input + " }}"
+	with["wait"] = m.wait
+	w, _ := json.Marshal(with)
+	desc, _ := json.Marshal("parry cecp " + strings.ReplaceAll(strings.TrimPrefix(m.actionName, "cecp."), "_", "-") + " --action " + m.action)
+	return fmt.Sprintf(`name: cli-%s
+description: %s
+inputs:
+  %s: { type: list, required: true }
+steps:
+  - id: mitigate
+    action: %s
+    with: %s
+output:
+  result: ${{ steps.mitigate.output }}
+`, strings.ReplaceAll(strings.TrimPrefix(m.actionName, "cecp."), "_", "-"), desc, m.input, m.actionName, w)
+}
+
+// run starts the mitigation as a run through the API and follows it to its end; with --wait it fails (exit 1)
+// when the vendor reports an action failed.
+func (a *app) runMitigation(cmd *cobra.Command, f *cecpFlags, m mitigation) error {
+	if f.baseURL != "" || f.region != "" || f.tokenFile != "" {
+		return usageErrorf("mitigations go through parry's server (batched with every run on the connection, never " +
+			"posted twice, under the cluster-wide quota, audited): name one of its connections with --connection " +
+			"instead of --base-url, --region or --token-file")
+	}
+	c, _, err := a.apiClient(cmd)
+	if err != nil {
+		return err
+	}
+	run, err := c.StartRun(cmd.Context(), apitypes.StartRunRequest{Source: m.source(), Inputs: map[string]any{m.input: m.items}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "run %s started: %s of %d %s on connection %s (parry run show %s)\n", run.ID, m.action,
+		len(m.items), m.input, firstNonEmpty(m.connection, "(the server's default)"), run.ID)
+	if err := a.follow(cmd.Context(), c, run.ID, m.asJSON); err != nil {
+		return err
+	}
+	v, err := c.GetRun(cmd.Context(), run.ID, false)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Result struct {
+			BatchIDs  []string `json:"batch_ids"`
+			Succeeded int      `json:"succeeded"`
+			Skipped   int      `json:"skipped"`
+			Failed    int      `json:"failed"`
+			Pending   int      `json:"pending"`
+		} `json:"result"`
+	}
+	_ = json.Unmarshal(v.Run.Output, &out)
+	r := out.Result
+	fmt.Fprintf(a.stderr, "batches %s: %d succeeded, %d skipped, %d failed, %d pending\n",
+		firstNonEmpty(strings.Join(r.BatchIDs, ", "), "none"), r.Succeeded, r.Skipped, r.Failed, r.Pending)
+	if m.wait && r.Failed > 0 {
+		return fmt.Errorf("%d of the %d actions failed", r.Failed, len(m.items))
+	}
+	return nil
+}
+
 func (a *app) newCECPMitigateMailsCmd(f *cecpFlags) *cobra.Command {
 	var action, from, service string
-	var wf waitFlags
+	var wait, asJSON bool
 	order := []string{"delete", "quarantine", "restore"}
 	cmd := &cobra.Command{
-		Use:   "mitigate-mails --action delete|quarantine|restore --from FILE|-",
-		Short: "Delete, quarantine or restore mails in batches (POST /v1/mitigation/mails)",
+		Use:   "mitigate-mails --action delete|quarantine|restore --from FILE|- [--connection NAME] [--wait]",
+		Short: "Delete, quarantine or restore mails, through parry's server (one audited run)",
 		Long: "Delete, quarantine or restore mails. --from reads the mails as JSON (- reads stdin): sweep items as printed by " +
 			"`sweep --json`, quarantine events as printed by `quarantine-events --json` (restore needs these: it takes their " +
-			"detection_time and mail_log_id), or objects with mailbox, mail_message_id and mail_unique_id. The mails go " +
-			"out in batches of --batch-size; each batch id is printed as the vendor accepts it. The vendor works " +
-			"asynchronously: --wait polls until every action has an outcome and exits 1 if any failed.\n\n" +
+			"detection_time and mail_log_id), or objects with mailbox, mail_message_id and mail_unique_id.\n\n" +
+			"The mails are mitigated by a one-step run of cecp.mitigate_mails on the server, so they share the " +
+			"connection's batches with every other run, are never posted twice, count against the cluster-wide quota " +
+			"and are audited as the run's. Each step is shown as the run goes; --wait waits for every action's outcome " +
+			"and exits 1 if any failed.\n\n" +
 			"  parry cecp sweep --sender x@evil.example --all --json | parry cecp mitigate-mails --action quarantine --from -",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := map[string]string{"delete": cecp.MailDelete, "quarantine": cecp.MailQuarantine, "restore": cecp.MailRestore}
-			actionType, err := actionName("action", action, names, order)
-			if err != nil {
+			if _, err := actionName("action", action, names, order); err != nil {
 				return err
 			}
 			if from == "" {
 				return usageErrorf("--from FILE is required (- reads stdin)")
 			}
-			if err := wf.check(); err != nil {
-				return err
+			if service != cecp.ServiceExchange && service != "gmail" {
+				return usageErrorf("--service %q is not one of exchange, gmail", service)
 			}
 			data, err := a.readInput(from)
 			if err != nil {
 				return err
 			}
-			mails, err := parseMails(data, actionType, service)
+			mails, err := parseItems(data)
 			if err != nil {
 				return usageErrorf("%s: %v", displayPath(from), err)
 			}
 			if len(mails) == 0 {
 				return usageErrorf("%s holds no mails", displayPath(from))
 			}
-			if err := cecp.ValidateMailActions(mails); err != nil {
-				return cecpErr(err)
-			}
-			s, err := a.cecpClient(cmd, f)
-			if err != nil {
-				return err
-			}
-			size := batchSize(wf.batchSize, s.client)
-			batches, err := postBatches(cmd.Context(), a, len(mails), size, "mails", &wf, func(ctx context.Context, lo, hi int) (cecp.BatchResult, error) {
-				return s.client.MitigateMails(ctx, mails[lo:hi])
-			})
-			if err != nil || !wf.wait {
-				return err
-			}
-			return a.waitAndReport(cmd.Context(), batches, &wf, s.client.MailActionResultPages)
+			return a.runMitigation(cmd, f, mitigation{action: action, input: "mails", actionName: "cecp.mitigate_mails",
+				connection: f.connection, with: map[string]any{"action": action, "service": service}, items: mails, wait: wait, asJSON: asJSON})
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&action, "action", "", "delete, quarantine or restore")
 	fs.StringVar(&from, "from", "", "JSON file of mails (- for stdin)")
 	fs.StringVar(&service, "service", cecp.ServiceExchange, "service of the mails (exchange or gmail; gmail allows only delete); quarantine events are always exchange")
-	wf.add(cmd)
+	fs.BoolVar(&wait, "wait", false, "wait until every action has an outcome; exit 1 if any failed")
+	fs.BoolVar(&asJSON, "json", false, `print the run as {"run_id","status","output","steps"} on stdout`)
+	a.bindSettings(fs, clientSettings...)
 	return cmd
 }
 
 func (a *app) newCECPMitigateAccountsCmd(f *cecpFlags) *cobra.Command {
 	var action string
-	var wf waitFlags
+	var wait, asJSON bool
 	order := []string{"disable", "enable-mfa", "reset-password", "revoke-sessions"}
 	cmd := &cobra.Command{
-		Use:   "mitigate-accounts --action disable|enable-mfa|reset-password|revoke-sessions EMAIL...",
-		Short: "Act on Office 365 accounts in batches (POST /v1/mitigation/accounts)",
-		Long: "Disable accounts, enforce MFA, reset passwords or revoke sign-in sessions (Office 365 only). Each batch id " +
-			"is printed as the vendor accepts it; --wait polls until every action has an outcome and exits 1 if any failed.",
+		Use:   "mitigate-accounts --action disable|enable-mfa|reset-password|revoke-sessions EMAIL... [--connection NAME] [--wait]",
+		Short: "Act on Office 365 accounts, through parry's server (one audited run)",
+		Long: "Disable accounts, enforce MFA, reset passwords or revoke sign-in sessions (Office 365 only), by a one-step " +
+			"run of cecp.mitigate_accounts on the server (batched with every other run, never posted twice, under the " +
+			"cluster-wide quota, audited). --wait waits for every action's outcome and exits 1 if any failed.",
 		Args: minArgs(1, "at least one EMAIL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := map[string]string{"disable": cecp.AccountDisable, "enable-mfa": cecp.AccountEnableMFA,
 				"reset-password": cecp.AccountResetPassword, "revoke-sessions": cecp.AccountRevokeSigninSessions}
-			actionType, err := actionName("action", action, names, order)
-			if err != nil {
+			if _, err := actionName("action", action, names, order); err != nil {
 				return err
 			}
-			if err := wf.check(); err != nil {
-				return err
+			accounts := make([]any, len(args))
+			for i, email := range args {
+				accounts[i] = strings.TrimSpace(email)
 			}
-			var accts []cecp.AccountAction
-			seen := map[string]bool{}
-			for _, email := range args {
-				if k := strings.ToLower(strings.TrimSpace(email)); !seen[k] {
-					seen[k] = true
-					accts = append(accts, cecp.AccountAction{ActionType: actionType, AccountUserEmail: strings.TrimSpace(email)})
-				}
-			}
-			if err := cecp.ValidateAccountActions(accts); err != nil {
-				return cecpErr(err)
-			}
-			s, err := a.cecpClient(cmd, f)
-			if err != nil {
-				return err
-			}
-			size := batchSize(wf.batchSize, s.client)
-			batches, err := postBatches(cmd.Context(), a, len(accts), size, "accounts", &wf, func(ctx context.Context, lo, hi int) (cecp.BatchResult, error) {
-				return s.client.MitigateAccounts(ctx, accts[lo:hi])
-			})
-			if err != nil || !wf.wait {
-				return err
-			}
-			return a.waitAndReport(cmd.Context(), batches, &wf, s.client.AccountActionResultPages)
+			return a.runMitigation(cmd, f, mitigation{action: action, input: "accounts", actionName: "cecp.mitigate_accounts",
+				connection: f.connection, with: map[string]any{"action": strings.ReplaceAll(action, "-", "_")}, items: accounts, wait: wait, asJSON: asJSON})
 		},
 	}
-	cmd.Flags().StringVar(&action, "action", "", strings.Join(order, ", "))
-	wf.add(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&action, "action", "", strings.Join(order, ", "))
+	fs.BoolVar(&wait, "wait", false, "wait until every action has an outcome; exit 1 if any failed")
+	fs.BoolVar(&asJSON, "json", false, `print the run as {"run_id","status","output","steps"} on stdout`)
+	a.bindSettings(fs, clientSettings...)
 	return cmd
-}
-
-func batchSize(flag int, c *cecp.Client) int {
-	if flag > 0 {
-		return flag
-	}
-	return c.MaxBatch()
-}
-
-// postBatches posts n items in batches, printing each batch id as it is accepted (or, with --json, the batches
-// as a JSON array at the end; with --json --wait the ids go to stderr, since stdout gets the actions). On an
-// error it says which items went out, so nothing is lost or sent twice.
-func postBatches(ctx context.Context, a *app, n, size int, what string, wf *waitFlags,
-	post func(ctx context.Context, lo, hi int) (cecp.BatchResult, error)) ([]postedBatch, error) {
-	asJSON := wf.asJSON && !wf.wait
-	lines := a.stdout
-	if wf.asJSON && wf.wait {
-		lines = a.stderr
-	}
-	var batches []postedBatch
-	for lo := 0; lo < n; lo += size {
-		hi := min(lo+size, n)
-		res, err := post(ctx, lo, hi)
-		if err != nil {
-			if asJSON && len(batches) > 0 {
-				_ = writeJSON(a.stdout, batches)
-			}
-			var e *cecp.Error
-			switch {
-			case errors.As(err, &e) && e.MaybeApplied():
-				fmt.Fprintf(a.stderr, "parry: %s %d-%d of %d may have been applied: check `parry cecp mitigation-results --start now-1h` before sending them again\n", what, lo+1, hi, n)
-			case lo > 0:
-				fmt.Fprintf(a.stderr, "parry: %s 1-%d of %d were accepted; %s %d-%d were not sent\n", what, lo, n, what, lo+1, n)
-			}
-			return batches, cecpErr(err)
-		}
-		b := postedBatch{BatchID: res.BatchID, TraceID: res.TraceID, Count: hi - lo}
-		batches = append(batches, b)
-		if !asJSON {
-			fmt.Fprintf(lines, "%s\t%d %s\n", b.BatchID, b.Count, what)
-		}
-	}
-	if asJSON {
-		return batches, writeJSON(a.stdout, batches)
-	}
-	return batches, nil
-}
-
-// waitAndReport polls each batch until all its actions have an outcome, then prints them; it fails (exit 1)
-// when an action failed or the wait timed out.
-func (a *app) waitAndReport(ctx context.Context, batches []postedBatch, wf *waitFlags, pages func(cecp.ActionResultsQuery) *cecp.Pager[cecp.Action]) error {
-	deadline := time.Now().Add(wf.max)
-	results := map[string][]cecp.Action{}
-	pending := map[string]int{}
-	total := 0
-	for _, b := range batches {
-		pending[b.BatchID] = b.Count
-		total += b.Count
-	}
-	for len(pending) > 0 {
-		if time.Now().Add(wf.interval).After(deadline) {
-			return fmt.Errorf("gave up waiting after %s: %s", wf.max, progress(results, total))
-		}
-		t := time.NewTimer(wf.interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		for _, id := range slices.Sorted(maps.Keys(pending)) {
-			acts, err := pages(cecp.ActionResultsQuery{BatchID: id}).Collect(ctx)
-			if err != nil {
-				var e *cecp.Error
-				if errors.As(err, &e) && e.Transient() {
-					fmt.Fprintf(a.stderr, "parry: polling batch %s: %v (will retry)\n", id, err)
-					continue
-				}
-				return cecpErr(err)
-			}
-			results[id] = acts
-			if len(acts) >= pending[id] && allTerminal(acts) {
-				delete(pending, id)
-			}
-		}
-		fmt.Fprintf(a.stderr, "parry: %s\n", progress(results, total))
-	}
-	var all []cecp.Action
-	for _, b := range batches {
-		all = append(all, results[b.BatchID]...)
-	}
-	t := newTable(a.stdout, wf.asJSON, []string{"BATCH ID", "STATUS", "ACTION", "TARGET", "ERROR"}, func(x cecp.Action) []string {
-		return []string{x.BatchID, string(x.Status), x.ActionType, firstNonEmpty(x.Mailbox, x.AccountUserEmail), errorText(x)}
-	})
-	if !wf.asJSON {
-		fmt.Fprintln(a.stdout)
-	}
-	failed := 0
-	for _, x := range all {
-		if x.Status == cecp.StatusFailed {
-			failed++
-		}
-		if err := t.add(x); err != nil {
-			return err
-		}
-	}
-	if err := t.close(); err != nil {
-		return err
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d actions failed", failed, len(all))
-	}
-	return nil
-}
-
-func allTerminal(acts []cecp.Action) bool {
-	for _, x := range acts {
-		if !x.Status.Terminal() {
-			return false
-		}
-	}
-	return true
-}
-
-// progress summarises the actions seen so far: "3 of 10 actions done (Executing 7)".
-func progress(results map[string][]cecp.Action, total int) string {
-	done := 0
-	counts := map[string]int{}
-	for _, acts := range results {
-		for _, x := range acts {
-			if x.Status.Terminal() {
-				done++
-			} else {
-				counts[string(x.Status)]++
-			}
-		}
-	}
-	var parts []string
-	keys := slices.Collect(maps.Keys(counts))
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
-	}
-	s := fmt.Sprintf("%d of %d actions done", done, total)
-	if len(parts) > 0 {
-		s += " (" + strings.Join(parts, ", ") + ")"
-	}
-	return s
 }
 
 func errorText(x cecp.Action) string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/playbook"
+	"github.com/parry-soar/parry/internal/cecp"
 )
 
 const cliToken = "tok-cli-8c1f5e"
@@ -193,67 +198,116 @@ func TestCECPSweep(t *testing.T) {
 	}
 }
 
-// TestCECPSweepIntoMitigate is the pipeline of the issue: sweep --json | mitigate-mails --from -.
+// fakeRunsAPI is a parry API that records the run a command starts and answers that it ended with output.
+type fakeRunsAPI struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	starts []apitypes.StartRunRequest
+	output string
+}
+
+func newFakeRunsAPI(t *testing.T, output string) *fakeRunsAPI {
+	f := &fakeRunsAPI{output: output}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		run := apitypes.Run{ID: "run-cli-1", PlaybookName: "cli-mitigate-mails", Status: apitypes.RunSucceeded, Output: json.RawMessage(f.output)}
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/v1/runs":
+			var req apitypes.StartRunRequest
+			_ = json.NewDecoder(r.Body).Decode(&req)
+			f.mu.Lock()
+			f.starts = append(f.starts, req)
+			f.mu.Unlock()
+			run.Status = apitypes.RunRunning
+			w.WriteHeader(201)
+			_ = json.NewEncoder(w).Encode(run)
+		case r.Method == "GET" && r.URL.Path == "/v1/runs/run-cli-1":
+			_ = json.NewEncoder(w).Encode(apitypes.RunView{Run: run, Steps: []apitypes.Step{{ID: "mitigate", Kind: "action",
+				Action: "cecp.mitigate_mails", Status: apitypes.StepSucceeded}}, Waiting: []apitypes.Wait{}})
+		default:
+			w.WriteHeader(404)
+			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no such route"}}`))
+		}
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeRunsAPI) env() map[string]string {
+	return map[string]string{"PARRY_URL": f.srv.URL, "PARRY_TOKEN": "tok", "PARRY_DATA_DIR": os.TempDir()}
+}
+
+// TestCECPSweepIntoMitigate is the pipeline of the issue, sweep --json | mitigate-mails --from -: the mails go to
+// the server as a one-step run of cecp.mitigate_mails (batched with every run, never posted twice, audited),
+// whose playbook lints clean and gets the mails as they were swept.
 func TestCECPSweepIntoMitigate(t *testing.T) {
 	f := newFakeCECP(t)
 	swept, errOut, code := runCLI(t, f.env(), "", "cecp", "sweep", "--base-url", f.srv.URL, "--all", "--json")
 	if code != 0 {
 		t.Fatalf("sweep: exit %d: %s", code, errOut)
 	}
-	out, errOut, code := runCLI(t, f.env(), swept, "cecp", "mitigate-mails", "--base-url", f.srv.URL, "--action", "quarantine", "--from", "-", "--batch-size", "2")
-	if code != 0 {
+	api := newFakeRunsAPI(t, `{"result":{"batch_ids":["b-1"],"succeeded":0,"skipped":0,"failed":0,"pending":3}}`)
+	_, errOut, code = runCLI(t, api.env(), swept, "cecp", "mitigate-mails", "--connection", "prod", "--action", "quarantine", "--from", "-")
+	if code != 0 || !strings.Contains(errOut, "run run-cli-1 started: quarantine of 3 mails on connection prod") ||
+		!strings.Contains(errOut, "batches b-1: 0 succeeded, 0 skipped, 0 failed, 3 pending") {
 		t.Fatalf("mitigate: exit %d: %s", code, errOut)
 	}
-	if out != "batch-1\t2 mails\nbatch-2\t1 mails\n" || errOut != "" {
-		t.Errorf("stdout %q stderr %q", out, errOut)
+	req := api.starts[0]
+	p, diags := playbook.Load("cli.yaml", []byte(req.Source))
+	if p == nil {
+		t.Fatalf("the run's playbook does not compile: %v\n%s", diags, req.Source)
 	}
-	want := `[{"action_type":"MAIL_QUARANTINE","service":"exchange","account_provider":"office365","mailbox":"alice@contoso.example","mail_message_id":"\u003cm1@evil.example\u003e","mail_unique_id":"AAMk1","mail_message_delivery_time":"2026-01-02T00:51:01.000Z"},` +
-		`{"action_type":"MAIL_QUARANTINE","service":"exchange","account_provider":"office365","mailbox":"bob@contoso.example","mail_message_id":"\u003cm2@evil.example\u003e","mail_unique_id":"AAMk2","mail_message_delivery_time":"2026-01-02T00:51:02.000Z"}]`
-	if len(f.bodies) != 2 || f.bodies[0] != want {
-		t.Errorf("first batch\n%s\nwant\n%s", f.bodies[0], want)
+	a := p.Steps[0].Action
+	if a.Name != "cecp.mitigate_mails" || a.With["action"] != "quarantine" || a.With["connection"] != "prod" || a.With["wait"] != false {
+		t.Errorf("step %+v", a)
+	}
+	mails, _ := req.Inputs["mails"].([]any)
+	if len(mails) != 3 || mails[0].(map[string]any)["mail_unique_id"] != "AAMk1" {
+		t.Errorf("inputs %v", req.Inputs)
 	}
 }
 
 func TestCECPMitigateWait(t *testing.T) {
-	f := newFakeCECP(t)
-	f.failLast = true
+	api := newFakeRunsAPI(t, `{"result":{"batch_ids":["b-1"],"succeeded":1,"skipped":0,"failed":1,"pending":0}}`)
 	mails := `{"mailbox":"alice@contoso.example","mail_unique_id":"AAMk1","mail_message_id":"<m1@evil.example>"}
-{"mailbox":"bob@contoso.example","mail_unique_id":"AAMk2"}
-{"mailbox":"alice@contoso.example","mail_unique_id":"AAMk1","mail_message_id":"<m1@evil.example>"}`
-	out, errOut, code := runCLI(t, f.env(), mails, "cecp", "mitigate-mails", "--base-url", f.srv.URL, "--action", "delete", "--from", "-",
-		"--wait", "--poll-interval", "10ms")
-	if code != 1 {
+{"mailbox":"bob@contoso.example","mail_unique_id":"AAMk2"}`
+	_, errOut, code := runCLI(t, api.env(), mails, "cecp", "mitigate-mails", "--action", "delete", "--from", "-", "--wait")
+	if code != 1 || !strings.Contains(errOut, "parry: 1 of the 2 actions failed") {
 		t.Fatalf("exit %d, want 1 (an action failed): %s", code, errOut)
 	}
-	wantOut := "batch-1\t2 mails\n\n" +
-		"BATCH ID  STATUS   ACTION       TARGET                 ERROR\n" +
-		"batch-1   Success  MAIL_DELETE  alice@contoso.example  -\n" +
-		"batch-1   Failed   MAIL_DELETE  bob@contoso.example    -999 The action for these mails failed.\n"
-	if out != wantOut {
-		t.Errorf("stdout\n%s\nwant\n%s", out, wantOut)
+	if w := api.starts[0].Source; !strings.Contains(w, `"wait":true`) || strings.Contains(w, `"connection"`) {
+		t.Errorf("with --wait and no --connection: %s", w)
 	}
-	wantErr := "parry: 0 of 2 actions done (Executing 2)\nparry: 2 of 2 actions done\nparry: 1 of 2 actions failed\n"
-	if errOut != wantErr {
-		t.Errorf("stderr\n%s\nwant\n%s", errOut, wantErr)
-	}
-
-	f.failLast = false
-	out, errOut, code = runCLI(t, f.env(), "", "cecp", "mitigate-accounts", "--base-url", f.srv.URL, "--action", "revoke-sessions",
-		"alice@contoso.example", "bob@contoso.example", "--wait", "--poll-interval", "10ms", "--json")
+	api.output = `{"result":{"batch_ids":["b-2"],"succeeded":2,"skipped":0,"failed":0,"pending":0}}`
+	out, errOut, code := runCLI(t, api.env(), "", "cecp", "mitigate-accounts", "--action", "revoke-sessions",
+		"alice@contoso.example", "bob@contoso.example", "--wait", "--json")
 	if code != 0 {
 		t.Fatalf("accounts: exit %d: %s", code, errOut)
 	}
-	var acts []map[string]any
-	if err := json.Unmarshal([]byte(out), &acts); err != nil || len(acts) != 2 || acts[0]["status"] != "Success" ||
-		acts[1]["account_user_email"] != "bob@contoso.example" || acts[0]["action_type"] != "ACCOUNT_REVOKE_SIGNIN_SESSIONS" {
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res["run_id"] != "run-cli-1" || res["status"] != "succeeded" {
 		t.Errorf("accounts --json:\n%s", out)
+	}
+	p, _ := playbook.Load("cli.yaml", []byte(api.starts[1].Source))
+	if p == nil || p.Steps[0].Action.Name != "cecp.mitigate_accounts" || p.Steps[0].Action.With["action"] != "revoke_sessions" {
+		t.Errorf("accounts run: %s", api.starts[1].Source)
+	}
+	// Straight to a tenant is refused: the CLI never spends the quota outside the broker.
+	if _, errOut, code := runCLI(t, api.env(), "", "cecp", "mitigate-accounts", "--base-url", "http://x", "--action", "disable", "a@b.example"); code != 2 ||
+		!strings.Contains(errOut, "mitigations go through parry's server") {
+		t.Errorf("--base-url: %d %s", code, errOut)
 	}
 }
 
 func TestCECPMitigationResults(t *testing.T) {
 	f := newFakeCECP(t)
-	if _, errOut, code := runCLI(t, f.env(), "", "cecp", "mitigate-accounts", "--base-url", f.srv.URL, "--action", "disable", "alice@contoso.example"); code != 0 {
-		t.Fatal(errOut)
+	c, err := cecp.New(cecp.Options{BaseURL: f.srv.URL, Token: cecp.StaticToken(cliToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MitigateAccounts(context.Background(), []cecp.AccountAction{{ActionType: cecp.AccountDisable, Service: "exchange",
+		AccountProvider: "office365", AccountUserEmail: "alice@contoso.example"}}); err != nil {
+		t.Fatal(err)
 	}
 	out, errOut, code := runCLI(t, f.env(), "", "cecp", "mitigation-results", "--base-url", f.srv.URL, "--accounts", "--batch-id", "batch-1")
 	if code != 0 {
@@ -391,8 +445,6 @@ func TestCECPErrors(t *testing.T) {
 			"parry: invalid argument \"yesterday\" for \"--start\" flag: \"yesterday\" is not a time: use RFC 3339 (2026-01-02T03:04:05Z), a date (2026-01-02), now or now-DURATION\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"bad action", f.env(), []string{"cecp", "mitigate-mails", "--base-url", f.srv.URL, "--action", "delet", "--from", "-"}, 2,
 			"parry: --action \"delet\" is not one of delete, quarantine, restore (did you mean \"delete\"?)\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
-		{"restore needs quarantine events", f.env(), []string{"cecp", "mitigate-mails", "--base-url", f.srv.URL, "--action", "restore", "--from", "-"}, 2,
-			"parry: invalid mail mitigation batch: mail 1: MAIL_RESTORE needs detection_time and mail_log_id (from a quarantine event)\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"empty input", f.env(), []string{"cecp", "mitigate-mails", "--base-url", f.srv.URL, "--action", "delete", "--from", os.DevNull}, 2,
 			"parry: " + os.DevNull + " holds no mails\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"accounts need emails", f.env(), []string{"cecp", "mitigate-accounts", "--base-url", f.srv.URL, "--action", "disable"}, 2,

@@ -543,3 +543,50 @@ func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campai
 		t.Fatalf("replay of the decrypted export: %d %s", code, errOut)
 	}
 }
+
+// TestCLIMitigationGoesThroughTheBroker: `parry cecp mitigate-mails` is a one-step run on the server: the mails
+// are quarantined once each, through the connection's broker, and the audit trail names the run.
+func TestCLIMitigationGoesThroughTheBroker(t *testing.T) {
+	rs := newRealStack(t, cecpsim.Options{})
+	rs.startWorker(t)
+	c := rs.campaign(t, "phishing")
+	ids, before := rs.campaignMails(t, c)
+	all, err := rs.sim.Mails("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, m := range all {
+		if ids[m.MailUniqueID] && before[m.MailUniqueID] != "quarantined" {
+			b, _ := json.Marshal(map[string]string{"mailbox": m.Mailbox, "mail_unique_id": m.MailUniqueID, "mail_message_id": m.MailMessageID})
+			lines = append(lines, string(b))
+		}
+	}
+	file := writeFile(t, "mails.ndjson", strings.Join(lines, "\n"))
+	out, errOut, code := rs.parry("cecp", "mitigate-mails", "--connection", "sim", "--action", "quarantine", "--from", file, "--wait", "--json")
+	var res runJSONResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res.Status != "succeeded" {
+		t.Fatalf("mitigate-mails: %d %s\n%s\n%s", code, out, errOut, rs.logs.String())
+	}
+	applied := map[string]int{}
+	for _, a := range rs.sim.Applied() {
+		applied[a.MailUniqueID]++
+	}
+	for _, l := range lines {
+		var m map[string]string
+		json.Unmarshal([]byte(l), &m)
+		if applied[m["mail_unique_id"]] != 1 {
+			t.Errorf("mail %s applied %d times", m["mail_unique_id"], applied[m["mail_unique_id"]])
+		}
+	}
+	evs, _ := rs.st.ListAudit(context.Background(), store.AuditQuery{RunID: res.RunID})
+	accepted := 0
+	for _, e := range evs {
+		if e.Action == "cecp.mitigate_mails" && e.Outcome == "accepted" && e.Actor == "run:"+res.RunID {
+			accepted += e.Targets
+		}
+	}
+	if accepted != len(lines) {
+		t.Errorf("the audit trail of run %s accounts for %d of the %d mails: %+v", res.RunID, accepted, len(lines), evs)
+	}
+}
