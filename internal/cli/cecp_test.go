@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
-	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/cecp"
+	"github.com/parry-soar/parry/internal/playbook"
 )
 
 const cliToken = "tok-cli-8c1f5e"
