@@ -24,5 +24,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newPlaybookCmd(),
 		a.newIncidentCmd(),
 		a.newPayloadKeyCmd(),
+		a.newBenchCmd(),
 	}
 }

@@ -36,11 +36,16 @@ var requiredTables = []string{
 // the process (schema setup, namespace registration, the server) must use the same
 // configuration: the plugin keeps one shared connection per distinct DSN for the
 // life of the process and never closes it.
+//
+// The journal is a write-ahead log synced at checkpoints (synchronous=NORMAL): every committed transaction
+// survives the process being killed, which is what parry dev promises; only a power cut can lose the last
+// ones. The default (a rollback journal synced on every commit) spends an fsync on every workflow task, which
+// made a storm of runs wait on the disk rather than on anything they do.
 func sqlConfig(path string) *config.SQL {
 	return &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		DatabaseName:      path,
-		ConnectAttributes: map[string]string{"mode": "rwc"},
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "NORMAL", "busy_timeout": "10000"},
 	}
 }
 
@@ -107,7 +112,11 @@ func createDatabase(path string) error {
 	if err := checkDatabasePath(tmpPath); err != nil {
 		return err
 	}
-	if err := sqliteschema.SetupSchema(sqlConfig(tmpPath)); err != nil {
+	// The schema is written with a rollback journal: the file is complete on its own when it is renamed into
+	// place (a write-ahead log would stay behind under the temporary name).
+	setup := sqlConfig(tmpPath)
+	setup.ConnectAttributes = map[string]string{"mode": "rwc"}
+	if err := sqliteschema.SetupSchema(setup); err != nil {
 		_ = os.Remove(tmpPath)
 		return fmt.Errorf("creating temporal database %s: %w", path, describeSQLiteError(path, err))
 	}

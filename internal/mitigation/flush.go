@@ -35,10 +35,12 @@ type flusher struct {
 	backoff    time.Duration
 	lastError  string
 	pollDelay  time.Duration
-	nextPoll   time.Time
-	// What the last flush left waiting: the items of the partial batch, and when it goes.
+	lastPoll   time.Time
+	// What the last flush left waiting: the items of the partial batch, and when it goes; queued counts every
+	// item still queued.
 	fill    int
 	flushIn time.Duration
+	queued  int
 }
 
 // turn takes (or renews) the flusher's lease and, with it, does one round. It returns how soon the next round
@@ -123,7 +125,7 @@ func (f *flusher) flush(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.fill, f.flushIn = 0, 0
+	f.fill, f.flushIn, f.queued = 0, 0, 0
 	wake := or(f.s.MaxCheck, DefaultMaxCheck)
 	var types []string
 	groups := map[string][]store.MitigationItem{}
@@ -136,17 +138,24 @@ func (f *flusher) flush(ctx context.Context) (time.Duration, error) {
 	for _, typ := range types {
 		group := groups[typ]
 		for len(group) > 0 {
-			oldest := group[0].EnqueuedAt
+			oldest, newest := group[0].EnqueuedAt, group[0].EnqueuedAt
 			for _, it := range group {
 				if it.EnqueuedAt.Before(oldest) {
 					oldest = it.EnqueuedAt
 				}
+				if it.EnqueuedAt.After(newest) {
+					newest = it.EnqueuedAt
+				}
 			}
-			due := oldest.Add(linger).Sub(f.s.now())
+			// A partial batch goes once no item has joined it for the linger (a storm still arriving keeps
+			// filling it), or once its oldest item has waited maxLingers lingers.
+			now := f.s.now()
+			due := min(newest.Add(linger).Sub(now), oldest.Add(maxLingers*linger).Sub(now))
 			if len(group) < size && due > 0 {
 				if f.fill == 0 {
 					f.fill, f.flushIn = len(group), due
 				}
+				f.queued += len(group)
 				wake = min(wake, due)
 				break
 			}
@@ -189,10 +198,6 @@ func (f *flusher) post(ctx context.Context, actionType string, items []store.Mit
 		}
 		f.audit(rctx, postID, actionType, OutcomeAccepted, []string{res.BatchID, res.TraceID}, nil)
 		f.s.logger().Info("batch accepted", "connection", f.conn.Name, "kind", f.kind, "items", len(items), "batch_id", res.BatchID)
-		f.pollDelay = or(f.s.PollInterval, DefaultPollInterval)
-		if next := now.Add(f.pollDelay); f.nextPoll.IsZero() || next.Before(f.nextPoll) {
-			f.nextPoll = next
-		}
 		return nil
 	}
 	var ve *cecp.ValidationError
@@ -297,22 +302,57 @@ func (f *flusher) settle(ctx context.Context) error {
 	return nil
 }
 
-// poll reads the outcomes of every outstanding item of the connection with one time-window query.
+// poll reads the outcomes of every outstanding item of the connection with one time-window query. The first
+// poll waits PollInterval after the latest POST (a poll while batches are still going out finds them
+// unfinished and spends a request of the quota on nothing), and while items are still queued, polls come at
+// most every MaxPollInterval; polls that find nothing new back off up to MaxPollInterval.
 func (f *flusher) poll(ctx context.Context) (time.Duration, error) {
-	now := f.s.now()
-	if now.Before(f.nextPoll) {
-		return f.nextPoll.Sub(now), nil
-	}
 	items, err := f.s.Store.OutstandingMitigations(ctx, f.conn.Name, f.kind)
 	if err != nil || len(items) == 0 {
 		return or(f.s.MaxCheck, DefaultMaxCheck), err
 	}
-	since := now
+	now := f.s.now()
+	since, latest := now, time.Time{}
 	for _, it := range items {
-		if it.PostedAt != nil && it.PostedAt.Before(since) {
+		if it.PostedAt == nil {
+			continue
+		}
+		if it.PostedAt.Before(since) {
 			since = *it.PostedAt
 		}
+		if it.PostedAt.After(latest) {
+			latest = *it.PostedAt
+		}
 	}
+	interval := or(f.s.PollInterval, DefaultPollInterval)
+	due := latest.Add(interval)
+	if f.lastPoll.IsZero() {
+		// Taking the flush over: poll no sooner than the flusher before would have.
+		if f.lastPoll, f.pollDelay, err = f.s.Store.FlusherPoll(ctx, f.conn.Name, f.kind); err != nil {
+			return 0, err
+		}
+	}
+	if !f.lastPoll.IsZero() {
+		if next := f.lastPoll.Add(f.pollDelay); next.After(due) {
+			due = next
+		}
+	}
+	// While items are still arriving, every request of the quota should carry them: outcomes are read at
+	// most once every MaxPollInterval until the queue is empty.
+	if f.queued > 0 {
+		storm := since.Add(or(f.s.MaxPollInterval, DefaultMaxPollInterval))
+		if !f.lastPoll.IsZero() {
+			storm = f.lastPoll.Add(or(f.s.MaxPollInterval, DefaultMaxPollInterval))
+		}
+		if storm.After(due) {
+			due = storm
+		}
+	}
+	if now.Before(due) {
+		return due.Sub(now), nil
+	}
+	f.s.logger().Debug("polling outcomes", "connection", f.conn.Name, "holder", f.holder, "outstanding", len(items),
+		"queued", f.queued, "last_poll", f.lastPoll, "delay", f.pollDelay)
 	acts, err := f.window(ctx, since)
 	if err != nil {
 		return 0, err
@@ -358,11 +398,14 @@ func (f *flusher) poll(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	if changed || f.pollDelay == 0 {
-		f.pollDelay = or(f.s.PollInterval, DefaultPollInterval)
+		f.pollDelay = interval
 	} else {
 		f.pollDelay = min(2*f.pollDelay, or(f.s.MaxPollInterval, DefaultMaxPollInterval))
 	}
-	f.nextPoll = f.s.now().Add(f.pollDelay)
+	f.lastPoll = f.s.now()
+	if err := f.s.Store.SetFlusherPoll(ctx, f.conn.Name, f.kind, f.lastPoll, f.pollDelay); err != nil {
+		return 0, err
+	}
 	return f.pollDelay, nil
 }
 

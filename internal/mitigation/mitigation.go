@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parry-soar/parry/internal/cecp"
@@ -52,9 +54,12 @@ type Store interface {
 	OutstandingMitigations(ctx context.Context, connection, kind string) ([]store.MitigationItem, error)
 	RecordMitigationOutcomes(ctx context.Context, outs []store.MitigationOutcome) error
 	PostRequesters(ctx context.Context, postID int64) ([]store.Requester, error)
+	FlusherPoll(ctx context.Context, connection, kind string) (time.Time, time.Duration, error)
+	SetFlusherPoll(ctx context.Context, connection, kind string, at time.Time, delay time.Duration) error
 	TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
 	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+	MitigationQueues(ctx context.Context) ([]store.MitigationQueueStats, error)
 }
 
 // Vendor is a connection's CECP client (*cecp.Client is one). Its limiter decides every request's quota slot.
@@ -85,13 +90,15 @@ type Connection struct {
 // Defaults of the Service's tuning fields.
 const (
 	DefaultLinger          = 2 * time.Second
-	DefaultPollInterval    = 2 * time.Second
-	DefaultMaxPollInterval = 30 * time.Second
+	DefaultPollInterval    = 10 * time.Second
+	DefaultMaxPollInterval = time.Minute
 	DefaultCheckInterval   = time.Second
 	DefaultMaxCheck        = 5 * time.Second
 	DefaultLeaseTTL        = 2 * time.Minute
 	DefaultReuseFor        = 24 * time.Hour
 	DefaultBackoff         = time.Second
+	// maxLingers bounds how many lingers the oldest item of a partial batch waits while others keep joining.
+	maxLingers = 5
 	// lookupSkew widens a results window before the first POST: the vendor's clock may lag parry's.
 	lookupSkew = 5 * time.Minute
 	// lookupMax bounds the actions one window query reads.
@@ -108,8 +115,8 @@ type Service struct {
 	Metrics *Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// PollInterval is the first wait between result polls of a connection, doubling up to MaxPollInterval
-	// while nothing changes.
+	// PollInterval is how long after the latest POST a connection's outcomes are first read, and the wait
+	// between polls, doubling up to MaxPollInterval while nothing changes.
 	PollInterval, MaxPollInterval time.Duration
 	// CheckInterval is how often a waiting step looks at its items (doubling to MaxCheck while nothing
 	// changes); it is also how soon a waiting step takes over the flush when the flusher is gone.
@@ -121,6 +128,13 @@ type Service struct {
 	ReuseFor time.Duration
 	// Sleep waits d or until ctx ends (tests replace it); a real timer when nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	running atomic.Bool
+	mu      sync.Mutex
+	conns   map[string]Connection // every (connection, kind) a step of this process mitigated on
+	daemon  map[string]*flusher   // the broker loop's flushers (only Run touches them)
+	views   map[string]flusherView
+	kick    chan struct{}
 }
 
 // Item is one mail or account of a request; Key identifies it (lower-cased mailbox and ids, or the account).
@@ -240,11 +254,13 @@ func (s *Service) Mitigate(ctx context.Context, conn Connection, req Request, re
 		}
 		return Result{}, err
 	}
+	key := conn.Name + "\x00" + req.Kind
+	s.register(key, conn, req.Kind)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	f := &flusher{s: s, conn: conn, kind: req.Kind, lease: LeaseName(conn.Name, req.Kind),
+	own := &flusher{s: s, conn: conn, kind: req.Kind, lease: LeaseName(conn.Name, req.Kind),
 		holder: fmt.Sprintf("%s/%s#%d/%s", req.RunID, req.Step, req.Attempt, hex.EncodeToString(b[:]))}
-	defer f.release(ctx)
+	defer own.release(ctx)
 	check := or(s.CheckInterval, DefaultCheckInterval)
 	var last Progress
 	for {
@@ -256,35 +272,178 @@ func (s *Service) Mitigate(ctx context.Context, conn Connection, req Request, re
 		if done, err := finished(items, req); done || err != nil {
 			return summarize(items), err
 		}
-		wake, err := f.turn(ctx)
-		if err != nil {
-			return Result{}, err
+		// The process's broker loop (Run) flushes when it runs; otherwise this step takes its turn itself.
+		wait := check
+		var view flusherView
+		if s.running.Load() {
+			if own.leader {
+				// The broker loop started meanwhile: it takes the flush over.
+				own.release(ctx)
+				own.leader = false
+			}
+			view = s.view(key)
+		} else {
+			wake, err := own.turn(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			view = own.viewOf()
+			if own.leader {
+				wait = min(wake, check)
+			}
 		}
-		p.Flusher = f.leader
-		if f.leader {
-			p.BatchFill, p.BatchSize, p.FlushIn, p.LastError = f.fill, or(conn.BatchSize, cecp.DefaultMaxBatch), f.flushIn, f.lastError
+		p.Flusher = view.leader
+		if view.leader {
+			p.BatchFill, p.BatchSize, p.FlushIn, p.LastError = view.fill, or(conn.BatchSize, cecp.DefaultMaxBatch), view.flushIn, view.lastError
 		}
 		if report != nil && p != last {
 			report(p)
 		}
 		if p != last {
 			check = or(s.CheckInterval, DefaultCheckInterval)
-		}
-		last = p
-		wait := check
-		if f.leader {
-			wait = min(wake, check)
-		} else {
+		} else if !view.leader || s.running.Load() {
 			check = min(check*2, or(s.MaxCheck, DefaultMaxCheck))
 		}
+		last = p
 		if err := s.sleep(ctx, max(wait, 10*time.Millisecond)); err != nil {
-			if f.lastError != "" {
+			if view.lastError != "" {
 				return Result{}, fmt.Errorf("waiting for %d %s on connection %q (%d posted, %d done): %w (the vendor last failed with: %s)",
-					p.Total, req.Kind, conn.Name, p.Out, p.Done, err, f.lastError)
+					p.Total, req.Kind, conn.Name, p.Out, p.Done, err, view.lastError)
 			}
 			return Result{}, err
 		}
 	}
+}
+
+// flusherView is what a waiting step reports of the flusher of its connection.
+type flusherView struct {
+	leader    bool
+	fill      int
+	flushIn   time.Duration
+	lastError string
+}
+
+func (f *flusher) viewOf() flusherView {
+	return flusherView{leader: f.leader, fill: f.fill, flushIn: f.flushIn, lastError: f.lastError}
+}
+
+// register remembers a connection a step mitigates on, so the broker loop flushes it, and wakes the loop.
+func (s *Service) register(key string, conn Connection, kind string) {
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns, s.daemon, s.views = map[string]Connection{}, map[string]*flusher{}, map[string]flusherView{}
+		s.kick = make(chan struct{}, 1)
+	}
+	s.conns[key] = conn
+	kick := s.kick
+	s.mu.Unlock()
+	select {
+	case kick <- struct{}{}:
+	default:
+	}
+}
+
+// view is the broker loop's flusher of a connection, as a waiting step sees it.
+func (s *Service) view(key string) flusherView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.views[key]
+}
+
+// Run is the broker loop of a worker process: it flushes every connection a step of this process has
+// mitigated on, whenever it holds the connection's lease, for as long as the connection has items queued or
+// out; the steps themselves only wait for their items. Whichever process holds a connection's lease flushes
+// it, so the loop runs in every worker. It returns when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	s.running.Store(true)
+	defer s.running.Store(false)
+	s.register("", Connection{}, "") // set up
+	s.mu.Lock()
+	delete(s.conns, "")
+	kick := s.kick
+	s.mu.Unlock()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	holder := "broker/" + hex.EncodeToString(b[:])
+	defer func() {
+		s.mu.Lock()
+		fs := make([]*flusher, 0, len(s.daemon))
+		for _, f := range s.daemon {
+			fs = append(fs, f)
+		}
+		s.mu.Unlock()
+		for _, f := range fs {
+			f.release(ctx)
+		}
+	}()
+	for {
+		wake := or(s.CheckInterval, DefaultCheckInterval)
+		work, err := s.work(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger().Warn("reading the mitigation queues", "error", err)
+		}
+		s.mu.Lock()
+		keys := make([]string, 0, len(s.conns))
+		for k := range s.conns {
+			keys = append(keys, k)
+		}
+		s.mu.Unlock()
+		slices.Sort(keys)
+		for _, key := range keys {
+			s.mu.Lock()
+			conn := s.conns[key]
+			f := s.daemon[key]
+			if f == nil {
+				_, kind, _ := strings.Cut(key, "\x00")
+				f = &flusher{s: s, kind: kind, lease: LeaseName(conn.Name, kind), holder: holder}
+				s.daemon[key] = f
+			}
+			s.mu.Unlock()
+			f.conn = conn // the latest the steps registered (only this loop touches f)
+			if !work[key] {
+				f.release(ctx)
+				f.leader = false
+				s.mu.Lock()
+				s.views[key] = flusherView{}
+				s.mu.Unlock()
+				continue
+			}
+			w, err := f.turn(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.logger().Warn("flushing mitigations", "connection", conn.Name, "kind", f.kind, "error", err)
+			}
+			if f.leader {
+				wake = min(wake, w)
+			}
+			s.mu.Lock()
+			s.views[key] = f.viewOf()
+			s.mu.Unlock()
+		}
+		t := time.NewTimer(max(wake, 10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// work says which (connection, kind) have items queued or out.
+func (s *Service) work(ctx context.Context) (map[string]bool, error) {
+	qs, err := s.Store.MitigationQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, q := range qs {
+		if q.Queued+q.Out > 0 {
+			out[q.Connection+"\x00"+q.Kind] = true
+		}
+	}
+	return out, nil
 }
 
 // itemPayload is what the vendor is sent for the item.

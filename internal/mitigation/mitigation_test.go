@@ -409,3 +409,39 @@ func TestNoWaitThenWait(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokerLoop: with the process's broker loop running, the waiting steps only wait; the loop packs their
+// mails into full batches, reads the outcomes with one window query, and stops flushing when nothing is left.
+func TestBrokerLoop(t *testing.T) {
+	each(t, func(t *testing.T, newFixture func(int, time.Duration) *fixture) {
+		f := newFixture(10, time.Hour)
+		items := f.mails(t, 30, cecp.MailQuarantine)
+		ctx, cancel := context.WithCancel(context.Background())
+		loop := make(chan error, 1)
+		go func() { loop <- f.svc.Run(ctx) }()
+		for i, it := range items {
+			enqueue(t, f, request(fmt.Sprintf("run-%02d", i), it))
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(items))
+		for i, it := range items {
+			wg.Go(func() { _, errs[i] = f.svc.Mitigate(ctx, f.conn, request(fmt.Sprintf("run-%02d", i), it), nil) })
+		}
+		wg.Wait()
+		cancel()
+		if err := <-loop; err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.rec.count("POST /v1/mitigation/mails"); got != 3 {
+			t.Errorf("%d POSTs, want 3", got)
+		}
+		if got := f.rec.count("GET /v1/mitigation/mails by window"); got != 1 {
+			t.Errorf("%d window queries, want 1", got)
+		}
+	})
+}

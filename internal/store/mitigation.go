@@ -535,3 +535,30 @@ func (s *Store) MitigationQueues(ctx context.Context) ([]MitigationQueueStats, e
 	}
 	return slices.Clip(out), nil
 }
+
+// FlusherPoll returns when a connection's flusher last read outcomes and the wait it set for the next read
+// (zero before the first).
+func (s *Store) FlusherPoll(ctx context.Context, connection, kind string) (time.Time, time.Duration, error) {
+	var at time.Time
+	var ms int64
+	err := s.Pool.QueryRow(ctx, `SELECT last_poll_at, poll_delay FROM mitigation_flushers WHERE connection = $1 AND kind = $2`,
+		connection, kind).Scan(&at, &ms)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, 0, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("reading the flusher of %s: %w", connection, err)
+	}
+	return at, time.Duration(ms) * time.Millisecond, nil
+}
+
+// SetFlusherPoll records a read of outcomes and the wait before the next.
+func (s *Store) SetFlusherPoll(ctx context.Context, connection, kind string, at time.Time, delay time.Duration) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO mitigation_flushers (connection, kind, last_poll_at, poll_delay) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (connection, kind) DO UPDATE SET last_poll_at = excluded.last_poll_at, poll_delay = excluded.poll_delay`,
+		connection, kind, at, delay.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("recording the flusher of %s: %w", connection, err)
+	}
+	return nil
+}

@@ -62,6 +62,8 @@ type Worker struct {
 	// fatal receives the error the SDK reports when the worker cannot go on (the namespace is gone, the
 	// credentials were revoked).
 	fatal chan error
+	// broker is the mitigation broker whose loop runs while the worker serves.
+	broker *mitigation.Service
 }
 
 // New builds a worker on c that serves opts.TaskQueue.
@@ -96,7 +98,7 @@ func New(c client.Client, opts Options) (*Worker, error) {
 			return nil, fmt.Errorf("building the worker: %w", err)
 		}
 	}
-	return &Worker{Worker: w, fatal: fatal}, nil
+	return &Worker{Worker: w, fatal: fatal, broker: opts.Activities.Mitigation}, nil
 }
 
 // Serve starts the worker and runs it until ctx ends, then stops it: it stops polling, and activities in
@@ -105,6 +107,13 @@ func New(c client.Client, opts Options) (*Worker, error) {
 func (w *Worker) Serve(ctx context.Context) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting the worker: %w", err)
+	}
+	// The mitigation broker's loop flushes the connections this worker's steps mitigate on.
+	if w.broker != nil {
+		bctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = w.broker.Run(bctx) }()
+		defer func() { stop(); <-done }()
 	}
 	var err error
 	select {
@@ -177,5 +186,9 @@ func WorkerOptions(cfg config.WorkerConfig) sdkworker.Options {
 		// Activities in flight get this long to finish on Stop; a mitigation that is cut off resumes from its
 		// ledger on the next worker.
 		WorkerStopTimeout: stopTimeout,
+		// A storm of incidents is many short workflow tasks and activities at once: more pollers than the SDK's
+		// two keep them from queueing behind each other's long polls.
+		MaxConcurrentWorkflowTaskPollers: 4,
+		MaxConcurrentActivityTaskPollers: 4,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/parry-soar/parry/internal/store"
 )
@@ -25,11 +26,12 @@ type mitState struct {
 	requests                    []mitRequest
 	posts                       map[int64]*store.MitigationPost
 	audit                       []store.AuditEvent
+	polls                       map[[2]string]flusherPoll
 }
 
 func (s *Store) mit() *mitState {
 	if s.mitigation == nil {
-		s.mitigation = &mitState{items: map[int64]*store.MitigationItem{}, retired: map[int64]bool{}, awaited: map[int64]bool{}, posts: map[int64]*store.MitigationPost{}}
+		s.mitigation = &mitState{items: map[int64]*store.MitigationItem{}, retired: map[int64]bool{}, awaited: map[int64]bool{}, polls: map[[2]string]flusherPoll{}, posts: map[int64]*store.MitigationPost{}}
 	}
 	return s.mitigation
 }
@@ -377,4 +379,25 @@ func (s *Store) Audit() []store.AuditEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.mit().audit)
+}
+
+// FlusherPoll returns a flusher's last read of outcomes.
+func (s *Store) FlusherPoll(ctx context.Context, connection, kind string) (time.Time, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mit().polls[[2]string{connection, kind}]
+	return p.at, p.delay, nil
+}
+
+// SetFlusherPoll records a read of outcomes.
+func (s *Store) SetFlusherPoll(ctx context.Context, connection, kind string, at time.Time, delay time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mit().polls[[2]string{connection, kind}] = flusherPoll{at: at, delay: delay}
+	return nil
+}
+
+type flusherPoll struct {
+	at    time.Time
+	delay time.Duration
 }

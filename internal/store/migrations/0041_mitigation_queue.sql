@@ -62,3 +62,13 @@ CREATE TABLE mitigation_posts (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX mitigation_posts_sending ON mitigation_posts (connection, kind) WHERE state = 'sending';
+
+-- The flusher of each (connection, kind) keeps when it last read outcomes and how long it waits before the
+-- next read, so a waiting step that takes the flush over polls no sooner than the one before it would have.
+CREATE TABLE mitigation_flushers (
+    connection   text        NOT NULL,
+    kind         text        NOT NULL,
+    last_poll_at timestamptz NOT NULL,
+    poll_delay   bigint      NOT NULL, -- milliseconds
+    PRIMARY KEY (connection, kind)
+);
