@@ -378,8 +378,11 @@ func TestParallelFailureCancelsSiblings(t *testing.T) {
 	}
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, parallelPB)})
 	msg, f := failureOf(t, err)
-	if msg != "step contain failed: VendorAuth: branch quarantine: step quarantine failed: no permission" {
+	if msg != "step contain.quarantine failed: VendorAuth: no permission" {
 		t.Fatalf("got %q", msg)
+	}
+	if f.Step != "quarantine" || f.Path != "contain.quarantine" {
+		t.Fatalf("failure at %s (%s), want quarantine (contain.quarantine)", f.Step, f.Path)
 	}
 	if st := f.Steps["block_more"].Status; st != "" && st != StatusCancelled {
 		t.Fatalf("block_more ran after the sibling failed: %+v", f.Steps["block_more"])
@@ -515,7 +518,7 @@ inputs:
 
 	h = newHarness(t)
 	_, err = h.run(Input{RunID: "r1", Plan: compilePlan(t, loops), Limits: Limits{MaxStepExecutions: 3}})
-	if msg, _ := failureOf(t, err); !strings.HasPrefix(msg, "step disable failed: LimitExceeded: item 3: this run executed more than 3 steps") {
+	if msg, _ := failureOf(t, err); !strings.HasPrefix(msg, "step disable#3 failed: LimitExceeded: this run executed more than 3 steps") {
 		t.Fatalf("execution bound: %q", msg)
 	}
 }

@@ -42,7 +42,7 @@ func runType() expression.Type {
 }
 
 func errorType() expression.Type {
-	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
+	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String, "path": expression.String})
 }
 
 func approvalOutputType() expression.Type {

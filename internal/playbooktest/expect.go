@@ -80,6 +80,9 @@ func (cr *caseRun) checkStatus(o *outcome, ex *expectations) {
 		if e.step != "" && o.err.Step != e.step {
 			cr.failf(e.line, "error.step: got %s, want %s", orNone(o.err.Step), e.step)
 		}
+		if e.path != "" && o.err.Path != e.path {
+			cr.failf(e.line, "error.path: got %s, want %s", orNone(o.err.Path), e.path)
+		}
 		if e.typ != "" && o.err.Type != e.typ {
 			cr.failf(e.line, "error.type: got %s, want %s (%s)", o.err.Type, e.typ, o.err.Message)
 		}
@@ -105,7 +108,7 @@ func assertScope(o *outcome) expression.Scope {
 	for id, rec := range o.steps {
 		m := map[string]any{"status": rec.Status, "output": rec.Output, "error": nil, "started_at": nil, "finished_at": nil, "attempts": int64(rec.Attempts)}
 		if rec.Error != nil {
-			m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step}
+			m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step, "path": rec.Error.Path}
 		}
 		if rec.StartedAt != nil {
 			m["started_at"] = rec.StartedAt.UTC().Format(time.RFC3339Nano)
@@ -122,7 +125,7 @@ func assertScope(o *outcome) expression.Scope {
 	}
 	scope[scopeError] = nil
 	if o.err != nil {
-		scope[scopeError] = map[string]any{"type": o.err.Type, "message": o.err.Message, "step": o.err.Step}
+		scope[scopeError] = map[string]any{"type": o.err.Type, "message": o.err.Message, "step": o.err.Step, "path": o.err.Path}
 	}
 	scope[scopeStatus] = o.status
 	return scope

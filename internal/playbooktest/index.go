@@ -195,7 +195,7 @@ const (
 )
 
 func errorType() expression.Type {
-	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
+	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String, "path": expression.String})
 }
 
 // baseID strips a for_each item's #N.

@@ -571,6 +571,9 @@ func (ld *loader) expectError(m yamlnode.Map, line int) *errorExpect {
 		}
 		e.step = sn.Value
 	}
+	if pn := m.Get("path"); ld.d.OK(pn) {
+		e.path = pn.Value
+	}
 	if tn := m.Get("type"); ld.d.OK(tn) {
 		e.typ = tn.Value
 	}

@@ -106,8 +106,8 @@ type expectations struct {
 }
 
 type errorExpect struct {
-	step, typ, message string
-	line               int
+	step, path, typ, message string
+	line                     int
 }
 
 type stepExpect struct {

@@ -334,7 +334,7 @@ func (cr *caseRun) outcome() (*outcome, error) {
 				return nil, err
 			}
 			o.steps = f.Steps
-			o.err = &workflows.StepError{Step: f.Step, Type: f.Type, Message: f.Message}
+			o.err = &workflows.StepError{Step: f.Step, Path: f.Path, Type: f.Type, Message: f.Message}
 			o.text = app.Message()
 		case errors.As(werr, &timeout):
 			o.err = &workflows.StepError{Type: wire.Timeout, Message: fmt.Sprintf("the run timed out after %s (the playbook's timeout)", cr.f.plan.Timeout)}

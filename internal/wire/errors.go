@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -85,4 +86,35 @@ func Classify(err error) Classified {
 		return Classified{Type: Internal, Message: "the action panicked: " + panicErr.Error()}
 	}
 	return Classified{Type: Internal, Message: err.Error()}
+}
+
+// FailureDetails travel as the details of an action's error: what the workflow cannot learn from the error
+// itself.
+type FailureDetails struct {
+	// Attempt is the attempt that failed (the last one, when retries ran out).
+	Attempt int `json:"attempt"`
+}
+
+// NewActionError is the error an action returns: an application error of type typ whose details say which
+// attempt failed. Errors of the non-retryable types are marked so; delay, when positive, asks Temporal to
+// retry after it (a vendor's rate limit).
+func NewActionError(typ, msg string, attempt int, delay time.Duration) error {
+	opts := temporal.ApplicationErrorOptions{NonRetryable: IsNonRetryable(typ), Details: []any{FailureDetails{Attempt: attempt}}}
+	if delay > 0 {
+		opts.NextRetryDelay = delay
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, typ, opts)
+}
+
+// AttemptOf is the attempt an action's error says failed (0 when it does not say: an older worker, a timeout).
+func AttemptOf(err error) int {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.HasDetails() {
+		return 0
+	}
+	var d FailureDetails
+	if app.Details(&d) != nil {
+		return 0
+	}
+	return d.Attempt
 }
