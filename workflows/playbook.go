@@ -454,7 +454,22 @@ func (r *runner) runStep(ctx workflow.Context, f *frame, st *plan.Step) error {
 		}
 		return err
 	}
+	if se != nil && st.Kind == plan.KindParallel && r.typed() {
+		// A failed parallel step keeps its output: which branch failed, which were cancelled.
+		return r.finishStepKeeping(ctx, f, st.ID, out, se)
+	}
 	return r.finishStep(ctx, f, st.ID, out, se, attempts)
+}
+
+func (r *runner) finishStepKeeping(ctx workflow.Context, f *frame, id string, out any, se *StepError) error {
+	if se.Step == "" {
+		se.Step = id
+	}
+	if se.Path == "" {
+		se.Path = id
+	}
+	r.endRecord(ctx, f, id, out, se, 0)
+	return se
 }
 
 func isFinish(err error) bool {
