@@ -560,6 +560,40 @@ func (t TypeInfo) IsMap() bool {
 }
 func (t TypeInfo) IsTime() bool { return t.nt.IsTime() }
 
+// IsDuration reports a duration (duration("1h"), a difference of times).
+func (t TypeInfo) IsDuration() bool { return t.nt.IsDuration() }
+
+// MayBeNull reports whether the expression can give null at run time: it reads a field or an index (null
+// when what it reads is missing or null, since reading a field of null is null), reads a name (inputs,
+// vars and loop items may be null), or has nil, a ?: or a ?? in it. Only expressions built from literals and
+// function calls on them are sure to give a value.
+func (p *Parsed) MayBeNull() bool {
+	maybe := false
+	var callees []*ast.IdentifierNode
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		if c, ok := n.(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok {
+				callees = append(callees, id)
+			}
+		}
+	}))
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.IdentifierNode:
+			if !slices.Contains(callees, n) {
+				maybe = true
+			}
+		case *ast.NilNode, *ast.MemberNode, *ast.ConditionalNode:
+			maybe = true
+		case *ast.BinaryNode:
+			if n.Operator == "??" {
+				maybe = true
+			}
+		}
+	}))
+	return maybe
+}
+
 // Elem is the element type of a list (unknown when not a list or not known).
 func (t TypeInfo) Elem() TypeInfo {
 	if !t.IsList() {
