@@ -778,9 +778,17 @@ func (r *runner) evalDuration(tmpl string, scope expression.Scope, what string, 
 		return 0, &StepError{Type: wire.Expression, Message: what + ": " + err.Error()}
 	}
 	if d < lo || d > hi {
-		return 0, &StepError{Type: wire.Expression, Message: fmt.Sprintf("%s: %s is not between %s and %s", what, plan.FormatDuration(d), plan.FormatDuration(lo), plan.FormatDuration(hi))}
+		return 0, &StepError{Type: wire.Expression, Message: fmt.Sprintf("%s: %s is not between %s and %s", what, humanDuration(d), humanDuration(lo), humanDuration(hi))}
 	}
 	return d, nil
+}
+
+// humanDuration writes whole days as days (30d), the way playbooks write them.
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return plan.FormatDuration(d)
 }
 
 // DurationValue reads a computed duration: a duration, a text such as 90s, 15m or 2d, or a number of seconds.

@@ -42,7 +42,8 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	info := activity.GetInfo(ctx)
 	f.mu.Lock()
 	f.calls = append(f.calls, call{ActivityID: info.ActivityID, Action: info.ActivityType.Name, With: in.With})
-	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
+	id := in.Step[strings.LastIndexByte(in.Step, '.')+1:]
+	h := f.handlers[strings.SplitN(id, "#", 2)[0]]
 	if h == nil {
 		h = f.handlers[info.ActivityType.Name]
 	}
@@ -51,6 +52,10 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	if h != nil {
 		var err error
 		if out, err = h(in); err != nil {
+			var ae actionErr
+			if errors.As(err, &ae) {
+				return wire.ActionResult{}, wire.NewActionError(ae.typ, ae.msg, int(info.Attempt), 0)
+			}
 			return wire.ActionResult{}, err
 		}
 	}
@@ -60,6 +65,11 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	}
 	return wire.ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
 }
+
+// actionErr is an error a handler returns to fail as a real activity does: of a type, with the attempt.
+type actionErr struct{ typ, msg string }
+
+func (e actionErr) Error() string { return e.typ + ": " + e.msg }
 
 func (f *fakeActions) ids() []string {
 	f.mu.Lock()

@@ -129,7 +129,7 @@ func (v *validator) checkSchedules() {
 		}
 		for _, in := range v.pb.Inputs {
 			if in.Required && !given[in.Name] {
-				v.r.Errorf(yamlnode.At(sc.Node), "schedule %d does not give the required input %q: add it to the schedule's with", i+1, in.Name)
+				v.r.Errorf(yamlnode.At(sc.Node), "on.schedule[%d] does not give the required input %q: add it to the schedule's with", i, in.Name)
 			}
 		}
 	}

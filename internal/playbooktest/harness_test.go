@@ -220,3 +220,83 @@ cases:
 `})
 	requirePass(t, runOne(t, NewRunner(nil), dir, "parent"))
 }
+
+// TestLoopBodyOffline: a loop of several steps runs offline; its steps are mocked and answered per item
+// (LOOP#N.STEP) or for every item (STEP), and expectations name one item's step.
+func TestLoopBodyOffline(t *testing.T) {
+	dir := writeTree(t, map[string]string{"per.yaml": `name: per
+inputs:
+  iocs: { type: list, default: [evil.test, clean.test, bad.test] }
+steps:
+  - id: per_ioc
+    for_each: ${{ inputs.iocs }}
+    as: ioc
+    concurrency: 4
+    steps:
+      - id: lookup
+        action: http.request
+        with: { url: "https://intel.example/${{ ioc }}" }
+      - id: decide
+        if: steps.lookup.output.status == 200
+        approval: { prompt: "Block ${{ ioc }}?", approvers: [soc-lead] }
+  - id: block
+    action: cecp.block
+    with:
+      urls: ${{ map(filter(steps.per_ioc.output.items, .steps.decide?.output?.approved ?? false), .item) }}
+output:
+  blocked: ${{ map(filter(steps.per_ioc.output.items, .steps.decide?.output?.approved ?? false), .item) }}
+`, "per.test.yaml": `cases:
+  - name: one approved, one rejected, one clean
+    mocks:
+      lookup: { output: { status: 200 } }
+      per_ioc#1.lookup: { output: { status: 404 } }
+      cecp.block: { output: {} }
+    approvals:
+      decide: approve
+      per_ioc#2.decide: { decision: reject, by: soc-lead, comment: known partner }
+    expect:
+      output: { blocked: [evil.test] }
+      steps: { per_ioc: succeeded, per_ioc#0.decide: succeeded, per_ioc#1.decide: skipped, per_ioc#2.decide: succeeded }
+      assert:
+        - steps.per_ioc.output.items[2].steps.decide.output.comment == "known partner"
+        - len(calls.lookup) == 3
+      calls:
+        - step: per_ioc#1.lookup
+          with: { url: https://intel.example/clean.test }
+`})
+	requirePass(t, runOne(t, NewRunner(nil), dir, "per"))
+}
+
+// TestScheduledCase: schedule: N starts the run as on.schedule[N] would, with that schedule's inputs.
+func TestScheduledCase(t *testing.T) {
+	dir := writeTree(t, map[string]string{"hunt.yaml": `name: hunt
+on:
+  schedule:
+    - cron: "0 6 * * 1-5"
+      timezone: Europe/Berlin
+      with: { lookback: 1 }
+    - every: 15m
+inputs:
+  lookback: { type: int, default: 7 }
+steps:
+  - id: sweep
+    action: cecp.sweep
+    with: { sender: a@b.test, lastndays: "${{ inputs.lookback }}" }
+`, "hunt.test.yaml": `cases:
+  - name: the morning schedule looks back a day
+    schedule: 0
+    mocks: { sweep: { output: {} } }
+    expect:
+      calls:
+        - step: sweep
+          with: { lastndays: 1 }
+  - name: the interval uses the default
+    schedule: 1
+    mocks: { sweep: { output: {} } }
+    expect:
+      calls:
+        - step: sweep
+          with: { lastndays: 7 }
+`})
+	requirePass(t, runOne(t, NewRunner(nil), dir, "hunt"))
+}

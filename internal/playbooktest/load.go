@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,8 +249,21 @@ func (ld *loader) caseNode(n *yaml.Node, fileMocks map[string]*mock, names map[s
 		t, _ := time.Parse(time.RFC3339, n.Value)
 		c.Now = t.UTC()
 	}
+	if n := m.Get("schedule"); ld.d.OK(n) {
+		i, _ := strconv.Atoi(n.Value)
+		if i >= len(ld.file.plan.Schedules) {
+			ld.rep.Errorf(yamlnode.At(n), "%s has %d schedules (on.schedule[0] to [%d]): there is no on.schedule[%d]", ld.file.plan.Name, len(ld.file.plan.Schedules), max(0, len(ld.file.plan.Schedules)-1), i)
+		} else {
+			c.Schedule = &i
+			c.Inputs = maps.Clone(ld.file.plan.Schedules[i].With)
+		}
+	}
 	if n := m.Get("inputs"); ld.d.OK(n) {
-		c.Inputs = ld.inputs(n)
+		in := ld.inputs(n)
+		if c.Inputs == nil {
+			c.Inputs = in
+		}
+		maps.Copy(c.Inputs, in)
 	}
 	if n := m.Get("alert"); ld.d.OK(n) {
 		c.Alert = alert(n, c.Now)

@@ -272,6 +272,9 @@ func (cr *caseRun) execute() (o *outcome) {
 		Alert:    cr.c.Alert,
 		Subplans: cr.f.subplans,
 	}
+	if cr.c.Schedule != nil {
+		in.StartedBy = fmt.Sprintf("schedule:%s#%d", cr.f.plan.Name, *cr.c.Schedule)
+	}
 	if cr.c.Alert != nil {
 		in.Incident = &workflows.Incident{ID: 1, Key: "test", Alerts: []map[string]any{cr.c.Alert}}
 		cr.checkTrigger()

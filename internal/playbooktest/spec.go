@@ -111,10 +111,11 @@ var fileSpec = sync.OnceValue(func() *yamlnode.Spec {
 		}}),
 		field("inputs", &yamlnode.Spec{Kind: yamlnode.DictKind, What: `"inputs"`, Values: anyValue}),
 		field("alert", alert),
+		field("schedule", &yamlnode.Spec{Kind: yamlnode.IntKind, What: `"schedule"`, Min: 0, Max: 1000}),
 		field("mocks", mocks),
 		field("approvals", approvals),
 		field("expect", expect),
-	}}
+	}, Exclusive: []string{"alert", "schedule"}}
 	return &yamlnode.Spec{Kind: yamlnode.MapKind, What: "a test file", Where: "in the test file", Fields: []yamlnode.FieldSpec{
 		field("playbook", str(`"playbook"`)),
 		field("playbooks", &yamlnode.Spec{Kind: yamlnode.ListKind, What: `"playbooks"`, Items: str("a playbook name")}),
