@@ -45,7 +45,7 @@ type Case struct {
 	// Schedule is the index of the on.schedule entry the case's run is started by (its with are the inputs
 	// the case's own inputs override), nil for a manual or alert run.
 	Schedule *int
-	Now    time.Time
+	Now      time.Time
 	// mocks are the case's own, then the file's: the first level that has a mock for a call answers it.
 	mocks     []map[string]*mock
 	approvals map[string]answer
