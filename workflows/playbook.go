@@ -181,7 +181,10 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproval,
 		func(ctx workflow.Context, d ApprovalDecision) (ApprovalOutput, error) {
 			out := ApprovalOutput{Approved: d.Approved, By: d.By, Comment: d.Comment, At: workflow.Now(ctx).UTC()}
-			r.approvals[d.Step].decision = &out
+			if p := r.approvals[d.Step]; p != nil {
+				// (The validator saw it pending; a replay with an edited plan may not have the step.)
+				p.decision = &out
+			}
 			return out, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d ApprovalDecision) error {
@@ -1080,7 +1083,7 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: workflow.Now(ctx).Add(timeout).UTC(), Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
 	defer delete(r.approvals, execID)
 	defer delete(r.waits, execID)
-	ok, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return p.decision != nil })
+	ok, err := workflow.AwaitWithTimeout(workflow.WithValue(ctx, stepKey{}, execID), timeout, func() bool { return p.decision != nil })
 	if err != nil {
 		return nil, &StepError{Type: wire.Cancelled, Message: "cancelled while waiting for an approval"}
 	}
@@ -1105,11 +1108,21 @@ func approvalScope(o ApprovalOutput) map[string]any {
 	return map[string]any{"approved": o.Approved, "by": o.By, "comment": o.Comment, "at": o.At.UTC().Format(time.RFC3339Nano), "timed_out": o.TimedOut}
 }
 
+// stepKey is the context key under which a timer's step travels (StepOf).
+type stepKey struct{}
+
+// StepOf is the execution id of the step a timer belongs to (a wait, an until's pause, an approval's
+// timeout), for a replay's explanations; "" when not known.
+func StepOf(ctx workflow.Context) string {
+	s, _ := ctx.Value(stepKey{}).(string)
+	return s
+}
+
 // sleep is a durable timer that the status query reports.
 func (r *runner) sleep(ctx workflow.Context, execID string, d time.Duration) error {
 	r.waits[execID] = Wait{Step: execID, Kind: "timer", Until: workflow.Now(ctx).Add(d).UTC()}
 	defer delete(r.waits, execID)
-	if err := workflow.Sleep(ctx, d); err != nil {
+	if err := workflow.Sleep(workflow.WithValue(ctx, stepKey{}, execID), d); err != nil {
 		return &StepError{Type: wire.Cancelled, Message: "cancelled while waiting"}
 	}
 	return nil

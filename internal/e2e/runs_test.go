@@ -369,9 +369,29 @@ func TestExportAndReplay(t *testing.T) {
     with: { senders: [a@evil.test] }
 `, 1)
 	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "swapped.yaml", swapped))
-	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none\n"
+	want := "run " + id + ": step s2: the order of steps changed: the run ran s2 (cecp.block) there, the current code runs s3 (cecp.mitigate_mails)\n"
 	if code != 1 || out != want {
 		t.Fatalf("replay swapped: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// An edited input: Temporal's replayer alone finds nothing, the replay names it (and exits 1, as run retry
+	// refuses the same file).
+	deleted := strings.Replace(fiveSteps, "with: { action: quarantine,", "with: { action: delete,", 1)
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "deleted.yaml", deleted))
+	want = "run " + id + `: step s3: its inputs changed: with.action was "quarantine", is now "delete"` + "\n"
+	if code != 1 || out != want {
+		t.Fatalf("replay with a changed input: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// An inserted step: not the SDK's raw "lookup failed for scheduledEventID", the step.
+	inserted := strings.Replace(fiveSteps, "  - id: s2\n", "  - id: s1b\n    action: cecp.unblock\n    with: { senders: [x@y.test] }\n  - id: s2\n", 1)
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "inserted.yaml", inserted))
+	want = "run " + id + ": step s1b was added: the current code runs it where the run ran step s2\n"
+	if code != 1 || out != want {
+		t.Fatalf("replay with an inserted step: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// A comment changes nothing the run does.
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "commented.yaml", "# reviewed\n"+fiveSteps))
+	if code != 0 || !strings.HasSuffix(out, "the current code makes the same decisions\n") {
+		t.Fatalf("replay with a comment: %d %q", code, out)
 	}
 }
 

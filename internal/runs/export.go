@@ -1,26 +1,18 @@
 package runs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/workflows"
 )
 
 // ExportVersion is the format of an export file.
@@ -84,83 +76,6 @@ func (s *Service) Export(ctx context.Context, id string) (Export, error) {
 	return ex, nil
 }
 
-// ReplayResult says whether a history replays against the current code, and if not, where it first differs.
-type ReplayResult struct {
-	OK bool `json:"ok"`
-	// Step is the step id (ActivityID) at which the current code first does something else.
-	Step    string `json:"step,omitempty"`
-	Message string `json:"message"`
-	Events  int    `json:"events"`
-}
-
-// Replay runs the exported history through the current Playbook workflow code, without a server. It reports
-// success, or the first step where the code now decides differently from what the history recorded. When
-// newPlan is given (an edited playbook, compiled), the history is replayed as if the run had started with it:
-// this shows whether the edit changes what the run did, and where.
-func Replay(ex Export, newPlan json.RawMessage) (ReplayResult, error) {
-	hist, err := client.HistoryFromJSON(bytes.NewReader(ex.History), client.HistoryJSONOptions{})
-	if err != nil {
-		return ReplayResult{}, fmt.Errorf("reading the exported history: %w", err)
-	}
-	if len(newPlan) > 0 {
-		if err := substitutePlan(hist, newPlan); err != nil {
-			return ReplayResult{}, err
-		}
-	}
-	return ReplayHistory(hist)
-}
-
-// substitutePlan replaces the plan in the run's start event.
-func substitutePlan(hist *historypb.History, newPlan json.RawMessage) error {
-	for _, ev := range hist.GetEvents() {
-		if ev.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED {
-			continue
-		}
-		payloads := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
-		if len(payloads) == 0 {
-			return errors.New("the history's start event has no input")
-		}
-		var in map[string]json.RawMessage
-		if err := json.Unmarshal(payloads[0].GetData(), &in); err != nil {
-			return fmt.Errorf("reading the run's input from the history: %w", err)
-		}
-		in["plan"] = newPlan
-		data, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		payloads[0].Data = data
-		return nil
-	}
-	return errors.New("the history has no start event")
-}
-
-// ReplayHistory replays one history (see Replay).
-func ReplayHistory(hist *historypb.History) (ReplayResult, error) {
-	res := ReplayResult{Events: len(hist.GetEvents())}
-	if res.Events == 0 {
-		return res, errors.New("the history is empty")
-	}
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.New().Playbook, workflow.RegisterOptions{Name: workflows.PlaybookWorkflow})
-	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	err := r.ReplayWorkflowHistory(logger, hist)
-	if err == nil {
-		res.OK = true
-		res.Message = fmt.Sprintf("replayed %d events: the current code makes the same decisions", res.Events)
-		return res, nil
-	}
-	res.Step, res.Message = explainNondeterminism(err.Error(), func(step string) string {
-		for _, ev := range hist.GetEvents() {
-			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityId() == step {
-				return a.GetActivityType().GetName()
-			}
-		}
-		return ""
-	})
-	return res, nil
-}
-
 var (
 	reHistoryActivity = regexp.MustCompile(`(?:history event is|missing replay command for) ActivityTaskScheduled: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
 	reReplayActivity  = regexp.MustCompile(`(?:replay command is|extra replay command for) ScheduleActivityTask: \(ActivityId:([^,]+), ActivityType:\(Name:([^)]+)\)`)
@@ -190,11 +105,26 @@ func explainNondeterminism(msg string, actionOf func(step string) string) (strin
 		}
 		return step, fmt.Sprintf("not deterministic at step %s: the history ran step %s (%s) there, the current code runs another step or none", step, step, what)
 	}
+	return "", "not deterministic: the current code does not make the decisions the history recorded" + sdkReason(msg)
+}
+
+var reSDKCode = regexp.MustCompile(`^\[TMPRL\d+\]\s*`)
+
+// sdkReason keeps, of an SDK message nothing above explains, a short reason in plain words (never the SDK's
+// code, stack or event dump).
+func sdkReason(msg string) string {
 	first := msg
 	if i := strings.IndexByte(first, '\n'); i > 0 {
 		first = first[:i]
 	}
-	return "", "replay failed: " + first
+	first = reSDKCode.ReplaceAllString(strings.TrimSpace(first), "")
+	switch {
+	case strings.Contains(first, "lookup failed for scheduledEventID"), strings.Contains(first, "nondeterministic"):
+		return " (the steps it schedules no longer line up with the history's)"
+	case strings.Contains(first, "panic"):
+		return " (the workflow code panicked on it: a bug to report)"
+	}
+	return ""
 }
 
 func what(re *regexp.Regexp, msg string) string {

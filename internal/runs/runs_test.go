@@ -105,7 +105,9 @@ func TestExplainNondeterminism(t *testing.T) {
 			"s5", "not deterministic at step s5: the current code runs step s5 (notify.webhook) where the history has "},
 		{"[TMPRL1100] During replay, a matching Activity command was expected in history event position s2. However, the replayed code did not produce that.",
 			"s2", "not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none"},
-		{"something else\nwith a stack", "", "replay failed: something else"},
+		{"something else\nwith a stack", "", "not deterministic: the current code does not make the decisions the history recorded"},
+		{"[TMPRL1100] lookup failed for scheduledEventID to activityID: scheduleEventID: 11, activityID: 11", "",
+			"not deterministic: the current code does not make the decisions the history recorded (the steps it schedules no longer line up with the history's)"},
 	} {
 		step, got := explainNondeterminism(tc.msg, actionOf)
 		if step != tc.step || got != tc.want {
