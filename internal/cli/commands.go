@@ -23,5 +23,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newTestCmd(),
 		a.newPlaybookCmd(),
 		a.newIncidentCmd(),
+		a.newScheduleCmd(),
 	}
 }
