@@ -70,7 +70,9 @@ func (f *fakeScheduler) Trigger(_ context.Context, id string) error {
 }
 
 // fakeRegistry holds the enabled version of each playbook.
-type fakeRegistry struct{ enabled map[string]store.PlaybookVersion }
+type fakeRegistry struct {
+	enabled map[string]store.PlaybookVersion
+}
 
 func (r *fakeRegistry) EnabledPlaybooks(context.Context) ([]store.PlaybookVersion, error) {
 	var out []store.PlaybookVersion
