@@ -80,7 +80,8 @@ func (f *fakes) count(step string) int {
 func (f *fakes) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	f.mu.Lock()
 	f.calls[in.Step]++
-	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
+	id := in.Step[strings.LastIndexByte(in.Step, '.')+1:] // a loop body's step: per_ioc#1.lookup
+	h := f.handlers[strings.SplitN(id, "#", 2)[0]]
 	f.mu.Unlock()
 	var out any = map[string]any{}
 	if h != nil {

@@ -3,6 +3,7 @@ package runs
 import (
 	"encoding/json"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/workflows"
 )
 
 // recorded loads a recorded history of the shipped phishing-containment playbook (made by make histories:
@@ -113,5 +115,55 @@ func TestReplayReportsEveryDifference(t *testing.T) {
 				t.Errorf("a raw SDK error: %s", res.Message)
 			}
 		})
+	}
+}
+
+const looped = `name: looped
+steps:
+  - id: sweep
+    action: cecp.sweep
+    with: { sender: a@evil.test }
+  - id: per_ioc
+    for_each: [a.test, b.test]
+    as: ioc
+    steps:
+      - id: lookup
+        action: http.request
+        with: { url: "https://intel.example/${{ ioc }}" }
+      - id: decide
+        approval: { prompt: "Block ${{ ioc }}?" }
+  - id: block
+    action: cecp.block
+    with: { urls: [x.test] }
+`
+
+// TestReusableLoops: a retry from a later step reuses a loop as a whole (with its items' records); a retry
+// from the loop runs it again; a loop body's step is not a place to retry from.
+func TestReusableLoops(t *testing.T) {
+	ok := workflows.StepRecord{Status: workflows.StatusSucceeded}
+	records := map[string]workflows.StepRecord{"sweep": ok, "per_ioc": ok, "per_ioc#0.lookup": ok, "per_ioc#0.decide": ok,
+		"per_ioc#1.lookup": ok, "per_ioc#1.decide": ok, "block": {Status: workflows.StatusFailed}}
+	old := failedRun(t, looped, records)
+	reuse, err := Reusable(old, compile(t, looped), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id := range reuse {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if strings.Join(ids, ",") != "per_ioc,per_ioc#0.decide,per_ioc#0.lookup,per_ioc#1.decide,per_ioc#1.lookup,sweep" {
+		t.Fatalf("reused %v", ids)
+	}
+	if reuse, err := Reusable(old, compile(t, looped), "per_ioc"); err != nil || len(reuse) != 1 {
+		t.Fatalf("from the loop: %v %v", reuse, err)
+	}
+	if _, err := Reusable(old, compile(t, looped), "decide"); err == nil || err.Error() != "step decide runs once per item of loop per_ioc: retry from per_ioc (the loop runs again as a whole)" {
+		t.Fatalf("from a body step: %v", err)
+	}
+	changed := strings.Replace(looped, "Block ${{ ioc }}?", "Really block ${{ ioc }}?", 1)
+	if _, err := Reusable(old, compile(t, changed), "block"); err == nil || !strings.Contains(err.Error(), "cannot reuse step per_ioc: its loop body (steps) changed") {
+		t.Fatalf("a changed body: %v", err)
 	}
 }
