@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/wire"
 )
 
@@ -235,4 +236,36 @@ output:
 	if got := mustJSON(t, res.Output); got != `{"attempts":2,"type":"VendorRejected"}` {
 		t.Fatalf("output %s", got)
 	}
+}
+
+// TestInputEnums: a value outside an input's enum fails the start (the API and the CLI check with
+// ResolveInputs before starting; the workflow checks again).
+func TestInputEnums(t *testing.T) {
+	src := `
+name: enums
+inputs:
+  action: { type: string, enum: [quarantine, delete], default: quarantine }
+  days: { type: int, enum: [1, 7] }
+steps:
+  - id: noop
+    wait: 1s
+`
+	p := mustDecode(t, compilePlan(t, src))
+	eng := New().Engine
+	if _, err := ResolveInputs(eng, p, map[string]any{"action": "delete", "days": "7"}, nil, time.Now()); err != nil {
+		t.Fatalf("allowed values: %v", err)
+	}
+	_, err := ResolveInputs(eng, p, map[string]any{"action": "purge", "days": 3.0}, nil, time.Now())
+	if err == nil || err.Error() != `input action must be one of quarantine, delete, got "purge"; input days must be one of 1, 7, got 3` {
+		t.Fatalf("refused values: %v", err)
+	}
+}
+
+func mustDecode(t *testing.T, raw []byte) *plan.Plan {
+	t.Helper()
+	p, err := plan.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -292,9 +292,37 @@ func (ld *loader) inputs(n *yaml.Node) map[string]any {
 			}
 			continue
 		}
-		out[f.Key.Value] = yamlnode.Value(f.Value)
+		v := yamlnode.Value(f.Value)
+		for _, in := range ld.file.plan.Inputs {
+			if in.Name == f.Key.Value && len(in.Enum) > 0 && !enumHas(in.Enum, v) {
+				ld.rep.Errorf(yamlnode.At(f.Value), "input %q of %s must be one of %s, got %s", in.Name, ld.file.plan.Name, enumWords(in.Enum), show(v))
+			}
+		}
+		out[f.Key.Value] = v
 	}
 	return out
+}
+
+func enumHas(enum []any, v any) bool {
+	for _, e := range enum {
+		if e == v {
+			return true
+		}
+		if a, ok := number(e); ok {
+			if b, ok := number(v); ok && a == b {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func enumWords(enum []any) string {
+	parts := make([]string, len(enum))
+	for i, e := range enum {
+		parts[i] = fmt.Sprint(e)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // alert builds the alert the way the dispatcher gives it to a run: every field present, times as RFC 3339.
