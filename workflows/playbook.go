@@ -432,7 +432,7 @@ func (r *runner) runStep(ctx workflow.Context, f *frame, st *plan.Step) error {
 	var attempts int
 	var err error
 	if st.ForEach != nil {
-		out, err = r.runForEach(ctx, f, st)
+		out, attempts, err = r.runForEach(ctx, f, st)
 	} else {
 		out, attempts, err = r.runRepeat(ctx, f, st, id, f.scope)
 	}
@@ -601,20 +601,22 @@ func (r *runner) runRepeat(ctx workflow.Context, f *frame, st *plan.Step, execID
 // runForEach runs the step once per item, at most concurrency at a time, keeping the outputs in item order.
 // The first failing item fails the step and cancels the items still running. A loop body (kind steps) runs
 // its list of steps for each item, each item in a frame of its own.
-func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any, error) {
+// A loop's attempts, from interpreterTyped on, are those of its failing item (0 when it succeeded: each item
+// has its own).
+func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any, int, error) {
 	v, err := r.eval.EvalValue(st.ForEach.Items, f.scope)
 	if err != nil {
-		return nil, &StepError{Type: wire.Expression, Message: "evaluating for_each: " + err.Error()}
+		return nil, 0, &StepError{Type: wire.Expression, Message: "evaluating for_each: " + err.Error()}
 	}
 	if v == nil {
 		v = []any{}
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return nil, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
+		return nil, 0, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
 	}
 	if st.ForEach.MaxItems > 0 && len(items) > st.ForEach.MaxItems {
-		return nil, &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
+		return nil, 0, &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
 	}
 	as := st.ForEach.As
 	if as == "" {
@@ -625,6 +627,7 @@ func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any,
 	lctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var firstErr error
+	failedAttempts := 0
 	sem := workflow.NewSemaphore(lctx, int64(conc))
 	wg := workflow.NewWaitGroup(lctx)
 	for i, item := range items {
@@ -647,14 +650,18 @@ func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any,
 			scope := f.scope.With(as, item, expression.ScopeIndex, int64(i))
 			var out any
 			var err error
+			attempts := 0
 			if st.Kind == plan.KindSteps {
 				out, err = r.runItem(gctx, f, st, i, item, scope)
 			} else {
-				out, _, err = r.runRepeat(gctx, f, st, execID, scope)
+				out, attempts, err = r.runRepeat(gctx, f, st, execID, scope)
 			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = r.wrapItem(st, i, err)
+					if r.typed() {
+						failedAttempts = attempts
+					}
 					cancel()
 				}
 				return
@@ -664,12 +671,12 @@ func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any,
 	}
 	wg.Wait(ctx)
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, failedAttempts, firstErr
 	}
 	if st.Kind == plan.KindSteps {
-		return map[string]any{"items": outs}, nil
+		return map[string]any{"items": outs}, 0, nil
 	}
-	return outs, nil
+	return outs, 0, nil
 }
 
 // runItem runs a loop body for one item in a frame of its own: the body's steps.ID are this item's, and what

@@ -423,7 +423,10 @@ func (cr *caseRun) answerCall(in wire.ActionInput, act string, attempt int) (wir
 	cr.counts[key] = n + 1
 	cr.calls = append(cr.calls, call{playbook: in.Run.Playbook, step: in.Step, action: act, with: in.With, attempt: int32(attempt), seq: len(cr.calls)})
 	if spec, ok := cr.r.cat.Lookup(act); ok {
-		with := cloneValue(in.With).(map[string]any)
+		with, _ := cloneValue(in.With).(map[string]any)
+		if with == nil {
+			with = map[string]any{}
+		}
 		for _, ref := range in.Secrets {
 			setPath(with, ref.Path, "<secret "+ref.Name+">")
 		}
@@ -466,8 +469,6 @@ func cloneValue(v any) any {
 			out[i] = cloneValue(e)
 		}
 		return out
-	case nil:
-		return map[string]any{}
 	}
 	return v
 }
