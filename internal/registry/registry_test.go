@@ -42,7 +42,7 @@ func TestPushLintsAllBeforeStoringAny(t *testing.T) {
 	if !errors.As(err, &lint) {
 		t.Fatalf("want a lint error, got %v", err)
 	}
-	if err.Error() != `the playbooks have 2 problems, nothing was stored; the first: bad.yaml:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail` ||
+	if err.Error() != `the playbooks have 2 problems, nothing was stored; the first: bad.yaml:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail, steps` ||
 		len(lint.Diagnostics) != 2 || lint.Diagnostics[1].String() != `bad.yaml:4:5: error: unknown key "actoin" in step "x" (did you mean "action"?)` {
 		t.Fatalf("error %q, diagnostics %v", err, lint.Diagnostics)
 	}
