@@ -256,27 +256,27 @@ func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Con
 		values, err := a.fillSecrets(ctx, with, in.Secrets)
 		c.hide(values...)
 		if err != nil {
-			return wire.ActionResult{}, toTemporal(err, c.secrets)
+			return wire.ActionResult{}, toTemporal(err, c.secrets, c.attempt)
 		}
 		if err := checkInputs(spec, with); err != nil {
-			return wire.ActionResult{}, toTemporal(err, c.secrets)
+			return wire.ActionResult{}, toTemporal(err, c.secrets, c.attempt)
 		}
 		c.with = with
 		out, err := h(ctx, c)
 		if err != nil {
-			e := toTemporal(err, c.secrets)
+			e := toTemporal(err, c.secrets, c.attempt)
 			c.logger.Info("action failed", "error", e.Error())
 			return wire.ActionResult{}, e
 		}
 		raw, err := json.Marshal(out)
 		if err != nil {
-			return wire.ActionResult{}, toTemporal(fmt.Errorf("encoding the output: %w", err), c.secrets)
+			return wire.ActionResult{}, toTemporal(fmt.Errorf("encoding the output: %w", err), c.secrets, c.attempt)
 		}
 		raw = redactJSON(raw, c.secrets)
 		if len(raw) > a.deps.MaxOutputBytes {
 			return wire.ActionResult{}, toTemporal(failf(action.InvalidInput,
 				"the output is %d bytes, over the %d a step may return: narrow the query or lower max_results",
-				len(raw), a.deps.MaxOutputBytes), c.secrets)
+				len(raw), a.deps.MaxOutputBytes), c.secrets, c.attempt)
 		}
 		return wire.ActionResult{Output: raw, Attempt: c.attempt}, nil
 	}

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecp"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 // failure is an error whose type is already decided.
@@ -63,9 +62,10 @@ func classify(err error) *failure {
 }
 
 // toTemporal turns err into the error the activity returns: an application error of the closed set, with the
-// values of the step's secrets removed from its message. A cancelled context is returned as is, so Temporal
-// records a cancellation rather than a failure.
-func toTemporal(err error, secrets []string) error {
+// values of the step's secrets removed from its message and the attempt in its details (so the step's
+// attempts are right when it fails). A cancelled context is returned as is, so Temporal records a
+// cancellation rather than a failure.
+func toTemporal(err error, secrets []string, attempt int) error {
 	if errors.Is(err, context.Canceled) {
 		var f *failure
 		if !errors.As(err, &f) {
@@ -73,22 +73,11 @@ func toTemporal(err error, secrets []string) error {
 		}
 	}
 	f := classify(err)
-	msg := redact(f.msg, secrets)
-	opts := temporal.ApplicationErrorOptions{
-		NonRetryable: f.typ == action.InvalidInput || f.typ == action.VendorAuth || f.typ == action.VendorRejected,
-	}
+	var delay time.Duration
 	if f.typ == action.VendorRateLimited {
-		// The expected back-off of a shared quota, not a failure: benign, so Temporal's worker logs it at debug
-		// level instead of as an error, and the message (logged at info) says how long the step waits.
-		opts.Category = temporal.ApplicationErrorCategoryBenign
-		if f.delay > 0 {
-			opts.NextRetryDelay = f.delay
-			if !strings.Contains(msg, "retry after") {
-				msg += fmt.Sprintf(" (retrying in %s)", f.delay.Round(time.Second))
-			}
-		}
+		delay = f.delay
 	}
-	return temporal.NewApplicationErrorWithOptions(msg, f.typ, opts)
+	return wire.NewActionError(f.typ, redact(f.msg, secrets), attempt, delay)
 }
 
 // redactMin is the shortest value redacted: shorter ones would blank out ordinary words.

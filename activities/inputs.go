@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/plan"
-	"github.com/parry-soar/parry/internal/suggest"
 )
 
 // fillSecrets resolves every secret reference and writes its value into with at its path. It returns the
@@ -93,147 +90,13 @@ func setPath(m map[string]any, path []string, v string) error {
 	return nil
 }
 
-// checkInputs checks with against the spec: unknown keys, required inputs, types, enums, bounds, formats and
-// the groups of AtLeastOne and Exclusive. It fills defaults the plan did not carry and drops null values and
-// empty optional strings (a template over a missing value), so that handlers see only what was meant. Every
-// problem is reported at once.
+// checkInputs checks with against the spec (action.Spec.CheckInputs, the check parry test's mocks make too),
+// every problem at once.
 func checkInputs(spec *action.Spec, with map[string]any) error {
-	var problems []string
-	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	names := spec.InputNames()
-	unknown := []string{}
-	for k, v := range with {
-		in, ok := spec.Input(k)
-		switch {
-		case !ok:
-			unknown = append(unknown, k)
-		case v == nil:
-			delete(with, k)
-		case !in.Required && v == "":
-			delete(with, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		add("with.%s is not an input of %s%s (inputs: %s)", k, spec.Name, suggest.Hint(k, names), strings.Join(names, ", "))
-	}
-	for i := range spec.Inputs {
-		in := &spec.Inputs[i]
-		v, ok := with[in.Name]
-		if !ok && in.Default != nil {
-			v, ok = in.Default, true
-			with[in.Name] = v
-		}
-		if !ok {
-			if in.Required {
-				add("with.%s is required", in.Name)
-			}
-			continue
-		}
-		checkValue(in.Type, v, "with."+in.Name, in, add)
-	}
-	for _, group := range spec.AtLeastOne {
-		if !slices.ContainsFunc(group, func(n string) bool { _, ok := with[n]; return ok }) {
-			add("set at least one of with.%s", strings.Join(group, ", with."))
-		}
-	}
-	for _, group := range spec.Exclusive {
-		var set []string
-		for _, n := range group {
-			if _, ok := with[n]; ok {
-				set = append(set, "with."+n)
-			}
-		}
-		if len(set) > 1 {
-			add("%s cannot be used together", strings.Join(set, " and "))
-		}
-	}
-	if len(problems) > 0 {
+	if problems := spec.CheckInputs(with); len(problems) > 0 {
 		return failf(action.InvalidInput, "%s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// checkValue checks one value against its type; in is the input when the value is the input itself (enum and
-// bounds), nil for list elements.
-func checkValue(t action.Type, v any, path string, in *action.Input, add func(string, ...any)) {
-	bad := func() { add("%s must be %s, got %s", path, describeType(t), kindOf(v)) }
-	switch t.Kind {
-	case action.String:
-		s, ok := v.(string)
-		if !ok {
-			bad()
-			return
-		}
-		if in != nil && in.Required && s == "" {
-			add("%s must not be empty", path)
-			return
-		}
-		if in != nil && len(in.Enum) > 0 && !slices.Contains(in.Enum, s) {
-			add("%s must be one of %s, got %q%s", path, strings.Join(in.Enum, ", "), clip(s), suggest.Hint(s, in.Enum))
-			return
-		}
-		if msg := action.CheckFormat(t.Format, s); msg != "" {
-			add("%s must be %s, got %q", path, msg, clip(s))
-		}
-	case action.Int:
-		n, ok := asInt(v)
-		if !ok {
-			bad()
-			return
-		}
-		if in != nil && (in.Min != nil && n < int64(*in.Min) || in.Max != nil && n > int64(*in.Max)) {
-			switch {
-			case in.Min != nil && in.Max != nil:
-				add("%s must be between %d and %d, got %d", path, *in.Min, *in.Max, n)
-			case in.Min != nil:
-				add("%s must be at least %d, got %d", path, *in.Min, n)
-			default:
-				add("%s must be at most %d, got %d", path, *in.Max, n)
-			}
-		}
-	case action.Number:
-		if _, ok := asFloat(v); !ok {
-			bad()
-		}
-	case action.Bool:
-		if _, ok := v.(bool); !ok {
-			bad()
-		}
-	case action.List:
-		l, ok := v.([]any)
-		if !ok {
-			bad()
-			return
-		}
-		if t.Elem != nil && t.Elem.Kind != action.Any {
-			for i, e := range l {
-				checkValue(*t.Elem, e, fmt.Sprintf("%s[%d]", path, i), nil, add)
-			}
-		}
-	case action.Object:
-		if _, ok := v.(map[string]any); !ok {
-			bad()
-		}
-	}
-}
-
-func describeType(t action.Type) string {
-	switch t.Kind {
-	case action.String:
-		return "a string"
-	case action.Int:
-		return "an integer"
-	case action.Number:
-		return "a number"
-	case action.Bool:
-		return "true or false"
-	case action.List:
-		return "a " + t.String()
-	case action.Object:
-		return "an object"
-	}
-	return t.String()
 }
 
 // kindOf names the JSON kind of a value for messages.

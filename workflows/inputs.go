@@ -71,6 +71,10 @@ func ResolveInputs(eng *expression.Engine, p *plan.Plan, given map[string]any, a
 			problems = append(problems, fmt.Sprintf("input %s is required (it is empty)", in.Name))
 			continue
 		}
+		if len(in.Enum) > 0 && !inEnum(in.Enum, cv) {
+			problems = append(problems, fmt.Sprintf("input %s must be one of %s, got %s", in.Name, enumText(in.Enum), quoteValue(cv)))
+			continue
+		}
 		out[in.Name] = cv
 	}
 	if len(problems) > 0 {
@@ -169,4 +173,46 @@ func article(typ string) string {
 		return "an " + typ
 	}
 	return "a " + typ
+}
+
+// inEnum reports whether v is one of the allowed values (numbers compare by value).
+func inEnum(enum []any, v any) bool {
+	for _, e := range enum {
+		if e == v {
+			return true
+		}
+		if a, ok := number(e); ok {
+			if b, ok := number(v); ok && a == b {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+func enumText(enum []any) string {
+	parts := make([]string, len(enum))
+	for i, e := range enum {
+		parts[i] = fmt.Sprint(e)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -36,14 +37,15 @@ func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), wire.InvalidInput, nil)
 	}
-	r := newRunner(ctx, w.Engine, in, p)
+	v := workflow.GetVersion(ctx, VersionChangeID, workflow.DefaultVersion, InterpreterVersion)
+	r := newRunner(ctx, w.Engine, in, p, v)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.prepare(ctx); err != nil {
 		return nil, r.fail(ctx, err)
 	}
-	err = r.runList(ctx, p.Steps)
+	err = r.runList(ctx, r.top, p.Steps)
 	var fin *finishSignal
 	switch {
 	case err == nil:
@@ -76,12 +78,32 @@ func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	return res, nil
 }
 
+// VersionChangeID names the interpreter's version in workflow.GetVersion: one marker at the start of every
+// run says which interpreter semantics the run was started with, so that a run started by an older parry
+// replays with the decisions it made then.
+const VersionChangeID = "parry-interpreter"
+
+// Interpreter versions. Each version keeps what the ones before it did for runs that recorded them.
+const (
+	// interpreterOriginal (no marker): the first interpreter.
+	interpreterOriginal = workflow.DefaultVersion
+	// interpreterTyped: vars and set keep times and durations; expressions evaluate in
+	// expression.DialectTyped (string(t) is RFC 3339, empty lists stay lists); a failed action's attempts are
+	// counted; error.step names the innermost step that failed and error.path the steps around it; a
+	// parallel branch whose own step failed is failed, not cancelled, when another branch failed first.
+	interpreterTyped workflow.Version = 1
+	// InterpreterVersion is the version new runs get.
+	InterpreterVersion = interpreterTyped
+)
+
 // runner is the state of one execution of the interpreter.
 type runner struct {
-	eval   *expression.Engine
-	in     Input
-	plan   *plan.Plan
-	limits Limits
+	eval    *expression.Engine
+	in      Input
+	plan    *plan.Plan
+	limits  Limits
+	version workflow.Version
+	top     *frame
 
 	scope    expression.Scope
 	steps    map[string]any // the scope's "steps": id → {status, output, error, started_at, finished_at, attempts}
@@ -102,9 +124,14 @@ type pendingApproval struct {
 	decision  *ApprovalOutput
 }
 
-func newRunner(ctx workflow.Context, eng *expression.Engine, in Input, p *plan.Plan) *runner {
+func newRunner(ctx workflow.Context, eng *expression.Engine, in Input, p *plan.Plan, v workflow.Version) *runner {
+	if v < interpreterTyped {
+		eng = eng.Dialect(expression.DialectOriginal)
+	} else {
+		eng = eng.Dialect(expression.DialectTyped)
+	}
 	r := &runner{
-		eval: eng, in: in, plan: p, limits: in.Limits.withDefaults(),
+		eval: eng, in: in, plan: p, limits: in.Limits.withDefaults(), version: v,
 		steps: map[string]any{}, vars: map[string]any{}, records: map[string]*StepRecord{},
 		current: map[string]CurrentStep{}, waits: map[string]Wait{}, approvals: map[string]*pendingApproval{}, decided: map[string]ApprovalOutput{},
 		seenAlerts: map[string]bool{},
@@ -129,8 +156,12 @@ func newRunner(ctx workflow.Context, eng *expression.Engine, in Input, p *plan.P
 	} else {
 		r.scope[expression.ScopeIncident] = nil
 	}
+	r.top = &frame{scope: r.scope, steps: r.steps}
 	return r
 }
+
+// typed reports whether the run has interpreterTyped's semantics.
+func (r *runner) typed() bool { return r.version >= interpreterTyped }
 
 func nilIfEmpty(m map[string]any) any {
 	if len(m) == 0 {
@@ -150,7 +181,10 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproval,
 		func(ctx workflow.Context, d ApprovalDecision) (ApprovalOutput, error) {
 			out := ApprovalOutput{Approved: d.Approved, By: d.By, Comment: d.Comment, At: workflow.Now(ctx).UTC()}
-			r.approvals[d.Step].decision = &out
+			if p := r.approvals[d.Step]; p != nil {
+				// (The validator saw it pending; a replay with an edited plan may not have the step.)
+				p.decision = &out
+			}
 			return out, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d ApprovalDecision) error {
@@ -220,7 +254,7 @@ func (r *runner) prepare(ctx workflow.Context) error {
 	}
 	r.scope[expression.ScopeInputs] = inputs
 	for _, v := range r.plan.Vars {
-		val, err := r.eval.EvalValue(v.Value, r.scope)
+		val, err := r.evalVar(v.Value, r.scope)
 		if err != nil {
 			return &stepFailure{err: StepError{Type: wire.Expression, Message: fmt.Sprintf("evaluating vars.%s: %s", v.Name, err)}}
 		}
@@ -228,6 +262,29 @@ func (r *runner) prepare(ctx workflow.Context) error {
 	}
 	return nil
 }
+
+// evalVar evaluates a var's value: from interpreterTyped on, a time stays a time (and a duration a duration),
+// so that what lint typed a var as is what expressions read.
+func (r *runner) evalVar(v any, scope expression.Scope) (any, error) {
+	if r.typed() {
+		return r.eval.EvalValueTyped(v, scope)
+	}
+	return r.eval.EvalValue(v, scope)
+}
+
+// frame is where a list of steps runs: the scope its expressions see, its steps.ID results, and the prefix
+// of its steps' execution ids. The top level and parallel branches share the run's frame; each item of a
+// loop body has its own, in which steps.ID of the body's steps is that item's.
+type frame struct {
+	scope  expression.Scope
+	steps  map[string]any
+	prefix string // "" at the top, "per_ioc#2." inside item 2 of loop per_ioc
+	// records are the item's step records by id (loop bodies only): the loop's output is built from them.
+	records map[string]StepRecord
+}
+
+// execID is the execution id of step id in the frame.
+func (f *frame) execID(id string) string { return f.prefix + id }
 
 // Control flow that unwinds step lists.
 type (
@@ -254,7 +311,7 @@ func (e *failSignal) Error() string   { return e.err.Message }
 var errSkipped = errors.New("skipped")
 
 // runList runs steps in order, following next rules, on_error and goto; `end` ends the list.
-func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
+func (r *runner) runList(ctx workflow.Context, f *frame, steps []plan.Step) error {
 	index := make(map[string]int, len(steps))
 	for i := range steps {
 		index[steps[i].ID] = i
@@ -262,7 +319,7 @@ func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
 	for i := 0; i < len(steps); {
 		st := &steps[i]
 		jump := ""
-		err := r.runStep(ctx, st)
+		err := r.runStep(ctx, f, st)
 		var se *StepError
 		switch {
 		case err == nil:
@@ -284,7 +341,7 @@ func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
 			return err // finish, fail, or a failure from inside (parallel branch, loop)
 		}
 		if jump == "" {
-			j, err := r.nextRule(st)
+			j, err := r.nextRule(f, st)
 			if err != nil {
 				return err
 			}
@@ -298,7 +355,7 @@ func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
 		default:
 			j, ok := index[jump]
 			if !ok || j <= i {
-				return &stepFailure{err: StepError{Type: wire.InvalidInput, Step: st.ID, Message: fmt.Sprintf("goto %q: no such later step in this list", jump)}}
+				return &stepFailure{err: r.pathed(StepError{Type: wire.InvalidInput, Step: st.ID, Message: fmt.Sprintf("goto %q: no such later step in this list", jump)}, st.ID)}
 			}
 			i = j
 		}
@@ -306,15 +363,23 @@ func (r *runner) runList(ctx workflow.Context, steps []plan.Step) error {
 	return nil
 }
 
+// pathed gives an error raised at step id its path (from interpreterTyped on).
+func (r *runner) pathed(se StepError, id string) StepError {
+	if r.typed() && se.Path == "" {
+		se.Path = id
+	}
+	return se
+}
+
 // nextRule returns the goto of the first next rule whose condition holds ("" when none).
-func (r *runner) nextRule(st *plan.Step) (string, error) {
+func (r *runner) nextRule(f *frame, st *plan.Step) (string, error) {
 	for _, n := range st.Next {
 		if n.If == "" {
 			return n.Goto, nil
 		}
-		ok, err := r.eval.EvalBool(n.If, r.scope)
+		ok, err := r.eval.EvalBool(n.If, f.scope)
 		if err != nil {
-			return "", &stepFailure{err: StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating next.if: " + err.Error()}}
+			return "", &stepFailure{err: r.pathed(StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating next.if: " + err.Error()}, st.ID)}
 		}
 		if ok {
 			return n.Goto, nil
@@ -325,40 +390,51 @@ func (r *runner) nextRule(st *plan.Step) (string, error) {
 
 // reusable kinds take a retried run's recorded result instead of executing again.
 func reusable(k plan.Kind) bool {
-	return k == plan.KindAction || k == plan.KindApproval || k == plan.KindWait || k == plan.KindCall
+	return k == plan.KindAction || k == plan.KindApproval || k == plan.KindWait || k == plan.KindCall || k == plan.KindSteps
 }
 
 // runStep runs one step with its modifiers and records the outcome. A failure comes back as *StepError (for
 // runList to apply on_error); finish and fail steps and failures from nested lists come back as they are.
-func (r *runner) runStep(ctx workflow.Context, st *plan.Step) error {
-	if rec, ok := r.in.Reuse[st.ID]; ok && reusable(st.Kind) {
+func (r *runner) runStep(ctx workflow.Context, f *frame, st *plan.Step) error {
+	id := f.execID(st.ID)
+	if rec, ok := r.in.Reuse[id]; ok && reusable(st.Kind) {
 		rec.Reused = true
-		r.setRecord(st.ID, rec)
+		r.setRecord(f, st.ID, rec)
+		if st.Kind == plan.KindSteps {
+			// The loop's items' step records come with it, so the timeline shows what they did.
+			for _, k := range sortedKeys(r.in.Reuse) {
+				if strings.HasPrefix(k, id+"#") {
+					item := r.in.Reuse[k]
+					item.Reused = true
+					r.records[k] = &item
+				}
+			}
+		}
 		if rec.Status == StatusSkipped {
 			return errSkipped
 		}
 		return nil
 	}
 	if st.If != "" {
-		ok, err := r.eval.EvalBool(st.If, r.scope)
+		ok, err := r.eval.EvalBool(st.If, f.scope)
 		if err != nil {
-			return r.finishStep(ctx, st.ID, nil, &StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating if: " + err.Error()}, 0)
+			return r.finishStep(ctx, f, st.ID, nil, &StepError{Type: wire.Expression, Step: st.ID, Message: "evaluating if: " + err.Error()}, 0)
 		}
 		if !ok {
 			now := workflow.Now(ctx).UTC()
-			r.setRecord(st.ID, StepRecord{Status: StatusSkipped, StartedAt: &now, FinishedAt: &now})
+			r.setRecord(f, st.ID, StepRecord{Status: StatusSkipped, StartedAt: &now, FinishedAt: &now})
 			return errSkipped
 		}
 	}
 	now := workflow.Now(ctx).UTC()
-	r.setRecord(st.ID, StepRecord{Status: StatusRunning, StartedAt: &now})
+	r.setRecord(f, st.ID, StepRecord{Status: StatusRunning, StartedAt: &now})
 	var out any
 	var attempts int
 	var err error
 	if st.ForEach != nil {
-		out, err = r.runForEach(ctx, st)
+		out, attempts, err = r.runForEach(ctx, f, st)
 	} else {
-		out, attempts, err = r.runRepeat(ctx, st, st.ID, r.scope)
+		out, attempts, err = r.runRepeat(ctx, f, st, id, f.scope)
 	}
 	var se *StepError
 	if err != nil && !errors.As(err, &se) {
@@ -367,18 +443,36 @@ func (r *runner) runStep(ctx workflow.Context, st *plan.Step) error {
 		switch {
 		case errors.As(err, &fs):
 			fs.err.Step = st.ID
-			r.endRecord(ctx, st.ID, nil, &fs.err, attempts)
+			if r.typed() && fs.err.Path == "" {
+				fs.err.Path = st.ID
+			}
+			r.endRecord(ctx, f, st.ID, nil, &fs.err, attempts)
 		case isFinish(err):
-			r.endRecord(ctx, st.ID, out, nil, attempts)
+			r.endRecord(ctx, f, st.ID, out, nil, attempts)
 		default:
 			var sf *stepFailure
 			if errors.As(err, &sf) {
-				r.endRecord(ctx, st.ID, nil, &StepError{Type: sf.err.Type, Message: sf.err.Message, Step: sf.err.Step}, attempts)
+				r.endRecord(ctx, f, st.ID, nil, &StepError{Type: sf.err.Type, Message: sf.err.Message, Step: sf.err.Step, Path: sf.err.Path}, attempts)
 			}
 		}
 		return err
 	}
-	return r.finishStep(ctx, st.ID, out, se, attempts)
+	if se != nil && st.Kind == plan.KindParallel && r.typed() {
+		// A failed parallel step keeps its output: which branch failed, which were cancelled.
+		return r.finishStepKeeping(ctx, f, st.ID, out, se)
+	}
+	return r.finishStep(ctx, f, st.ID, out, se, attempts)
+}
+
+func (r *runner) finishStepKeeping(ctx workflow.Context, f *frame, id string, out any, se *StepError) error {
+	if se.Step == "" {
+		se.Step = id
+	}
+	if se.Path == "" {
+		se.Path = id
+	}
+	r.endRecord(ctx, f, id, out, se, 0)
+	return se
 }
 
 func isFinish(err error) bool {
@@ -387,10 +481,10 @@ func isFinish(err error) bool {
 }
 
 // finishStep records a step's end, enforcing the output bound, and returns the error as *StepError.
-func (r *runner) finishStep(ctx workflow.Context, id string, out any, se *StepError, attempts int) error {
+func (r *runner) finishStep(ctx workflow.Context, f *frame, id string, out any, se *StepError, attempts int) error {
 	if se == nil {
 		if n := jsonSize(out); n > r.limits.MaxOutputBytes {
-			se = &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("the output of step %s is %d bytes, over the %d-byte limit: return less (filter or chunk the work)", id, n, r.limits.MaxOutputBytes)}
+			se = &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("the output of step %s is %d bytes, over the %d-byte limit: return less (filter or chunk the work)", f.execID(id), n, r.limits.MaxOutputBytes)}
 			out = nil
 		}
 	}
@@ -398,24 +492,30 @@ func (r *runner) finishStep(ctx workflow.Context, id string, out any, se *StepEr
 		if se.Step == "" {
 			se.Step = id
 		}
-		r.endRecord(ctx, id, nil, se, attempts)
+		if r.typed() && se.Path == "" {
+			se.Path = id
+		}
+		r.endRecord(ctx, f, id, nil, se, attempts)
 		return se
 	}
-	r.endRecord(ctx, id, out, nil, attempts)
+	r.endRecord(ctx, f, id, out, nil, attempts)
 	return nil
 }
 
 // Error implements error so a *StepError can travel as one.
 func (e *StepError) Error() string { return e.Type + ": " + e.Message }
 
-func (r *runner) setRecord(id string, rec StepRecord) {
+func (r *runner) setRecord(f *frame, id string, rec StepRecord) {
 	cp := rec
-	r.records[id] = &cp
-	r.steps[id] = recordScope(cp)
+	r.records[f.execID(id)] = &cp
+	f.steps[id] = recordScope(cp)
+	if f.records != nil {
+		f.records[id] = cp
+	}
 }
 
-func (r *runner) endRecord(ctx workflow.Context, id string, out any, se *StepError, attempts int) {
-	rec := r.records[id]
+func (r *runner) endRecord(ctx workflow.Context, f *frame, id string, out any, se *StepError, attempts int) {
+	rec := r.records[f.execID(id)]
 	if rec == nil {
 		rec = &StepRecord{}
 	}
@@ -432,14 +532,18 @@ func (r *runner) endRecord(ctx workflow.Context, id string, out any, se *StepErr
 	default:
 		rec.Status = StatusFailed
 	}
-	r.setRecord(id, *rec)
+	r.setRecord(f, id, *rec)
 }
 
 // recordScope is how playbooks see a step: steps.ID.{status, output, error, started_at, finished_at, attempts}.
 func recordScope(rec StepRecord) map[string]any {
 	m := map[string]any{"status": rec.Status, "output": rec.Output, "error": nil, "started_at": nil, "finished_at": nil, "attempts": int64(rec.Attempts)}
 	if rec.Error != nil {
-		m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step}
+		e := map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step}
+		if rec.Error.Path != "" {
+			e["path"] = rec.Error.Path
+		}
+		m["error"] = e
 	}
 	if rec.StartedAt != nil {
 		m["started_at"] = rec.StartedAt.UTC().Format(time.RFC3339Nano)
@@ -460,13 +564,13 @@ func (r *runner) countExecution(id string) *StepError {
 }
 
 // runRepeat runs a step's body once, or with until/every until its condition holds.
-func (r *runner) runRepeat(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
+func (r *runner) runRepeat(ctx workflow.Context, f *frame, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
 	if st.Until == nil {
-		out, attempts, err := r.runOnce(ctx, st, execID, scope)
+		out, attempts, err := r.runOnce(ctx, f, st, execID, scope)
 		return out, attempts, err
 	}
 	for attempt := 1; ; attempt++ {
-		out, _, err := r.runOnce(ctx, st, execID, scope)
+		out, _, err := r.runOnce(ctx, f, st, execID, scope)
 		if err != nil {
 			return nil, attempt, err
 		}
@@ -480,28 +584,39 @@ func (r *runner) runRepeat(ctx workflow.Context, st *plan.Step, execID string, s
 		if attempt >= st.Until.MaxAttempts {
 			return nil, attempt, &StepError{Type: wire.UntilExhausted, Message: fmt.Sprintf("the until condition was still false after %d attempts", attempt)}
 		}
-		if err := r.sleep(ctx, execID, st.Until.Every.D()); err != nil {
+		every := st.Until.Every.D()
+		if st.Until.EveryExpr != "" {
+			d, se := r.evalDuration(st.Until.EveryExpr, scope, "every", time.Second, 24*time.Hour)
+			if se != nil {
+				return nil, attempt, se
+			}
+			every = d
+		}
+		if err := r.sleep(ctx, execID, every); err != nil {
 			return nil, attempt, err
 		}
 	}
 }
 
 // runForEach runs the step once per item, at most concurrency at a time, keeping the outputs in item order.
-// The first failing item fails the step and cancels the items still running.
-func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
-	v, err := r.eval.EvalValue(st.ForEach.Items, r.scope)
+// The first failing item fails the step and cancels the items still running. A loop body (kind steps) runs
+// its list of steps for each item, each item in a frame of its own.
+// A loop's attempts, from interpreterTyped on, are those of its failing item (0 when it succeeded: each item
+// has its own).
+func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any, int, error) {
+	v, err := r.eval.EvalValue(st.ForEach.Items, f.scope)
 	if err != nil {
-		return nil, &StepError{Type: wire.Expression, Message: "evaluating for_each: " + err.Error()}
+		return nil, 0, &StepError{Type: wire.Expression, Message: "evaluating for_each: " + err.Error()}
 	}
 	if v == nil {
 		v = []any{}
 	}
 	items, ok := v.([]any)
 	if !ok {
-		return nil, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
+		return nil, 0, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("for_each must give a list, got %s", typeName(v))}
 	}
 	if st.ForEach.MaxItems > 0 && len(items) > st.ForEach.MaxItems {
-		return nil, &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
+		return nil, 0, &StepError{Type: wire.LimitExceeded, Message: fmt.Sprintf("for_each gave %d items, more than its bound of %d (nothing was run)", len(items), st.ForEach.MaxItems)}
 	}
 	as := st.ForEach.As
 	if as == "" {
@@ -512,6 +627,7 @@ func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
 	lctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var firstErr error
+	failedAttempts := 0
 	sem := workflow.NewSemaphore(lctx, int64(conc))
 	wg := workflow.NewWaitGroup(lctx)
 	for i, item := range items {
@@ -530,11 +646,22 @@ func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
 		workflow.Go(lctx, func(gctx workflow.Context) {
 			defer wg.Done()
 			defer sem.Release(1)
-			scope := r.scope.With(as, item, expression.ScopeIndex, int64(i))
-			out, _, err := r.runRepeat(gctx, st, fmt.Sprintf("%s#%d", st.ID, i), scope)
+			execID := fmt.Sprintf("%s#%d", f.execID(st.ID), i)
+			scope := f.scope.With(as, item, expression.ScopeIndex, int64(i))
+			var out any
+			var err error
+			attempts := 0
+			if st.Kind == plan.KindSteps {
+				out, err = r.runItem(gctx, f, st, i, item, scope)
+			} else {
+				out, attempts, err = r.runRepeat(gctx, f, st, execID, scope)
+			}
 			if err != nil {
 				if firstErr == nil {
-					firstErr = wrapItem(i, err)
+					firstErr = r.wrapItem(st, i, err)
+					if r.typed() {
+						failedAttempts = attempts
+					}
 					cancel()
 				}
 				return
@@ -544,21 +671,63 @@ func (r *runner) runForEach(ctx workflow.Context, st *plan.Step) (any, error) {
 	}
 	wg.Wait(ctx)
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, failedAttempts, firstErr
 	}
-	return outs, nil
+	if st.Kind == plan.KindSteps {
+		return map[string]any{"items": outs}, 0, nil
+	}
+	return outs, 0, nil
 }
 
-func wrapItem(i int, err error) error {
+// runItem runs a loop body for one item in a frame of its own: the body's steps.ID are this item's, and what
+// they read of the steps before the loop is what the loop saw when the item started. The item's output is
+// {item, steps: {id: {status, output, error}}}.
+func (r *runner) runItem(ctx workflow.Context, f *frame, st *plan.Step, i int, item any, scope expression.Scope) (any, error) {
+	steps := make(map[string]any, len(f.steps)+len(st.Steps))
+	for k, v := range f.steps {
+		steps[k] = v
+	}
+	inner := &frame{
+		scope:   scope.With(expression.ScopeSteps, steps),
+		steps:   steps,
+		prefix:  fmt.Sprintf("%s#%d.", f.execID(st.ID), i),
+		records: map[string]StepRecord{},
+	}
+	if err := r.runList(ctx, inner, st.Steps); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(inner.records))
+	for _, id := range sortedKeys(inner.records) {
+		rec := inner.records[id]
+		e := map[string]any{"status": rec.Status, "output": rec.Output, "error": nil}
+		if rec.Error != nil {
+			e["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step, "path": rec.Error.Path}
+		}
+		out[id] = e
+	}
+	return map[string]any{"item": item, "steps": out}, nil
+}
+
+// wrapItem names the item in a failure of one. From interpreterTyped on, the error keeps the step that failed
+// (the loop step, or the body's step) and gets its path (disable#3, per_ioc#2.lookup).
+func (r *runner) wrapItem(st *plan.Step, i int, err error) error {
 	var se *StepError
 	if errors.As(err, &se) {
+		if r.typed() {
+			// The path names the item: the message is the item's own.
+			return &StepError{Type: se.Type, Message: se.Message, Step: st.ID, Path: fmt.Sprintf("%s#%d", st.ID, i)}
+		}
 		return &StepError{Type: se.Type, Message: fmt.Sprintf("item %d: %s", i, se.Message)}
+	}
+	var sf *stepFailure
+	if errors.As(err, &sf) && st.Kind == plan.KindSteps {
+		return &StepError{Type: sf.err.Type, Step: sf.err.Step, Path: fmt.Sprintf("%s#%d.%s", st.ID, i, sf.err.Path), Message: sf.err.Message}
 	}
 	return err
 }
 
 // runOnce runs the step's kind once and returns its output and, for actions, the activity's attempts.
-func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
+func (r *runner) runOnce(ctx workflow.Context, f *frame, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
 	if se := r.countExecution(execID); se != nil {
 		return nil, 0, se
 	}
@@ -566,7 +735,7 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 	case plan.KindAction:
 		return r.runAction(ctx, st, execID, scope)
 	case plan.KindParallel:
-		out, err := r.runParallel(ctx, st)
+		out, err := r.runParallel(ctx, f, st)
 		return out, 0, err
 	case plan.KindCall:
 		out, err := r.runCall(ctx, st, execID, scope)
@@ -575,16 +744,16 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 		out, err := r.runApproval(ctx, st, execID, scope)
 		return out, 0, err
 	case plan.KindWait:
-		return nil, 0, r.sleep(ctx, execID, st.Wait.D())
+		return nil, 0, r.runWait(ctx, st, execID, scope)
 	case plan.KindSet:
 		out := make(map[string]any, len(st.Set))
 		for _, v := range st.Set {
-			val, err := r.eval.EvalValue(v.Value, scope)
+			val, err := r.evalVar(v.Value, scope)
 			if err != nil {
 				return nil, 0, &StepError{Type: wire.Expression, Message: fmt.Sprintf("evaluating set.%s: %s", v.Name, err)}
 			}
 			r.vars[v.Name] = val
-			out[v.Name] = val
+			out[v.Name] = r.eval.PlainValue(val)
 		}
 		return out, 0, nil
 	case plan.KindFinish:
@@ -607,6 +776,104 @@ func (r *runner) runOnce(ctx workflow.Context, st *plan.Step, execID string, sco
 	return nil, 0, &StepError{Type: wire.InvalidInput, Message: fmt.Sprintf("step kind %q is not known to this parry", st.Kind)}
 }
 
+// evalDuration evaluates a template that gives a duration: a duration value, a text such as 15m or 2d, or a
+// number of seconds; the result must be within [lo, hi].
+func (r *runner) evalDuration(tmpl string, scope expression.Scope, what string, lo, hi time.Duration) (time.Duration, *StepError) {
+	v, err := r.eval.EvalValueTyped(tmpl, scope)
+	if err != nil {
+		return 0, &StepError{Type: wire.Expression, Message: "evaluating " + what + ": " + err.Error()}
+	}
+	d, err := DurationValue(v)
+	if err != nil {
+		return 0, &StepError{Type: wire.Expression, Message: what + ": " + err.Error()}
+	}
+	if d < lo || d > hi {
+		return 0, &StepError{Type: wire.Expression, Message: fmt.Sprintf("%s: %s is not between %s and %s", what, humanDuration(d), humanDuration(lo), humanDuration(hi))}
+	}
+	return d, nil
+}
+
+// humanDuration writes whole days as days (30d), the way playbooks write them.
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return plan.FormatDuration(d)
+}
+
+// DurationValue reads a computed duration: a duration, a text such as 90s, 15m or 2d, or a number of seconds.
+func DurationValue(v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, nil
+	case string:
+		d, err := plan.ParseDuration(strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 30s, 15m, 4h or 2d", x)
+		}
+		return d, nil
+	case int64:
+		if x >= 0 && x <= math.MaxInt64/int64(time.Second) {
+			return time.Duration(x) * time.Second, nil
+		}
+	case int:
+		return DurationValue(int64(x))
+	case float64:
+		if x >= 0 && x < float64(math.MaxInt64/int64(time.Second)) {
+			return time.Duration(x * float64(time.Second)), nil
+		}
+	case nil:
+		return 0, errors.New("the expression gave null, not a duration")
+	}
+	return 0, fmt.Errorf("%s is not a duration (a text such as 15m, or a number of seconds)", typeName(v))
+}
+
+// runWait waits for a fixed or computed duration, or until a computed time.
+func (r *runner) runWait(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) error {
+	d := st.Wait.D()
+	switch {
+	case st.WaitExpr != "":
+		var se *StepError
+		if d, se = r.evalDuration(st.WaitExpr, scope, "wait", time.Second, 30*24*time.Hour); se != nil {
+			return se
+		}
+	case st.WaitUntil != "":
+		v, err := r.eval.EvalValueTyped(st.WaitUntil, scope)
+		if err != nil {
+			return &StepError{Type: wire.Expression, Message: "evaluating wait.until: " + err.Error()}
+		}
+		t, err := TimeValue(v)
+		if err != nil {
+			return &StepError{Type: wire.Expression, Message: "wait.until: " + err.Error()}
+		}
+		d = t.Sub(workflow.Now(ctx))
+		if d <= 0 {
+			return nil // the time has passed: nothing to wait for
+		}
+		if d > 30*24*time.Hour {
+			return &StepError{Type: wire.Expression, Message: fmt.Sprintf("wait.until: %s is more than 30 days away", expression.FormatTime(t))}
+		}
+	}
+	return r.sleep(ctx, execID, d)
+}
+
+// TimeValue reads a computed time: a time, or RFC 3339 text.
+func TimeValue(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, nil
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as 2026-01-02T03:04:05Z", x)
+		}
+		return t, nil
+	case nil:
+		return time.Time{}, errors.New("the expression gave null, not a time")
+	}
+	return time.Time{}, fmt.Errorf("%s is not a time", typeName(v))
+}
+
 func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, int, error) {
 	a := st.Action
 	v, err := r.eval.EvalValue(a.With, scope)
@@ -627,17 +894,33 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 			with[name] = v
 		}
 	}
+	timeout := a.Timeout.D()
+	if a.TimeoutExpr != "" {
+		d, se := r.evalDuration(a.TimeoutExpr, scope, "timeout", time.Second, 24*time.Hour)
+		if se != nil {
+			return nil, 0, se
+		}
+		timeout = d
+	}
+	retry := a.Retry
+	if retry.DelayExpr != "" {
+		d, se := r.evalDuration(retry.DelayExpr, scope, "retry.delay", 100*time.Millisecond, 24*time.Hour)
+		if se != nil {
+			return nil, 0, se
+		}
+		retry.InitialInterval, retry.MaxInterval, retry.Backoff = plan.Duration(d), plan.Duration(d), 1
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ActivityID:             execID,
-		StartToCloseTimeout:    a.Timeout.D(),
-		HeartbeatTimeout:       min(r.limits.HeartbeatTimeout.D(), a.Timeout.D()),
+		StartToCloseTimeout:    timeout,
+		HeartbeatTimeout:       min(r.limits.HeartbeatTimeout.D(), timeout),
 		ScheduleToCloseTimeout: a.ScheduleToClose.D(),
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        a.Retry.InitialInterval.D(),
-			BackoffCoefficient:     a.Retry.Backoff,
-			MaximumInterval:        a.Retry.MaxInterval.D(),
-			MaximumAttempts:        int32(a.Retry.MaxAttempts),
-			NonRetryableErrorTypes: a.Retry.NonRetryable,
+			InitialInterval:        retry.InitialInterval.D(),
+			BackoffCoefficient:     retry.Backoff,
+			MaximumInterval:        retry.MaxInterval.D(),
+			MaximumAttempts:        int32(retry.MaxAttempts),
+			NonRetryableErrorTypes: retry.NonRetryable,
 		},
 	})
 	r.current[execID] = CurrentStep{ID: execID, Kind: string(st.Kind), Action: a.Name, StartedAt: workflow.Now(ctx).UTC()}
@@ -650,7 +933,11 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 	}
 	var res wire.ActionResult
 	if err := workflow.ExecuteActivity(actx, a.Name, in).Get(actx, &res); err != nil {
-		return nil, 0, activityError(err)
+		attempts := 0
+		if r.typed() {
+			attempts = wire.AttemptOf(err)
+		}
+		return nil, attempts, activityError(err)
 	}
 	out, err := decodeJSON(res.Output)
 	if err != nil {
@@ -672,8 +959,10 @@ func activityError(err error) *StepError {
 }
 
 // runParallel runs the branches at once. A branch that fails (a step failure its on_error does not handle)
-// cancels the others and fails the step. The output maps each branch to its outcome.
-func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
+// cancels the others and fails the step. The output maps each branch to its outcome: succeeded when all its
+// steps ran to its end, failed when a step of its own failed it, cancelled when it was stopped because another
+// branch failed.
+func (r *runner) runParallel(ctx workflow.Context, f *frame, st *plan.Step) (any, error) {
 	pctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	results := make([]error, len(st.Parallel))
@@ -684,7 +973,7 @@ func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
 		i := i
 		workflow.Go(pctx, func(gctx workflow.Context) {
 			defer wg.Done()
-			err := r.runList(gctx, st.Parallel[i].Steps)
+			err := r.runList(gctx, f, st.Parallel[i].Steps)
 			results[i] = err
 			if err != nil && first == nil {
 				first = err
@@ -699,7 +988,7 @@ func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
 		switch {
 		case results[i] == nil:
 			out[b.Name] = StatusSucceeded
-		case results[i] != first && pctx.Err() != nil:
+		case results[i] != first && pctx.Err() != nil && (!r.typed() || cancelledBy(results[i])):
 			out[b.Name] = StatusCancelled
 		default:
 			out[b.Name] = StatusFailed
@@ -712,12 +1001,22 @@ func (r *runner) runParallel(ctx workflow.Context, st *plan.Step) (any, error) {
 	// finish and fail steps inside a branch end the run as they would anywhere.
 	var sf *stepFailure
 	if errors.As(first, &sf) {
+		if r.typed() {
+			// The step and its path say where: the message is the failing step's own.
+			return out, &StepError{Type: sf.err.Type, Message: sf.err.Message, Step: sf.err.Step, Path: st.ID + "." + sf.err.Path}
+		}
 		return out, &StepError{Type: sf.err.Type, Message: fmt.Sprintf("branch %s: step %s failed: %s", failedBranch, sf.err.Step, sf.err.Message)}
 	}
 	if first != nil {
 		return out, first
 	}
 	return out, nil
+}
+
+// cancelledBy reports whether a branch ended because it was cancelled (rather than by a failure of its own).
+func cancelledBy(err error) bool {
+	var sf *stepFailure
+	return errors.As(err, &sf) && sf.err.Type == wire.Cancelled
 }
 
 func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, scope expression.Scope) (any, error) {
@@ -735,6 +1034,13 @@ func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, sco
 	}
 	with, _ := v.(map[string]any)
 	timeout := st.Call.Timeout.D()
+	if st.Call.TimeoutExpr != "" {
+		d, se := r.evalDuration(st.Call.TimeoutExpr, scope, "timeout", time.Second, 24*time.Hour)
+		if se != nil {
+			return nil, se
+		}
+		timeout = d
+	}
 	if timeout == 0 {
 		timeout = sub.Timeout.D()
 	}
@@ -771,12 +1077,20 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 	if err != nil {
 		return nil, &StepError{Type: wire.Expression, Message: "evaluating approval.prompt: " + err.Error()}
 	}
+	timeout := ap.Timeout.D()
+	if ap.TimeoutExpr != "" {
+		d, se := r.evalDuration(ap.TimeoutExpr, scope, "approval.timeout", time.Minute, 30*24*time.Hour)
+		if se != nil {
+			return nil, se
+		}
+		timeout = d
+	}
 	p := &pendingApproval{approvers: ap.Approvers}
 	r.approvals[execID] = p
-	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: workflow.Now(ctx).Add(ap.Timeout.D()).UTC(), Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
+	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: workflow.Now(ctx).Add(timeout).UTC(), Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
 	defer delete(r.approvals, execID)
 	defer delete(r.waits, execID)
-	ok, err := workflow.AwaitWithTimeout(ctx, ap.Timeout.D(), func() bool { return p.decision != nil })
+	ok, err := workflow.AwaitWithTimeout(workflow.WithValue(ctx, stepKey{}, execID), timeout, func() bool { return p.decision != nil })
 	if err != nil {
 		return nil, &StepError{Type: wire.Cancelled, Message: "cancelled while waiting for an approval"}
 	}
@@ -791,7 +1105,7 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 		out = ApprovalOutput{Approved: false, By: "timeout", At: now, TimedOut: true}
 	default:
 		r.decided[execID] = ApprovalOutput{By: "timeout", At: now, TimedOut: true}
-		return nil, &StepError{Type: wire.ApprovalTimeout, Message: fmt.Sprintf("no decision within %s", ap.Timeout)}
+		return nil, &StepError{Type: wire.ApprovalTimeout, Message: fmt.Sprintf("no decision within %s", plan.FormatDuration(timeout))}
 	}
 	r.decided[execID] = out
 	return approvalScope(out), nil
@@ -801,11 +1115,21 @@ func approvalScope(o ApprovalOutput) map[string]any {
 	return map[string]any{"approved": o.Approved, "by": o.By, "comment": o.Comment, "at": o.At.UTC().Format(time.RFC3339Nano), "timed_out": o.TimedOut}
 }
 
+// stepKey is the context key under which a timer's step travels (StepOf).
+type stepKey struct{}
+
+// StepOf is the execution id of the step a timer belongs to (a wait, an until's pause, an approval's
+// timeout), for a replay's explanations; "" when not known.
+func StepOf(ctx workflow.Context) string {
+	s, _ := ctx.Value(stepKey{}).(string)
+	return s
+}
+
 // sleep is a durable timer that the status query reports.
 func (r *runner) sleep(ctx workflow.Context, execID string, d time.Duration) error {
 	r.waits[execID] = Wait{Step: execID, Kind: "timer", Until: workflow.Now(ctx).Add(d).UTC()}
 	defer delete(r.waits, execID)
-	if err := workflow.Sleep(ctx, d); err != nil {
+	if err := workflow.Sleep(workflow.WithValue(ctx, stepKey{}, execID), d); err != nil {
 		return &StepError{Type: wire.Cancelled, Message: "cancelled while waiting"}
 	}
 	return nil
@@ -823,16 +1147,23 @@ func (r *runner) fail(ctx workflow.Context, err error) error {
 		se = fs.err
 	}
 	if len(r.plan.OnFailure) > 0 {
-		r.scope[expression.ScopeError] = map[string]any{"type": se.Type, "message": se.Message, "step": se.Step}
+		e := map[string]any{"type": se.Type, "message": se.Message, "step": se.Step}
+		if r.typed() {
+			e["path"] = se.Path
+		}
+		r.scope[expression.ScopeError] = e
 		// on_failure's own failure does not change the outcome; its steps are recorded like any other.
-		_ = r.runList(ctx, r.plan.OnFailure)
+		_ = r.runList(ctx, r.top, r.plan.OnFailure)
 	}
 	msg := se.Message
-	if se.Step != "" {
-		msg = fmt.Sprintf("step %s failed: %s: %s", se.Step, se.Type, se.Message)
+	if where := se.Step; where != "" {
+		if r.typed() && se.Path != "" {
+			where = se.Path
+		}
+		msg = fmt.Sprintf("step %s failed: %s: %s", where, se.Type, se.Message)
 	}
 	return temporal.NewNonRetryableApplicationError(msg, FailureType, nil,
-		Failure{Step: se.Step, Type: se.Type, Message: se.Message, Steps: r.snapshot()})
+		Failure{Step: se.Step, Path: se.Path, Type: se.Type, Message: se.Message, Steps: r.snapshot()})
 }
 
 // cancelOpen marks steps still running as cancelled (the run was cancelled).
@@ -841,7 +1172,9 @@ func (r *runner) cancelOpen() {
 		if rec.Status == StatusRunning {
 			rec.Status = StatusCancelled
 			rec.Error = &StepError{Type: wire.Cancelled, Message: "the run was cancelled", Step: id}
-			r.steps[id] = recordScope(*rec)
+			if _, top := r.steps[id]; top {
+				r.steps[id] = recordScope(*rec)
+			}
 		}
 	}
 }

@@ -42,7 +42,8 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	info := activity.GetInfo(ctx)
 	f.mu.Lock()
 	f.calls = append(f.calls, call{ActivityID: info.ActivityID, Action: info.ActivityType.Name, With: in.With})
-	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
+	id := in.Step[strings.LastIndexByte(in.Step, '.')+1:]
+	h := f.handlers[strings.SplitN(id, "#", 2)[0]]
 	if h == nil {
 		h = f.handlers[info.ActivityType.Name]
 	}
@@ -51,6 +52,10 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	if h != nil {
 		var err error
 		if out, err = h(in); err != nil {
+			var ae actionErr
+			if errors.As(err, &ae) {
+				return wire.ActionResult{}, wire.NewActionError(ae.typ, ae.msg, int(info.Attempt), 0)
+			}
 			return wire.ActionResult{}, err
 		}
 	}
@@ -60,6 +65,11 @@ func (f *fakeActions) handle(ctx context.Context, in wire.ActionInput) (wire.Act
 	}
 	return wire.ActionResult{Output: b, Attempt: int(info.Attempt)}, nil
 }
+
+// actionErr is an error a handler returns to fail as a real activity does: of a type, with the attempt.
+type actionErr struct{ typ, msg string }
+
+func (e actionErr) Error() string { return e.typ + ": " + e.msg }
 
 func (f *fakeActions) ids() []string {
 	f.mu.Lock()
@@ -378,8 +388,11 @@ func TestParallelFailureCancelsSiblings(t *testing.T) {
 	}
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, parallelPB)})
 	msg, f := failureOf(t, err)
-	if msg != "step contain failed: VendorAuth: branch quarantine: step quarantine failed: no permission" {
+	if msg != "step contain.quarantine failed: VendorAuth: no permission" {
 		t.Fatalf("got %q", msg)
+	}
+	if f.Step != "quarantine" || f.Path != "contain.quarantine" {
+		t.Fatalf("failure at %s (%s), want quarantine (contain.quarantine)", f.Step, f.Path)
 	}
 	if st := f.Steps["block_more"].Status; st != "" && st != StatusCancelled {
 		t.Fatalf("block_more ran after the sibling failed: %+v", f.Steps["block_more"])
@@ -515,7 +528,7 @@ inputs:
 
 	h = newHarness(t)
 	_, err = h.run(Input{RunID: "r1", Plan: compilePlan(t, loops), Limits: Limits{MaxStepExecutions: 3}})
-	if msg, _ := failureOf(t, err); !strings.HasPrefix(msg, "step disable failed: LimitExceeded: item 3: this run executed more than 3 steps") {
+	if msg, _ := failureOf(t, err); !strings.HasPrefix(msg, "step disable#3 failed: LimitExceeded: this run executed more than 3 steps") {
 		t.Fatalf("execution bound: %q", msg)
 	}
 }

@@ -113,7 +113,12 @@ func (l Limits) withDefaults() Limits {
 type StepError struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
-	Step    string `json:"step,omitempty"`
+	// Step is the step that failed: the innermost one (a branch's step, a loop body's step), from
+	// interpreterTyped on.
+	Step string `json:"step,omitempty"`
+	// Path is where that step ran, from the top: contain.quarantine (a branch's step), disable#3 (a loop's
+	// item), per_ioc#2.lookup (a step of a loop body's item).
+	Path string `json:"path,omitempty"`
 }
 
 // StepRecord is what the run knows of one step; playbooks read it as steps.ID.
@@ -139,6 +144,7 @@ type Result struct {
 // Failure is the detail of a failed run's error (type FailureType).
 type Failure struct {
 	Step    string                `json:"step"`
+	Path    string                `json:"path,omitempty"`
 	Type    string                `json:"type"`
 	Message string                `json:"message"`
 	Steps   map[string]StepRecord `json:"steps"`

@@ -214,7 +214,7 @@ func (s *Server) replayRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, apitypes.ReplayResult{OK: res.OK, Step: res.Step, Message: res.Message, Events: res.Events})
+	return WriteJSON(w, http.StatusOK, apitypes.ReplayResult{OK: res.OK, Step: res.Step, What: res.What, Message: res.Message, Events: res.Events})
 }
 
 func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) error {

@@ -437,3 +437,21 @@ func slicesSorted(xs []string) []string {
 	slices.Sort(xs)
 	return xs
 }
+
+// ListSchedules lists the schedules of the enabled playbooks.
+func (c *Client) ListSchedules(ctx context.Context) ([]apitypes.Schedule, error) {
+	var out apitypes.ScheduleList
+	return out.Schedules, c.get(ctx, "/v1/schedules", nil, &out)
+}
+
+// TriggerSchedule fires on.schedule[index] of a playbook now.
+func (c *Client) TriggerSchedule(ctx context.Context, playbook string, index int) (apitypes.ScheduleTriggered, error) {
+	var out apitypes.ScheduleTriggered
+	name, err := segment("playbook name", playbook)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.call(ctx, request{method: http.MethodPost, path: "/v1/schedules/" + name + "/trigger",
+		query: url.Values{"index": {strconv.Itoa(index)}}, out: &out})
+	return out, err
+}

@@ -502,8 +502,17 @@ func statusError(r *request, resp *http.Response, body []byte, token string) *Er
 	} else {
 		e.Message = excerpt(body, token, r.secret)
 	}
-	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), serverNow(resp.Header))
 	return e
+}
+
+// serverNow is the time an answer was sent by the vendor's clock (its Date header), so that a Retry-After date
+// is read against the clock that wrote it, whatever the skew of ours; ours when the answer has no Date.
+func serverNow(h http.Header) time.Time {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		return t
+	}
+	return time.Now()
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or unreadable.
@@ -534,7 +543,7 @@ func codeError(r *request, resp *response, env *envelope) error {
 	}
 	e := &Error{Method: r.method, Path: r.op(), Status: resp.status, Code: int(env.Code), Message: excerpt([]byte(env.text()), resp.secrets...),
 		TraceID: env.TraceID, kind: kindStatus}
-	e.RetryAfter = parseRetryAfter(resp.header.Get("Retry-After"), time.Now())
+	e.RetryAfter = parseRetryAfter(resp.header.Get("Retry-After"), serverNow(resp.header))
 	return e
 }
 

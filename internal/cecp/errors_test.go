@@ -56,7 +56,7 @@ func TestStatusErrors(t *testing.T) {
 			`POST /v1/mitigation/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (trace id t-429)`, "ratelimited,transient", 0},
 		{"429 retry-after", answer{429, map[string]string{"Retry-After": "30"}, `{"code": -4290001, "traceId": "t-429", "msg": "Maximum allowed requests exceeded"}`}, false,
 			`GET /v1/sweeping/mails: HTTP 429 Too Many Requests, vendor code -4290001: "Maximum allowed requests exceeded" (trace id t-429), retry after 30s`, "ratelimited,transient", 30 * time.Second},
-		{"429 retry-after date", answer{429, map[string]string{"Retry-After": time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)}, ``}, false,
+		{"429 retry-after date", answer{429, map[string]string{"Date": "Wed, 02 Dec 2026 10:00:00 GMT", "Retry-After": "Wed, 02 Dec 2026 10:01:30 GMT"}, ``}, false,
 			`GET /v1/sweeping/mails: HTTP 429 Too Many Requests, retry after 1m30s`, "ratelimited,transient", 90 * time.Second},
 		{"200 rate limit", answer{200, nil, `{"code": -4290001, "traceId": "t-200", "msg": "Maximum allowed requests exceeded"}`}, false,
 			`GET /v1/sweeping/mails: HTTP 200 OK, vendor code -4290001: "Maximum allowed requests exceeded" (trace id t-200)`, "ratelimited,transient", 0},

@@ -25,5 +25,6 @@ func (a *app) commands() []*cobra.Command {
 		a.newIncidentCmd(),
 		a.newPayloadKeyCmd(),
 		a.newBenchCmd(),
+		a.newScheduleCmd(),
 	}
 }

@@ -58,7 +58,7 @@ func TestPlaybookCommands(t *testing.T) {
 		{"push dir", []string{"playbook", "push", dir}, 0, "alpha\tversion 1\tcreated\nbeta\tversion 1\tcreated\n", ""},
 		{"push again", []string{"playbook", "push", "--enable", a}, 0, "alpha\tversion 1\tunchanged, enabled\n", ""},
 		{"push lint error", []string{"playbook", "push", a, bad}, 1, "",
-			bad + ":3:5: error: step \"x\" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail\n" +
+			bad + ":3:5: error: step \"x\" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail, steps\n" +
 				bad + ":4:5: error: unknown key \"acton\" in step \"x\" (did you mean \"action\"?)\nnothing was pushed\n"},
 		{"push nothing", []string{"playbook", "push"}, 2, "", "parry: parry playbook push needs FILE or DIR\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"push missing file", []string{"playbook", "push", filepath.Join(dir, "nope.yaml")}, 1, "", "parry: reading " + filepath.Join(dir, "nope.yaml") + ": no such file or directory\n"},

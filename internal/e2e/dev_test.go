@@ -276,6 +276,14 @@ func TestDevSimKeepsARunInFlightAcrossRestarts(t *testing.T) {
 		"  - id: find\n    action: cecp.sweep\n    with: { mailbox: alice@corp.example, lastndays: 30, max_results: 3 }\n" +
 		"  - id: delete\n    action: cecp.mitigate_mails\n    with: { action: delete, mails: \"${{ steps.find.output.mails }}\", wait: true }\n" +
 		"output:\n  succeeded: ${{ steps.delete.output.succeeded }}\n"
+	// Until the restart, the simulator refuses to list the outcomes (503, which the broker waits out), so the
+	// run is certainly in flight when parry dev stops, however slow the machine; the restarted simulator has
+	// no faults (they are not part of its saved state).
+	fr, err := http.Post("http://"+simAddr+"/_sim/faults", "application/json", strings.NewReader(`{"error_503": 1, "paths": ["GET /v1/mitigation/mails"]}`))
+	if err != nil || fr.StatusCode != 200 {
+		t.Fatalf("setting the simulator's faults: %v %v", fr, err)
+	}
+	fr.Body.Close()
 	body, _ := json.Marshal(map[string]any{"source": src, "run_id": "sim-restart-test"})
 	req, _ := http.NewRequest("POST", api+"/v1/runs", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -284,7 +292,7 @@ func TestDevSimKeepsARunInFlightAcrossRestarts(t *testing.T) {
 		t.Fatalf("start run: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	// Stop as soon as the batch is posted: its actions take the simulator's 10 s.
+	// Stop once the batch is posted.
 	deadline := time.Now().Add(60 * time.Second)
 	for simState(t, simAddr).Requests["POST /v1/mitigation/mails"] == 0 {
 		if time.Now().After(deadline) {

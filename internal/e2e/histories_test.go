@@ -69,6 +69,8 @@ func historyCases() []historyCase {
 		{name: "feature-approval", file: "../../workflows/testdata/features/approval.yaml", approve: []string{"approve"}},
 		{name: "feature-call", file: "../../workflows/testdata/features/call.yaml"},
 		{name: "feature-failure", file: "../../workflows/testdata/features/failure.yaml", fail: map[string]string{"refused": "VendorRejected"}},
+		{name: "feature-steps", file: "../../workflows/testdata/features/steps.yaml", fail: map[string]string{"refused": "VendorRejected"},
+			approve: []string{"per_ioc#0.decide", "per_ioc#1.decide"}},
 	}
 }
 

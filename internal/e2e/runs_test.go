@@ -82,7 +82,8 @@ func (f *fakes) count(step string) int {
 func (f *fakes) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
 	f.mu.Lock()
 	f.calls[in.Step]++
-	h := f.handlers[strings.SplitN(in.Step, "#", 2)[0]]
+	id := in.Step[strings.LastIndexByte(in.Step, '.')+1:] // a loop body's step: per_ioc#1.lookup
+	h := f.handlers[strings.SplitN(id, "#", 2)[0]]
 	f.mu.Unlock()
 	var out any = map[string]any{}
 	if h != nil {
@@ -384,16 +385,36 @@ func TestExportAndReplay(t *testing.T) {
     with: { senders: [a@evil.test] }
 `, 1)
 	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "swapped.yaml", swapped))
-	want := "run " + id + ": not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s3 (cecp.mitigate_mails) there\n"
+	want := "run " + id + ": step s2: the order of steps changed: the run ran s2 (cecp.block) there, the current code runs s3 (cecp.mitigate_mails)\n"
 	if code != 1 || out != want {
 		t.Fatalf("replay swapped: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// An edited input: Temporal's replayer alone finds nothing, the replay names it (and exits 1, as run retry
+	// refuses the same file).
+	deleted := strings.Replace(fiveSteps, "with: { action: quarantine,", "with: { action: delete,", 1)
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "deleted.yaml", deleted))
+	want = "run " + id + `: step s3: its inputs changed: with.action was "quarantine", is now "delete"` + "\n"
+	if code != 1 || out != want {
+		t.Fatalf("replay with a changed input: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// An inserted step: not the SDK's raw "lookup failed for scheduledEventID", the step.
+	inserted := strings.Replace(fiveSteps, "  - id: s2\n", "  - id: s1b\n    action: cecp.unblock\n    with: { senders: [x@y.test] }\n  - id: s2\n", 1)
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "inserted.yaml", inserted))
+	want = "run " + id + ": step s1b was added: the current code runs it where the run ran step s2\n"
+	if code != 1 || out != want {
+		t.Fatalf("replay with an inserted step: %d\n%q\nwant\n%q", code, out, want)
+	}
+	// A comment changes nothing the run does.
+	out, _, code = s.parry("run", "replay", "--file", exportFile, "--playbook", writeFile(t, "commented.yaml", "# reviewed\n"+fiveSteps))
+	if code != 0 || !strings.HasSuffix(out, "the current code makes the same decisions\n") {
+		t.Fatalf("replay with a comment: %d %q", code, out)
 	}
 	// The same through the API (the server's code), for a console.
 	c := apiclient.New(s.api.URL, s.token)
 	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{}); err != nil || !res.OK {
 		t.Fatalf("API replay: %+v %v", res, err)
 	}
-	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{Source: swapped}); err != nil || res.OK || res.Step != "s2" {
+	if res, err := c.Replay(context.Background(), id, apitypes.ReplayRequest{Source: swapped}); err != nil || res.OK || res.Step != "s2" || res.What != "order" {
 		t.Fatalf("API replay swapped: %+v %v", res, err)
 	}
 }

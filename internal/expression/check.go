@@ -85,7 +85,7 @@ type Parsed struct {
 // fnTable is built once: the functions' checker descriptions never change.
 var fnTable = sync.OnceValue(func() *conf.Config {
 	c := conf.CreateNew()
-	for _, o := range runtimeOptions() {
+	for _, o := range runtimeOptions(CurrentDialect, newRegexpCache()) {
 		o(c)
 	}
 	for name := range c.Disabled {
@@ -138,10 +138,10 @@ func parse(src string, cfg *conf.Config) (*Parsed, *Error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Message: "empty expression"}
 	}
-	tree, err := parser.ParseWithConfig(src, cfg)
+	tree, err := parser.ParseWithConfig(rewriteCalls(src), cfg)
 	if err != nil {
 		fe := fileError(err)
-		fe.Message += braceHint(src, fe.Offset)
+		fe.Message = restoreNames(fe.Message) + braceHint(src, fe.Offset)
 		return nil, fe
 	}
 	var problem *Error
@@ -152,11 +152,37 @@ func parse(src string, cfg *conf.Config) (*Parsed, *Error) {
 		switch n := n.(type) {
 		case *ast.CallNode:
 			if id, ok := n.Callee.(*ast.IdentifierNode); ok {
-				switch id.Value {
-				case "secret":
+				switch name := restoreNames(id.Value); {
+				case name == "secret":
 					problem = &Error{Offset: n.Location().From, Message: SecretInExpressionMessage}
-				case "timezone":
+				case name == "timezone":
 					problem = &Error{Offset: n.Location().From, Message: "timezone() is not available: times are UTC"}
+				case regexFunctions[name] && len(n.Arguments) >= 2:
+					if lit, ok := n.Arguments[1].(*ast.StringNode); ok {
+						if _, err := CompileRegex(lit.Value); err != nil {
+							problem = &Error{Offset: lit.Location().From, Message: name + "(): " + err.Error()}
+						}
+					}
+				case (name == "format_time" || name == "parse_time") && len(n.Arguments) >= 2:
+					if lit, ok := n.Arguments[1].(*ast.StringNode); ok {
+						msg := CheckLayout(lit.Value)
+						if msg == "" && name == "parse_time" && lit.Value != "%s" {
+							if _, err := parseLayout(lit.Value); err != nil {
+								msg = err.Error()
+							}
+						}
+						if msg != "" {
+							problem = &Error{Offset: lit.Location().From, Message: name + "(): " + msg}
+						}
+					}
+				}
+			}
+		case *ast.BinaryNode:
+			if n.Operator == "matches" {
+				if lit, ok := n.Right.(*ast.StringNode); ok {
+					if _, err := CompileRegex(lit.Value); err != nil {
+						problem = &Error{Offset: lit.Location().From, Message: "matches: " + err.Error()}
+					}
 				}
 			}
 		case *ast.BuiltinNode:
@@ -399,7 +425,7 @@ func (e *Env) collectNames() []string {
 		names = append(names, k)
 	}
 	for k := range e.cfg.Functions {
-		names = append(names, k)
+		names = append(names, restoreNames(k))
 	}
 	for k := range e.cfg.Builtins {
 		names = append(names, k)
@@ -419,7 +445,7 @@ func IsFunction(name string) bool {
 	t := fnTable()
 	_, f := t.Functions[name]
 	_, b := t.Builtins[name]
-	return f || b || name == ScopeNow || name == "secret"
+	return f || b || name == ScopeNow || name == "secret" || name == "matches"
 }
 
 // UnknownNames reports every name the expression reads that is not in the scope, each with a did-you-mean,
@@ -461,7 +487,7 @@ func (e *Env) Check(p *Parsed) (TypeInfo, *Error) {
 	if err != nil {
 		fe := fileError(err)
 		fe.UnknownName = unknownNameRE.MatchString(fe.Message)
-		fe.Message = e.improve(p, fe)
+		fe.Message = restoreNames(e.improve(p, fe))
 		return TypeInfo{}, fe
 	}
 	return TypeInfo{nt: *p.tree.Node.Nature()}, nil
@@ -533,6 +559,40 @@ func (t TypeInfo) IsMap() bool {
 	return t.nt.Kind == reflect.Map || t.nt.Kind == reflect.Struct && !t.nt.IsTime()
 }
 func (t TypeInfo) IsTime() bool { return t.nt.IsTime() }
+
+// IsDuration reports a duration (duration("1h"), a difference of times).
+func (t TypeInfo) IsDuration() bool { return t.nt.IsDuration() }
+
+// MayBeNull reports whether the expression can give null at run time: it reads a field or an index (null
+// when what it reads is missing or null, since reading a field of null is null), reads a name (inputs,
+// vars and loop items may be null), or has nil, a ?: or a ?? in it. Only expressions built from literals and
+// function calls on them are sure to give a value.
+func (p *Parsed) MayBeNull() bool {
+	maybe := false
+	var callees []*ast.IdentifierNode
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		if c, ok := n.(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok {
+				callees = append(callees, id)
+			}
+		}
+	}))
+	ast.Walk(&p.tree.Node, visitor(func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.IdentifierNode:
+			if !slices.Contains(callees, n) {
+				maybe = true
+			}
+		case *ast.NilNode, *ast.MemberNode, *ast.ConditionalNode:
+			maybe = true
+		case *ast.BinaryNode:
+			if n.Operator == "??" {
+				maybe = true
+			}
+		}
+	}))
+	return maybe
+}
 
 // Elem is the element type of a list (unknown when not a list or not known).
 func (t TypeInfo) Elem() TypeInfo {

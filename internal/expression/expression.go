@@ -66,35 +66,77 @@ func (s Scope) With(kv ...any) Scope {
 	return out
 }
 
-// Engine compiles and runs expressions and templates. Compiled programs and parsed templates are cached by
-// source; an Engine is safe for concurrent use and meant to be shared by a whole worker.
+// Dialect is a version of how expressions evaluate. A run keeps the dialect it started with (the interpreter
+// records it with workflow.GetVersion), so that an upgrade of parry never changes what a run in flight
+// computes: a replayed history must see the values it saw.
+type Dialect int
+
+// Dialects.
+const (
+	// DialectOriginal is the first: expr's own string(), which writes times in Go's default format, and a
+	// list function that gives no items makes null.
+	DialectOriginal Dialect = iota
+	// DialectTyped writes a time as RFC 3339 UTC in string() too, and keeps empty lists and maps as empty
+	// lists and maps (concat([], []) is [], not null).
+	DialectTyped
+)
+
+// CurrentDialect is what new runs, lint and parry test use.
+const CurrentDialect = DialectTyped
+
+// Engine compiles and runs expressions and templates. Compiled programs, parsed templates and regular
+// expressions are cached by source; an Engine is safe for concurrent use and meant to be shared by a whole
+// worker. Dialect gives a view of the same caches that evaluates in another dialect.
 type Engine struct {
+	c       *engineCache
+	dialect Dialect
+}
+
+type programKey struct {
+	dialect Dialect
+	src     string
+}
+
+type engineCache struct {
 	mu        sync.RWMutex
-	programs  map[string]*vm.Program
+	programs  map[programKey]*vm.Program
 	templates map[string]*Template
 	maxCached int
 	vms       sync.Pool
+	regexps   *regexpCache
 }
 
-// NewEngine returns an engine whose cache holds up to 10,000 programs.
+// NewEngine returns an engine in CurrentDialect whose cache holds up to 10,000 programs.
 func NewEngine() *Engine {
-	return &Engine{
-		programs:  make(map[string]*vm.Program),
+	return &Engine{dialect: CurrentDialect, c: &engineCache{
+		programs:  make(map[programKey]*vm.Program),
 		templates: make(map[string]*Template),
 		maxCached: 10_000,
 		vms:       sync.Pool{New: func() any { return new(vm.VM) }},
-	}
+		regexps:   newRegexpCache(),
+	}}
 }
+
+// Dialect returns an engine sharing e's caches that evaluates in dialect d.
+func (e *Engine) Dialect(d Dialect) *Engine {
+	if d == e.dialect {
+		return e
+	}
+	return &Engine{c: e.c, dialect: d}
+}
+
+// CurrentDialect reports the engine's dialect.
+func (e *Engine) CurrentDialect() Dialect { return e.dialect }
 
 // runtimeOptions compile without a typed scope: types were checked at validation time, and at run time the
 // values are JSON (numbers may be float64 where the checker saw int), so the generic operations are right.
-func runtimeOptions() []expr.Option {
+func runtimeOptions(d Dialect, re *regexpCache) []expr.Option {
 	// An empty non-strict map environment makes the compiler load scope names with a direct map lookup.
 	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.MaxNodes(MaxNodes), expr.Timezone("UTC"), expr.Patch(nullSafe{})}
-	for _, b := range disabledBuiltins {
+	for _, b := range disabledBuiltins(d) {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}
-	return append(opts, functionOptions()...)
+	return append(opts, functionOptions(d, re)...)
 }
 
 // nullSafe makes every field access null-safe at run time (a.b on null is null, as with a?.b): a skipped
@@ -113,9 +155,11 @@ func (nullSafe) Visit(node *ast.Node) {
 
 // Compile returns the cached program for a bare expression, compiling it on first use.
 func (e *Engine) Compile(src string) (*vm.Program, error) {
-	e.mu.RLock()
-	p, ok := e.programs[src]
-	e.mu.RUnlock()
+	key := programKey{e.dialect, src}
+	c := e.c
+	c.mu.RLock()
+	p, ok := c.programs[key]
+	c.mu.RUnlock()
 	if ok {
 		return p, nil
 	}
@@ -125,16 +169,16 @@ func (e *Engine) Compile(src string) (*vm.Program, error) {
 	if err := rejectForbidden(src); err != nil {
 		return nil, err
 	}
-	p, err := expr.Compile(src, runtimeOptions()...)
+	p, err := expr.Compile(rewriteCalls(src), runtimeOptions(e.dialect, c.regexps)...)
 	if err != nil {
-		return nil, fmt.Errorf("compiling expression %s: %s", quoteShort(src), plainMessage(err))
+		return nil, fmt.Errorf("compiling expression %s: %s", quoteShort(src), restoreNames(plainMessage(err)))
 	}
-	e.mu.Lock()
-	if len(e.programs) >= e.maxCached {
-		clear(e.programs) // a worker sees a bounded set of plans: dropping everything now and then is cheap
+	c.mu.Lock()
+	if len(c.programs) >= c.maxCached {
+		clear(c.programs) // a worker sees a bounded set of plans: dropping everything now and then is cheap
 	}
-	e.programs[src] = p
-	e.mu.Unlock()
+	c.programs[key] = p
+	c.mu.Unlock()
 	return p, nil
 }
 
@@ -148,11 +192,11 @@ func (e *Engine) Eval(src string, scope Scope) (any, error) {
 }
 
 func (e *Engine) run(src string, p *vm.Program, scope Scope) (out any, err error) {
-	m := e.vms.Get().(*vm.VM)
-	defer e.vms.Put(m)
+	m := e.c.vms.Get().(*vm.VM)
+	defer e.c.vms.Put(m)
 	out, err = m.Run(p, map[string]any(scope))
 	if err != nil {
-		return nil, fmt.Errorf("evaluating %s: %s", quoteShort(src), plainMessage(err))
+		return nil, fmt.Errorf("evaluating %s: %s", quoteShort(src), restoreNames(plainMessage(err)))
 	}
 	return out, nil
 }
@@ -212,27 +256,48 @@ func FormatTime(t time.Time) string {
 // Plain converts an evaluation result into a JSON-like value: times become RFC 3339 strings (UTC),
 // durations their text (1h30m0s), other slices []any and other maps map[string]any; NaN and infinities,
 // which JSON cannot carry, become null. Values that are already plain are returned as they are, uncopied.
-func Plain(v any) any {
-	if isPlain(v) {
+// It is DialectOriginal's conversion (an empty []any(nil) stays nil); an Engine converts in its own dialect.
+func Plain(v any) any { return plainWith(v, plainOpts{}) }
+
+// plainOpts are the dialects' differences in making a value plain.
+type plainOpts struct {
+	// emptyLists makes nil slices and maps empty ones, so they stay a list (a map) through JSON.
+	emptyLists bool
+	// keepTimes leaves times and durations as they are (vars and set keep the type of what they hold).
+	keepTimes bool
+}
+
+func (e *Engine) plainOpts() plainOpts { return plainOpts{emptyLists: e.dialect >= DialectTyped} }
+
+func (e *Engine) plain(v any) any { return plainWith(v, e.plainOpts()) }
+
+func plainWith(v any, o plainOpts) any {
+	if isPlain(v, o) {
 		return v
 	}
 	switch x := v.(type) {
 	case float64:
 		return nil // NaN or infinite
 	case time.Time:
+		if o.keepTimes {
+			return x.UTC()
+		}
 		return FormatTime(x)
 	case time.Duration:
+		if o.keepTimes {
+			return x
+		}
 		return x.String()
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = Plain(e)
+			out[k] = plainWith(e, o)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = Plain(e)
+			out[i] = plainWith(e, o)
 		}
 		return out
 	}
@@ -241,7 +306,7 @@ func Plain(v any) any {
 	case reflect.Slice, reflect.Array:
 		out := make([]any, rv.Len())
 		for i := range out {
-			out[i] = Plain(rv.Index(i).Interface())
+			out[i] = plainWith(rv.Index(i).Interface(), o)
 		}
 		return out
 	case reflect.Map:
@@ -249,7 +314,7 @@ func Plain(v any) any {
 			out := make(map[string]any, rv.Len())
 			it := rv.MapRange()
 			for it.Next() {
-				out[it.Key().String()] = Plain(it.Value().Interface())
+				out[it.Key().String()] = plainWith(it.Value().Interface(), o)
 			}
 			return out
 		}
@@ -258,27 +323,37 @@ func Plain(v any) any {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return int64(rv.Uint())
 	case reflect.Float32:
-		return Plain(rv.Float())
+		return plainWith(rv.Float(), o)
 	}
 	return fmt.Sprint(v)
 }
 
-func isPlain(v any) bool {
+func isPlain(v any, o plainOpts) bool {
 	switch x := v.(type) {
 	case nil, string, bool, int, int64:
 		return true
 	case float64:
 		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case time.Time:
+		return o.keepTimes && x.Location() == time.UTC
+	case time.Duration:
+		return o.keepTimes
 	case map[string]any:
+		if x == nil && o.emptyLists {
+			return false
+		}
 		for _, e := range x {
-			if !isPlain(e) {
+			if !isPlain(e, o) {
 				return false
 			}
 		}
 		return true
 	case []any:
+		if x == nil && o.emptyLists {
+			return false
+		}
 		for _, e := range x {
-			if !isPlain(e) {
+			if !isPlain(e, o) {
 				return false
 			}
 		}

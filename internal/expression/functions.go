@@ -37,28 +37,65 @@ var Functions = []Function{
 	{"defang", "defang(string) string", "Make a URL, domain or address safe to paste: http→hxxp, .→[.], @→[@].", `defang("http://evil.com") == "hxxp://evil[.]com"`},
 	{"cidr_contains", "cidr_contains(cidr, ip) bool", "Whether the IP address is inside the CIDR range (an address alone counts as /32 or /128).", `cidr_contains("10.0.0.0/8", "10.1.2.3")`},
 	{"is_ip", "is_ip(string) bool", "Whether the string is an IPv4 or IPv6 address.", `is_ip("192.0.2.1")`},
+	{"url_host", "url_host(url) string", "The same as host(): the host of a URL, lower-cased, without port (refangs first).", `url_host("https://Evil.example:8443/x") == "evil.example"`},
+	{"email_domain", "email_domain(email) string", "The same as domain(): the domain of an email address, lower-cased.", `email_domain("Bob <bob@Corp.Example>") == "corp.example"`},
+	{"matches", "matches(string, regex) bool", "Whether the regular expression (RE2 syntax) matches somewhere in the string (the same as s matches regex).", `matches("INV-2291", "^INV-[0-9]+$")`},
+	{"regex_find", "regex_find(string, regex) string", "The first match, or the first group's text when the expression has a group (\"\" when nothing matches).", `regex_find("ticket INC-42 opened", "INC-([0-9]+)") == "42"`},
+	{"regex_find_all", "regex_find_all(string, regex) list", "Every match (or every first group's text), in order.", `regex_find_all("a1 b22 c333", "[0-9]+") == ["1", "22", "333"]`},
+	{"regex_replace", "regex_replace(string, regex, replacement) string", "Every match replaced; $1 or ${name} in the replacement stand for groups.", `regex_replace("user=bob", "user=(\\w+)", "user=<$1>") == "user=<bob>"`},
+	{"format_time", "format_time(time, layout) string", "A time (or an RFC 3339 string) written with a strftime layout, in UTC: %Y %m %d %H %M %S %L %j %a %A %b %B %p %I %y %z %Z %s %F %T %%.", `format_time(parse_time("2026-03-04T05:06:07Z"), "%d/%m/%Y %H:%M") == "04/03/2026 05:06"`},
+	{"parse_time", "parse_time(string[, layout]) time", "A time from RFC 3339 text (and the vendor's variants), or from text in a strftime layout; a time without a zone is UTC.", `parse_time("04/03/2026 05:06", "%d/%m/%Y %H:%M") == parse_time("2026-03-04T05:06:00Z")`},
 }
 
 // disabledBuiltins are expr builtins a playbook must not use: now (replaced by the run's clock), timezone
 // (reads the host's time zone database: not deterministic across workers), and keys/values (replaced by
-// sorted versions).
-var disabledBuiltins = []string{"now", "timezone", "keys", "values", "duration"}
+// sorted versions). From DialectTyped on, string() is parry's (times as RFC 3339).
+func disabledBuiltins(d Dialect) []string {
+	if d >= DialectTyped {
+		return []string{"now", "timezone", "keys", "values", "duration", "string"}
+	}
+	return []string{"now", "timezone", "keys", "values", "duration"}
+}
 
 // functionOptions registers parry's functions with their signatures, for both type-checking and running.
-func functionOptions() []expr.Option {
-	return []expr.Option{
+// Regular expressions compile once into re.
+func functionOptions(d Dialect, re *regexpCache) []expr.Option {
+	opts := []expr.Option{
 		expr.Function("duration", fnDuration, new(func(string) time.Duration)),
 		expr.Function("keys", fnKeys, new(func(map[string]any) []any)),
 		expr.Function("values", fnValues, new(func(map[string]any) []any)),
 		expr.Function("unique", fnUnique, new(func([]any) []any), new(func([]string) []any)),
 		expr.Function("chunk", fnChunk, new(func([]any, int) []any), new(func([]string, int) []any)),
 		expr.Function("domain", fnDomain, new(func(string) string)),
+		expr.Function("email_domain", fnDomain, new(func(string) string)),
 		expr.Function("host", fnHost, new(func(string) string)),
+		expr.Function("url_host", fnHost, new(func(string) string)),
 		expr.Function("refang", fnRefang, new(func(string) string)),
 		expr.Function("defang", fnDefang, new(func(string) string)),
 		expr.Function("cidr_contains", fnCIDRContains, new(func(string, string) bool)),
 		expr.Function("is_ip", fnIsIP, new(func(string) bool)),
+		expr.Function(matchesAlias, re.fnMatches, new(func(string, string) bool)),
+		expr.Function("regex_find", re.fnFind, new(func(string, string) string)),
+		expr.Function("regex_find_all", re.fnFindAll, new(func(string, string) []string)),
+		expr.Function("regex_replace", re.fnReplace, new(func(string, string, string) string)),
+		expr.Function("format_time", fnFormatTime, new(func(time.Time, string) string), new(func(string, string) string)),
+		expr.Function("parse_time", fnParseTime, new(func(string) time.Time), new(func(string, string) time.Time)),
 	}
+	if d >= DialectTyped {
+		opts = append(opts, expr.Function("string", fnString, new(func(any) string)))
+	}
+	return opts
+}
+
+// fnString is expr's string() except that a time is written in RFC 3339 UTC, as everywhere else in parry.
+func fnString(args ...any) (any, error) {
+	switch x := args[0].(type) {
+	case time.Time:
+		return FormatTime(x), nil
+	case string:
+		return x, nil
+	}
+	return fmt.Sprintf("%v", args[0]), nil
 }
 
 func argString(fn string, v any) (string, error) {

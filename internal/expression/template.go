@@ -112,9 +112,10 @@ func runeOffset(s string, byteOff int) int { return utf8.RuneCountInString(s[:by
 
 // Template returns the parsed template for s from the cache, parsing it on first use.
 func (e *Engine) Template(s string) (*Template, error) {
-	e.mu.RLock()
-	t, ok := e.templates[s]
-	e.mu.RUnlock()
+	c := e.c
+	c.mu.RLock()
+	t, ok := c.templates[s]
+	c.mu.RUnlock()
 	if ok {
 		return t, nil
 	}
@@ -122,18 +123,22 @@ func (e *Engine) Template(s string) (*Template, error) {
 	if perr != nil {
 		return nil, fmt.Errorf("parsing template %s: %s", quoteShort(s), perr.Message)
 	}
-	e.mu.Lock()
-	if len(e.templates) >= e.maxCached {
-		clear(e.templates)
+	c.mu.Lock()
+	if len(c.templates) >= c.maxCached {
+		clear(c.templates)
 	}
-	e.templates[s] = t
-	e.mu.Unlock()
+	c.templates[s] = t
+	c.mu.Unlock()
 	return t, nil
 }
 
-// EvalTemplate evaluates a template string: a whole template gives its expression's value (made plain with
-// Plain), any other template a string; a string without ${{ is returned as it is.
+// EvalTemplate evaluates a template string: a whole template gives its expression's value (made plain, as
+// Plain does in the engine's dialect), any other template a string; a string without ${{ is returned as it is.
 func (e *Engine) EvalTemplate(s string, scope Scope) (any, error) {
+	return e.evalTemplate(s, scope, e.plainOpts())
+}
+
+func (e *Engine) evalTemplate(s string, scope Scope, o plainOpts) (any, error) {
 	if !IsTemplate(s) {
 		return s, nil
 	}
@@ -148,7 +153,7 @@ func (e *Engine) EvalTemplate(s string, scope Scope) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				return Plain(v), nil
+				return plainWith(v, o), nil
 			}
 		}
 	}
@@ -162,7 +167,7 @@ func (e *Engine) EvalTemplate(s string, scope Scope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := Interpolate(&b, v); err != nil {
+		if err := interpolate(&b, v, o); err != nil {
 			return nil, fmt.Errorf("interpolating %s: %w", quoteShort(p.Expr), err)
 		}
 	}
@@ -173,13 +178,28 @@ func (e *Engine) EvalTemplate(s string, scope Scope) (any, error) {
 // value; the input is not modified. Only strings of the plan are evaluated: values an expression returns
 // (alert data, step outputs) are never evaluated again, whatever they contain.
 func (e *Engine) EvalValue(v any, scope Scope) (any, error) {
+	return e.evalValue(v, scope, e.plainOpts())
+}
+
+// EvalValueTyped is EvalValue keeping times and durations as they are, for values that stay inside the run
+// (vars and set): now() stored in a var is still a time when an expression reads it.
+func (e *Engine) EvalValueTyped(v any, scope Scope) (any, error) {
+	o := e.plainOpts()
+	o.keepTimes = e.dialect >= DialectTyped
+	return e.evalValue(v, scope, o)
+}
+
+// PlainValue makes a value plain in the engine's dialect (what EvalValue gives), for recording a typed one.
+func (e *Engine) PlainValue(v any) any { return e.plain(v) }
+
+func (e *Engine) evalValue(v any, scope Scope, o plainOpts) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return e.EvalTemplate(x, scope)
+		return e.evalTemplate(x, scope, o)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for _, k := range sortedKeys(x) { // sorted, so the first error reported is always the same one
-			r, err := e.EvalValue(x[k], scope)
+			r, err := e.evalValue(x[k], scope, o)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -189,7 +209,7 @@ func (e *Engine) EvalValue(v any, scope Scope) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, el := range x {
-			r, err := e.EvalValue(el, scope)
+			r, err := e.evalValue(el, scope, o)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -202,7 +222,9 @@ func (e *Engine) EvalValue(v any, scope Scope) (any, error) {
 
 // Interpolate writes v as text: strings as they are, null as nothing, whole numbers without a decimal
 // point, times in RFC 3339 (UTC), lists and maps as JSON.
-func Interpolate(b *strings.Builder, v any) error {
+func Interpolate(b *strings.Builder, v any) error { return interpolate(b, v, plainOpts{}) }
+
+func interpolate(b *strings.Builder, v any, o plainOpts) error {
 	switch x := v.(type) {
 	case nil:
 	case string:
@@ -224,7 +246,8 @@ func Interpolate(b *strings.Builder, v any) error {
 	case time.Duration:
 		b.WriteString(x.String())
 	default:
-		j, err := json.Marshal(Plain(v))
+		o.keepTimes = false
+		j, err := json.Marshal(plainWith(v, o))
 		if err != nil {
 			return err
 		}

@@ -67,7 +67,18 @@ const (
 func nodeID(stepID string) string { return "s_" + stepID }
 
 func (g *graph) build(p *Plan) {
-	g.root.items = append(g.root.items, &gnode{id: startID, lines: []string{"start"}, shape: shapeCircle})
+	start := []string{"start"}
+	for _, sc := range p.Schedules {
+		switch {
+		case sc.Cron != "" && sc.Timezone != "":
+			start = append(start, fmt.Sprintf("cron %s (%s)", sc.Cron, sc.Timezone))
+		case sc.Cron != "":
+			start = append(start, "cron "+sc.Cron)
+		default:
+			start = append(start, "every "+sc.Every.String())
+		}
+	}
+	g.root.items = append(g.root.items, &gnode{id: startID, lines: start, shape: shapeCircle})
 	g.list(p.Steps, &g.root, startID, endID)
 	g.root.items = append(g.root.items, &gnode{id: endID, lines: []string{"end"}, shape: shapeCircle})
 	if len(p.OnFailure) > 0 || g.usesFailed() {
@@ -92,7 +103,7 @@ func (g *graph) usesFailed() bool {
 // enter and exit are the ids edges attach to: a parallel step is entered at its cluster and left at its join.
 func enter(s *Step) string { return nodeID(s.ID) }
 func exit(s *Step) string {
-	if s.Kind == KindParallel {
+	if s.Kind == KindParallel || s.Kind == KindSteps {
 		return nodeID(s.ID) + "__join"
 	}
 	return nodeID(s.ID)
@@ -175,11 +186,33 @@ func (g *graph) step(s *Step, c *cluster) {
 		lines = append(lines, s.ID, "call "+s.Call.Playbook)
 		sh = shapeSubroutine
 	case KindApproval:
-		lines = append(lines, s.ID, "approval ("+s.Approval.Timeout.String()+", then "+s.Approval.OnTimeout+")")
+		timeout := s.Approval.Timeout.String()
+		if s.Approval.TimeoutExpr != "" {
+			timeout = short(templateExpr(s.Approval.TimeoutExpr))
+		}
+		lines = append(lines, s.ID, "approval ("+timeout+", then "+s.Approval.OnTimeout+")")
 		sh = shapeHexagon
 	case KindWait:
-		lines = append(lines, s.ID, "wait "+s.Wait.String())
+		switch {
+		case s.WaitUntil != "":
+			lines = append(lines, s.ID, "wait until "+short(templateExpr(s.WaitUntil)))
+		case s.WaitExpr != "":
+			lines = append(lines, s.ID, "wait "+short(templateExpr(s.WaitExpr)))
+		default:
+			lines = append(lines, s.ID, "wait "+s.Wait.String())
+		}
 		sh = shapeRound
+	case KindSteps:
+		lc := &cluster{id: nodeID(s.ID), label: s.ID + " (" + forEachText(s.ForEach) + ")"}
+		g.parallel[lc.id] = true
+		if s.If != "" {
+			lc.label += " if " + short(s.If)
+		}
+		c.items = append(c.items, lc)
+		done := &gnode{id: exit(s), lines: []string{"each item done " + s.ID}, shape: shapeCircle}
+		g.list(s.Steps, lc, lc.id, done.id)
+		c.items = append(c.items, done)
+		return
 	case KindSet:
 		var names []string
 		for _, v := range s.Set {
@@ -213,20 +246,36 @@ func (g *graph) step(s *Step, c *cluster) {
 		lines = append(lines, "if "+short(s.If))
 	}
 	if f := s.ForEach; f != nil {
-		items := "the list"
-		if str, ok := f.Items.(string); ok {
-			str = strings.TrimSpace(str)
-			if strings.HasPrefix(str, "${{") && strings.HasSuffix(str, "}}") {
-				str = str[3 : len(str)-2]
-			}
-			items = short(str)
-		}
-		lines = append(lines, fmt.Sprintf("for each %s in %s (%d at a time)", f.As, items, f.Concurrency))
+		lines = append(lines, forEachText(f))
 	}
 	if u := s.Until; u != nil {
-		lines = append(lines, fmt.Sprintf("until %s (every %s, %d times)", short(u.Condition), u.Every, u.MaxAttempts))
+		every := u.Every.String()
+		if u.EveryExpr != "" {
+			every = short(templateExpr(u.EveryExpr))
+		}
+		lines = append(lines, fmt.Sprintf("until %s (every %s, %d times)", short(u.Condition), every, u.MaxAttempts))
 	}
 	c.items = append(c.items, &gnode{id: nodeID(s.ID), lines: lines, shape: sh})
+}
+
+func forEachText(f *ForEach) string {
+	if f == nil {
+		return "no items"
+	}
+	items := "the list"
+	if str, ok := f.Items.(string); ok {
+		items = short(templateExpr(str))
+	}
+	return fmt.Sprintf("for each %s in %s (%d at a time)", f.As, items, f.Concurrency)
+}
+
+// templateExpr is the expression of a whole template, for labels.
+func templateExpr(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "${{") && strings.HasSuffix(s, "}}") {
+		s = strings.TrimSpace(s[3 : len(s)-2])
+	}
+	return s
 }
 
 func short(s string) string {

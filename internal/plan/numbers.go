@@ -9,6 +9,12 @@ import (
 func normalizeNumbers(p *Plan) {
 	for i := range p.Inputs {
 		p.Inputs[i].Default = normalize(p.Inputs[i].Default)
+		for j := range p.Inputs[i].Enum {
+			p.Inputs[i].Enum[j] = normalize(p.Inputs[i].Enum[j])
+		}
+	}
+	for i := range p.Schedules {
+		p.Schedules[i].With = normalizeMap(p.Schedules[i].With)
 	}
 	normalizeVars(p.Vars)
 	p.Output = normalizeMap(p.Output)

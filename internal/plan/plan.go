@@ -27,6 +27,8 @@ type Plan struct {
 	// SHA256 is the hex SHA-256 of the playbook source the plan was compiled from.
 	SHA256  string   `json:"sha256"`
 	Trigger *Trigger `json:"trigger,omitempty"`
+	// Schedules start runs on a calendar or at an interval, as Temporal Schedules (see internal/schedules).
+	Schedules []Schedule `json:"schedules,omitempty"`
 	// Inputs in declaration order; the run fills them from the manual run's `with` or from the alert (From).
 	Inputs []Input `json:"inputs,omitempty"`
 	// Vars are evaluated in order when the run starts; a var may read the ones before it.
@@ -54,6 +56,17 @@ type Dedup struct {
 	Window Duration `json:"window"`
 }
 
+// Schedule is one entry of on.schedule: a five-field cron expression in a time zone, or an interval; With
+// are the inputs of the runs it starts.
+type Schedule struct {
+	Cron string `json:"cron,omitempty"`
+	// Timezone is an IANA zone name for Cron ("" is UTC).
+	Timezone string   `json:"timezone,omitempty"`
+	Every    Duration `json:"every,omitempty"`
+	// With holds plain values (no templates): a scheduled run has no alert to compute them from.
+	With map[string]any `json:"with,omitempty"`
+}
+
 // Input is one declared input.
 type Input struct {
 	Name string `json:"name"`
@@ -65,6 +78,8 @@ type Input struct {
 	// From is an expression over `alert`, used when the run was started by an alert.
 	From        string `json:"from,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Enum lists the values the input may take (nil: any of its type).
+	Enum []any `json:"enum,omitempty"`
 }
 
 // Var is a name bound to a template tree (vars, set).
@@ -86,10 +101,12 @@ const (
 	KindSet      Kind = "set"
 	KindFinish   Kind = "finish"
 	KindFail     Kind = "fail"
+	// KindSteps is a loop body of several steps: a for_each whose every item runs the list Steps.
+	KindSteps Kind = "steps"
 )
 
 // Kinds lists the step kinds in documentation order.
-var Kinds = []Kind{KindAction, KindParallel, KindCall, KindApproval, KindWait, KindSet, KindFinish, KindFail}
+var Kinds = []Kind{KindAction, KindParallel, KindCall, KindApproval, KindWait, KindSet, KindFinish, KindFail, KindSteps}
 
 // Step is one step. Exactly the field of its Kind is set (Action, Parallel, Call, Approval, Wait, Set,
 // Finish, Fail); the modifiers apply as documented on each.
@@ -105,9 +122,16 @@ type Step struct {
 	Call     *Call     `json:"call,omitempty"`
 	Approval *Approval `json:"approval,omitempty"`
 	Wait     Duration  `json:"wait,omitempty"`
-	Set      []Var     `json:"set,omitempty"`
-	Finish   *Finish   `json:"finish,omitempty"`
-	Fail     string    `json:"fail,omitempty"` // message template
+	// WaitExpr is a template giving the wait's duration (a duration text such as 15m, or seconds) when the
+	// playbook computes it; WaitUntil a template giving the RFC 3339 time to wait until.
+	WaitExpr  string  `json:"wait_expr,omitempty"`
+	WaitUntil string  `json:"wait_until,omitempty"`
+	Set       []Var   `json:"set,omitempty"`
+	Finish    *Finish `json:"finish,omitempty"`
+	Fail      string  `json:"fail,omitempty"` // message template
+	// Steps is the body of a KindSteps loop: run once per for_each item, in order, each item with its own
+	// steps.ID results.
+	Steps []Step `json:"steps,omitempty"`
 
 	ForEach *ForEach `json:"for_each,omitempty"`
 	Until   *Until   `json:"until,omitempty"`
@@ -127,8 +151,10 @@ type Action struct {
 	// Secrets are resolved by the activity worker and placed into the evaluated With at Path; their values
 	// never enter workflow history.
 	Secrets []SecretRef `json:"secrets,omitempty"`
-	// Timeout bounds one attempt (start-to-close); ScheduleToClose all attempts (0: unbounded).
+	// Timeout bounds one attempt (start-to-close); ScheduleToClose all attempts (0: unbounded). TimeoutExpr,
+	// when set, is a template computing Timeout for each execution.
 	Timeout         Duration `json:"timeout"`
+	TimeoutExpr     string   `json:"timeout_expr,omitempty"`
 	ScheduleToClose Duration `json:"schedule_to_close,omitempty"`
 	Retry           Retry    `json:"retry"`
 	// Mutates is true for actions that change state outside parry (audited, bounded retries).
@@ -153,6 +179,9 @@ type Retry struct {
 	// MaxAttempts 0 means unlimited (bounded by ScheduleToClose).
 	MaxAttempts  int      `json:"max_attempts,omitempty"`
 	NonRetryable []string `json:"non_retryable,omitempty"`
+	// DelayExpr is a template computing a fixed wait between attempts (retry.delay written as an expression):
+	// it sets InitialInterval and MaxInterval, with Backoff 1.
+	DelayExpr string `json:"delay_expr,omitempty"`
 }
 
 // Branch is one named list of steps of a parallel step.
@@ -163,9 +192,10 @@ type Branch struct {
 
 // Call runs another playbook as a child workflow; its output is the step's output.
 type Call struct {
-	Playbook string         `json:"playbook"`
-	With     map[string]any `json:"with,omitempty"`
-	Timeout  Duration       `json:"timeout,omitempty"`
+	Playbook    string         `json:"playbook"`
+	With        map[string]any `json:"with,omitempty"`
+	Timeout     Duration       `json:"timeout,omitempty"`
+	TimeoutExpr string         `json:"timeout_expr,omitempty"`
 }
 
 // Approval waits for a human decision. Its output is {approved, by, comment, at}.
@@ -173,6 +203,8 @@ type Approval struct {
 	Prompt    string   `json:"prompt"` // template
 	Approvers []string `json:"approvers,omitempty"`
 	Timeout   Duration `json:"timeout"`
+	// TimeoutExpr, when set, is a template computing Timeout when the approval starts.
+	TimeoutExpr string `json:"timeout_expr,omitempty"`
 	// OnTimeout is approve, reject or fail.
 	OnTimeout string `json:"on_timeout"`
 }
@@ -198,9 +230,11 @@ type ForEach struct {
 // Until repeats the step (a durable timer of Every between attempts) until Condition, evaluated with the
 // step's `output` in scope, is true; after MaxAttempts attempts the step fails.
 type Until struct {
-	Condition   string   `json:"condition"`
-	Every       Duration `json:"every"`
-	MaxAttempts int      `json:"max_attempts"`
+	Condition string   `json:"condition"`
+	Every     Duration `json:"every"`
+	// EveryExpr, when set, is a template computing Every before each wait.
+	EveryExpr   string `json:"every_expr,omitempty"`
+	MaxAttempts int    `json:"max_attempts"`
 }
 
 // OnError actions.
@@ -272,8 +306,8 @@ func upgradeAlertDefaults(p *Plan) {
 	})
 }
 
-// Walk calls fn for every step, depth first in plan order (branch steps after their parallel step),
-// including on_failure steps; fn returns false to stop.
+// Walk calls fn for every step, depth first in plan order (branch steps after their parallel step, loop body
+// steps after their loop step), including on_failure steps; fn returns false to stop.
 func (p *Plan) Walk(fn func(s *Step) bool) {
 	walkSteps(p.Steps, fn)
 	walkSteps(p.OnFailure, fn)
@@ -289,8 +323,39 @@ func walkSteps(steps []Step, fn func(s *Step) bool) bool {
 				return false
 			}
 		}
+		if !walkSteps(steps[i].Steps, fn) {
+			return false
+		}
 	}
 	return true
+}
+
+// Loop returns the loop step whose body holds the step with the given id ("" when the step is not in a
+// loop body, or does not exist).
+func (p *Plan) Loop(id string) string {
+	var find func(steps []Step, loop string) (string, bool)
+	find = func(steps []Step, loop string) (string, bool) {
+		for i := range steps {
+			st := &steps[i]
+			if st.ID == id {
+				return loop, true
+			}
+			for _, b := range st.Parallel {
+				if l, ok := find(b.Steps, loop); ok {
+					return l, true
+				}
+			}
+			if l, ok := find(st.Steps, st.ID); ok {
+				return l, true
+			}
+		}
+		return "", false
+	}
+	if l, ok := find(p.Steps, ""); ok {
+		return l
+	}
+	l, _ := find(p.OnFailure, "")
+	return l
 }
 
 // Step returns the step with the given id, wherever it is.

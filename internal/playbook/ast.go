@@ -25,6 +25,7 @@ type Playbook struct {
 	Output      *yaml.Node // mapping of templates, or nil
 	OnFailure   []*Step
 	Timeout     time.Duration
+	Schedules   []*Schedule
 
 	// stepCount counts every step (branches and on_failure included), for the size limit.
 	stepCount int
@@ -37,6 +38,16 @@ type Trigger struct {
 	DedupWindow time.Duration
 }
 
+// Schedule is one entry of on.schedule.
+type Schedule struct {
+	Node     *yaml.Node
+	Cron     string
+	CronNode *yaml.Node
+	Timezone string
+	Every    time.Duration
+	With     *yaml.Node // mapping of plain values, or nil
+}
+
 // Input is one declared input.
 type Input struct {
 	Name        string
@@ -47,6 +58,8 @@ type Input struct {
 	Default     *yaml.Node
 	From        *Expr
 	Description string
+	Enum        []*yaml.Node
+	EnumNode    *yaml.Node
 }
 
 // Var is a name bound to a value node (vars, set).
@@ -84,7 +97,11 @@ type Step struct {
 	Branches   []*Branch
 	Approval   *Approval
 	Wait       time.Duration
+	WaitExpr   *yaml.Node // wait: ${{ }}
+	WaitUntil  *yaml.Node // wait: {until: ${{ }}}
 	Set        []*Var
+	Body       []*Step // steps: a loop body
+	bodyList   *stepList
 	Finish     *Finish
 	Fail       *yaml.Node
 
@@ -97,11 +114,13 @@ type Step struct {
 	MaxAttempts int
 	Retry       *RetryOverride
 	Timeout     time.Duration
+	TimeoutExpr *yaml.Node
+	EveryExpr   *yaml.Node
 	OnError     plan.OnError
 	OnErrorGoto *yaml.Node
 	Next        []*NextRule
 
-	// Where the step sits: its list, its index there, and the parallel step and branch around it (nil at the
+	// Where the step sits: its list, its index there, and the parallel or loop step around it (nil at the
 	// top level). inOnFailure marks the on_failure list and everything inside it.
 	list        *stepList
 	index       int
@@ -112,12 +131,13 @@ type Step struct {
 	broken bool
 }
 
-// stepList is one ordered list of steps: the top level, on_failure, or a parallel branch.
+// stepList is one ordered list of steps: the top level, on_failure, a parallel branch or a loop body.
 type stepList struct {
-	name   string // "steps", "on_failure", or "branch NAME of step ID"
+	name   string // "steps", "on_failure", "branch NAME of step ID" or "body of loop ID"
 	steps  []*Step
-	parent *Step // the parallel step, for branches
+	parent *Step // the parallel step, for branches; the loop step, for a body
 	branch string
+	body   bool // a loop body: its steps run once per item
 }
 
 // Branch is a named list of steps in a parallel step.
@@ -130,10 +150,11 @@ type Branch struct {
 
 // Approval is an approval step's settings.
 type Approval struct {
-	Prompt    *yaml.Node
-	Approvers []string
-	Timeout   time.Duration
-	OnTimeout string
+	Prompt      *yaml.Node
+	Approvers   []string
+	Timeout     time.Duration
+	TimeoutExpr *yaml.Node
+	OnTimeout   string
 }
 
 // Finish is a finish step's settings.
@@ -148,6 +169,8 @@ type RetryOverride struct {
 	InitialInterval *time.Duration
 	Backoff         *float64
 	MaxInterval     *time.Duration
+	Delay           *time.Duration
+	DelayExpr       *yaml.Node
 	NonRetryable    []string
 }
 

@@ -1,6 +1,8 @@
 package playbook
 
 import (
+	"strings"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/parry-soar/parry/internal/action"
@@ -43,12 +45,19 @@ func (v *validator) checkExpressions() {
 	for _, in := range pb.Inputs {
 		v.checkInputDecl(in, alertOnly)
 	}
+	v.checkSchedules()
 	v.checkVars()
 	v.buildEnvs()
+	v.bodyEnvs, v.varReads = map[*Step]*expression.Env{}, map[*Step][]varRead{}
 	for _, s := range v.order {
 		env := v.mainEnv
 		if s.inOnFailure {
 			env = v.failEnv
+		}
+		if s.parent != nil && s.parent.Kind == plan.KindSteps {
+			if e, ok := v.bodyEnvs[s.parent]; ok {
+				env = e
+			}
 		}
 		v.checkStepExpressions(s, env)
 	}
@@ -60,12 +69,68 @@ func (v *validator) checkExpressions() {
 func (v *validator) checkInputDecl(in *Input, alertOnly *expression.Env) {
 	want := inputActionType(in.Type)
 	if in.Default != nil && in.Default.Tag != "!!null" && !expression.IsTemplate(in.Default.Value) {
+		before := v.r.ErrorCount()
 		v.literal(in.Default, want, nil, nil, nil, nil, site{}, "default")
+		if v.r.ErrorCount() == before {
+			v.checkEnum(in, in.Default, "its default")
+		}
 	}
 	if in.From != nil {
 		ti, ok := v.expr(in.From, alertOnly, site{ctx: ctxInput, field: "from"})
 		if ok && !compatible(ti, want) {
 			v.r.Errorf(v.exprPos(in.From, 0), "input %q is %s, but its \"from\" gives %s", in.Name, describeType(want), ti.Describe())
+		}
+	}
+}
+
+// checkEnum reports a literal value of input in that its enum does not allow.
+func (v *validator) checkEnum(in *Input, n *yaml.Node, what string) {
+	if in.Enum == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return
+	}
+	vals := make([]string, len(in.Enum))
+	for i, e := range in.Enum {
+		vals[i] = e.Value
+		if e.Value == n.Value || in.Type == "number" && toFloat(e.Value) == toFloat(n.Value) {
+			return
+		}
+	}
+	v.r.Errorf(yamlnode.At(n), "input %q must be one of %s, but %s is %s%s", in.Name, strings.Join(vals, ", "), what, n.Value, hint(n.Value, vals))
+}
+
+// checkSchedules checks the inputs each schedule gives its runs: declared names, literal values of their
+// types and enums, and every required input without a default given (a scheduled run has no alert to
+// fill it from).
+func (v *validator) checkSchedules() {
+	byName := map[string]*Input{}
+	for _, in := range v.pb.Inputs {
+		byName[in.Name] = in
+	}
+	for i, sc := range v.pb.Schedules {
+		given := map[string]bool{}
+		if sc.With != nil {
+			for _, f := range yamlnode.MapOf(sc.With).Fields {
+				in, ok := byName[f.Key.Value]
+				if !ok {
+					v.r.Errorf(yamlnode.At(f.Key), "unknown input %q in the schedule's with%s", f.Key.Value, v.hint(f.Key.Value, v.inputNames))
+					continue
+				}
+				given[in.Name] = true
+				if f.Value.Kind == yaml.ScalarNode && f.Value.Tag == "!!str" && expression.IsTemplate(f.Value.Value) {
+					v.r.Errorf(yamlnode.At(f.Value), "a schedule's with takes plain values: a scheduled run has no alert or steps to compute them from")
+					continue
+				}
+				before := v.r.ErrorCount()
+				v.literal(f.Value, inputActionType(in.Type), nil, nil, nil, nil, site{}, "with."+in.Name)
+				if v.r.ErrorCount() == before {
+					v.checkEnum(in, f.Value, "with."+in.Name)
+				}
+			}
+		}
+		for _, in := range v.pb.Inputs {
+			if in.Required && !given[in.Name] {
+				v.r.Errorf(yamlnode.At(sc.Node), "on.schedule[%d] does not give the required input %q: add it to the schedule's with", i, in.Name)
+			}
 		}
 	}
 }
@@ -143,11 +208,29 @@ func (v *validator) checkStepExpressions(s *Step, env *expression.Env) {
 			as = DefaultAs
 		}
 		loopEnv = env.With(map[string]expression.Type{as: elem, expression.ScopeIndex: expression.Int})
+		if s.Kind == plan.KindSteps {
+			v.bodyEnvs[s] = loopEnv
+		}
+	}
+	v.durationExpr(s.TimeoutExpr, loopEnv, st, "timeout")
+	v.durationExpr(s.EveryExpr, loopEnv, st, "every")
+	v.durationExpr(s.WaitExpr, env, st, "wait")
+	if s.Retry != nil {
+		v.durationExpr(s.Retry.DelayExpr, loopEnv, st, "retry.delay")
+	}
+	if s.Approval != nil {
+		v.durationExpr(s.Approval.TimeoutExpr, env, st, "approval.timeout")
+	}
+	if s.WaitUntil != nil && expression.IsTemplate(s.WaitUntil.Value) {
+		if ti, ok := v.templateType(s.WaitUntil, env, st, "wait.until"); ok && !ti.Unknown() && !ti.IsNil() && !ti.IsTime() && !ti.IsString() {
+			v.r.Errorf(yamlnode.At(s.WaitUntil), `"wait.until" must give a time (or RFC 3339 text), but this expression gives %s`, ti.Describe())
+		}
 	}
 	switch s.Kind {
 	case plan.KindAction:
 		if spec, ok := v.cat.Lookup(s.Action); ok && s.With != nil {
 			v.checkWith(s, spec, loopEnv, st)
+			v.checkExclusive(s, spec, loopEnv)
 		} else if s.With != nil {
 			v.valueType(s.With, loopEnv, st, "with")
 		}
@@ -187,6 +270,61 @@ func (v *validator) checkStepExpressions(s *Step, env *expression.Env) {
 	}
 }
 
+// durationExpr checks a ${{ }} that computes a duration: it must give a duration, a text (15m) or a number of
+// seconds.
+func (v *validator) durationExpr(n *yaml.Node, env *expression.Env, st site, what string) {
+	if n == nil {
+		return
+	}
+	ti, ok := v.templateType(n, env, st, what)
+	if ok && !ti.Unknown() && !ti.IsNil() && !ti.IsString() && !ti.IsNumber() && !ti.IsDuration() {
+		v.r.Errorf(yamlnode.At(n), "%q must give a duration (a text such as 15m, or a number of seconds), but this expression gives %s", what, ti.Describe())
+	}
+}
+
+// checkExclusive reports inputs of an exclusive group that are all sure to be set. The activity drops null
+// values before it checks, so an expression that may give null (x ? n : nil, a field that may be missing) is
+// left to the run, which refuses two non-null values with InvalidInput.
+func (v *validator) checkExclusive(s *Step, spec *action.Spec, env *expression.Env) {
+	m := yamlnode.MapOf(s.With)
+	for _, g := range spec.Exclusive {
+		var set []yamlnode.Field
+		for _, k := range g {
+			if f, ok := m.Lookup(k); ok && v.surelySet(f.Value) {
+				set = append(set, f)
+			}
+		}
+		if len(set) > 1 {
+			last := set[len(set)-1]
+			v.r.Errorf(yamlnode.At(last.Key), "%q cannot be used together with %q", last.Key.Value, set[0].Key.Value)
+		}
+	}
+}
+
+// surelySet reports whether a with value is sure to be there (not null, not an empty string) when the step
+// runs.
+func (v *validator) surelySet(n *yaml.Node) bool {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return false
+	case n.Kind != yaml.ScalarNode || n.Tag != "!!str":
+		return true
+	case !expression.IsTemplate(n.Value):
+		return n.Value != ""
+	}
+	t, err := expression.ParseTemplate(n.Value)
+	if err != nil || !t.Whole {
+		return err == nil // text around ${{ }}: never empty
+	}
+	for _, part := range t.Parts {
+		if part.Expr != "" {
+			p, perr := v.ps.Parse(part.Expr)
+			return perr == nil && !p.MayBeNull()
+		}
+	}
+	return false
+}
+
 // condition checks an expression that must be true or false.
 func (v *validator) condition(e *Expr, env *expression.Env, st site, what string) {
 	if e == nil {
@@ -221,6 +359,9 @@ func (v *validator) checkSource(src string, n *yaml.Node, base int, env *express
 	bad := false
 	var roots map[int]bool // where the refs with problems start
 	for _, ref := range p.Refs() {
+		if ref.Root == expression.ScopeVars && len(ref.Fields) > 0 && st.step != nil && v.varReads != nil {
+			v.varReads[st.step] = append(v.varReads[st.step], varRead{name: ref.Fields[0], pos: v.d.Src.ValuePos(n, base+ref.Offsets[0])})
+		}
 		if off, msg := v.checkRef(ref, env, st); msg != "" {
 			v.r.Errorf(v.d.Src.ValuePos(n, base+off), "%s", msg)
 			if roots == nil {

@@ -20,6 +20,7 @@ func (v *validator) collectIDs() {
 			for _, b := range s.Branches {
 				walk(b.Steps)
 			}
+			walk(s.Body)
 		}
 	}
 	walk(v.pb.Steps)

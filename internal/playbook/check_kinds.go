@@ -77,18 +77,8 @@ func (v *validator) checkWithKeys(s *Step, spec *action.Spec) {
 			v.r.Errorf(yamlnode.At(at), "%s needs at least one of %s in with", spec.Name, strings.Join(g, ", "))
 		}
 	}
-	for _, g := range spec.Exclusive {
-		var set []yamlnode.Field
-		for _, k := range g {
-			if f, ok := keys.Lookup(k); ok {
-				set = append(set, f)
-			}
-		}
-		if len(set) > 1 {
-			last := set[len(set)-1]
-			v.r.Errorf(yamlnode.At(last.Key), "%q cannot be used together with %q", last.Key.Value, set[0].Key.Value)
-		}
-	}
+	// Exclusive groups are checked with the expressions (checkExclusive): whether a value may be null
+	// decides.
 }
 
 func misspeltWith(n *yaml.Node) bool {

@@ -19,6 +19,7 @@ func (v *validator) checkReachable(steps []*Step) {
 		for _, b := range s.Branches {
 			v.checkReachable(b.Steps)
 		}
+		v.checkReachable(s.Body)
 		if !reach[i] {
 			continue
 		}

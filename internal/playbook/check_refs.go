@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/plan"
 )
 
 // checkRef applies the rules on what an expression may read where. It returns the offset and message of
@@ -84,6 +85,11 @@ func (v *validator) visible(x *Step, st site) string {
 		if x.inOnFailure {
 			return fmt.Sprintf("step %q is an on_failure step: output is set when the run succeeds", x.ID)
 		}
+		for _, a := range ancestry(x) {
+			if a.Kind == plan.KindSteps && a != x {
+				return fmt.Sprintf("step %q runs once per item of loop %q: read steps.%s.output.items[N].steps.%s", x.ID, a.ID, a.ID, x.ID)
+			}
+		}
 		return ""
 	}
 	s := st.step
@@ -100,6 +106,13 @@ func (v *validator) visible(x *Step, st site) string {
 	k := 0
 	for k < len(cx) && k < len(cs) && cx[k] == cs[k] {
 		k++
+	}
+	// A step inside a loop body runs once per item: it can be read only from inside the same body (the same
+	// item). From outside it (the loop step's own next rules included), which item's result would it be?
+	for i, a := range cx[:len(cx)-1] {
+		if a.Kind == plan.KindSteps && !(i < k && i < len(cs)-1) {
+			return fmt.Sprintf("step %q runs once per item of loop %q: after the loop, read steps.%s.output.items[N].steps.%s", x.ID, a.ID, a.ID, x.ID)
+		}
 	}
 	switch {
 	case k == len(cx) && k == len(cs):

@@ -25,8 +25,18 @@ func compile(pb *Playbook, cat *action.Catalog) *plan.Plan {
 			p.Trigger.Dedup = &plan.Dedup{Key: t.DedupKey.Src, Window: plan.Duration(t.DedupWindow)}
 		}
 	}
+	for _, sc := range pb.Schedules {
+		ps := plan.Schedule{Cron: sc.Cron, Timezone: sc.Timezone, Every: plan.Duration(sc.Every)}
+		if sc.With != nil {
+			ps.With = yamlnode.Value(sc.With).(map[string]any)
+		}
+		p.Schedules = append(p.Schedules, ps)
+	}
 	for _, in := range pb.Inputs {
 		pi := plan.Input{Name: in.Name, Type: in.Type, Required: in.Required, Description: in.Description}
+		for _, e := range in.Enum {
+			pi.Enum = append(pi.Enum, yamlnode.ScalarValue(e))
+		}
 		if in.Default != nil {
 			pi.Default = yamlnode.Value(in.Default)
 		}
@@ -70,7 +80,7 @@ func compileStep(s *Step, cat *action.Catalog) plan.Step {
 		spec, _ := cat.Lookup(s.Action)
 		ps.Action = compileAction(s, spec)
 	case plan.KindCall:
-		ps.Call = &plan.Call{Playbook: s.Call, Timeout: plan.Duration(s.Timeout)}
+		ps.Call = &plan.Call{Playbook: s.Call, Timeout: plan.Duration(s.Timeout), TimeoutExpr: templateOf(s.TimeoutExpr)}
 		if s.With != nil {
 			ps.Call.With = yamlnode.Value(s.With).(map[string]any)
 		}
@@ -80,9 +90,16 @@ func compileStep(s *Step, cat *action.Catalog) plan.Step {
 		}
 	case plan.KindApproval:
 		a := s.Approval
-		ps.Approval = &plan.Approval{Prompt: a.Prompt.Value, Approvers: a.Approvers, Timeout: plan.Duration(a.Timeout), OnTimeout: a.OnTimeout}
+		ps.Approval = &plan.Approval{Prompt: a.Prompt.Value, Approvers: a.Approvers, Timeout: plan.Duration(a.Timeout), TimeoutExpr: templateOf(a.TimeoutExpr), OnTimeout: a.OnTimeout}
+		if a.TimeoutExpr != nil {
+			ps.Approval.Timeout = plan.Duration(DefaultApprovalTimeout)
+		}
 	case plan.KindWait:
 		ps.Wait = plan.Duration(s.Wait)
+		ps.WaitExpr = templateOf(s.WaitExpr)
+		ps.WaitUntil = templateOf(s.WaitUntil)
+	case plan.KindSteps:
+		ps.Steps = compileSteps(s.Body, cat)
 	case plan.KindSet:
 		ps.Set = compileVars(s.Set)
 	case plan.KindFinish:
@@ -108,7 +125,7 @@ func compileStep(s *Step, cat *action.Catalog) plan.Step {
 		if attempts == 0 {
 			attempts = DefaultUntilAttempts
 		}
-		ps.Until = &plan.Until{Condition: s.Until.Src, Every: plan.Duration(every), MaxAttempts: attempts}
+		ps.Until = &plan.Until{Condition: s.Until.Src, Every: plan.Duration(every), EveryExpr: templateOf(s.EveryExpr), MaxAttempts: attempts}
 	}
 	for _, n := range s.Next {
 		pn := plan.Next{Goto: n.Goto}
@@ -158,6 +175,7 @@ func compileAction(s *Step, spec *action.Spec) *plan.Action {
 	if s.Timeout > 0 {
 		a.Timeout = plan.Duration(s.Timeout)
 	}
+	a.TimeoutExpr = templateOf(s.TimeoutExpr)
 	if r := s.Retry; r != nil {
 		if r.MaxAttempts != nil {
 			a.Retry.MaxAttempts = *r.MaxAttempts
@@ -171,6 +189,10 @@ func compileAction(s *Step, spec *action.Spec) *plan.Action {
 		if r.MaxInterval != nil {
 			a.Retry.MaxInterval = plan.Duration(*r.MaxInterval)
 		}
+		if r.Delay != nil {
+			a.Retry.InitialInterval, a.Retry.MaxInterval, a.Retry.Backoff = plan.Duration(*r.Delay), plan.Duration(*r.Delay), 1
+		}
+		a.Retry.DelayExpr = templateOf(r.DelayExpr)
 		for _, t := range r.NonRetryable {
 			if !contains(a.Retry.NonRetryable, t) {
 				a.Retry.NonRetryable = append(a.Retry.NonRetryable, t)
@@ -181,6 +203,14 @@ func compileAction(s *Step, spec *action.Spec) *plan.Action {
 		}
 	}
 	return a
+}
+
+// templateOf is the source of a template node ("" for none).
+func templateOf(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Value
 }
 
 // stripSecrets converts a with value, moving every secret("name") into refs. keep is false when the whole

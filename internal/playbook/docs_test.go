@@ -19,7 +19,7 @@ func TestDocs(t *testing.T) {
 	}
 	doc := string(data)
 	var keys []string
-	for _, list := range [][]string{topKeys, onKeys, alertKeys, dedupKeys, inputKeys, stepKeys, approvalKeys, finishKeys, retryKeys, nextKeys, onErrorKeys, inputTypes, onTimeouts, action.ErrorTypes} {
+	for _, list := range [][]string{topKeys, onKeys, scheduleKeys, waitKeys, alertKeys, dedupKeys, inputKeys, stepKeys, approvalKeys, finishKeys, retryKeys, nextKeys, onErrorKeys, inputTypes, onTimeouts, action.ErrorTypes} {
 		keys = append(keys, list...)
 	}
 	for _, f := range expression.Functions {

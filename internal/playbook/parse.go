@@ -101,6 +101,9 @@ func (p *parser) on(n *yaml.Node) {
 		return
 	}
 	p.d.CheckKeys(m, `in "on"`, onKeys)
+	if sn := m.Get("schedule"); sn != nil {
+		p.schedules(sn)
+	}
 	a := m.Get("alert")
 	if a == nil {
 		return
@@ -130,6 +133,71 @@ func (p *parser) on(n *yaml.Node) {
 		}
 	}
 	p.pb.Trigger = t
+}
+
+// MaxSchedules bounds on.schedule.
+const MaxSchedules = 20
+
+// schedules parses on.schedule: a list of {cron, timezone, with} or {every, with}.
+func (p *parser) schedules(n *yaml.Node) {
+	items, ok := p.d.Seq(n, `"on.schedule"`)
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		p.r.Errorf(yamlnode.At(n), `"on.schedule" is empty: give at least one {cron: "0 6 * * 1-5"} or {every: 15m}`)
+	}
+	if len(items) > MaxSchedules {
+		p.r.Errorf(yamlnode.At(n), `"on.schedule" has %d entries; the limit is %d`, len(items), MaxSchedules)
+		return
+	}
+	for _, it := range items {
+		m, ok := p.d.Map(it, "a schedule")
+		if !ok {
+			continue
+		}
+		p.d.CheckKeys(m, "in a schedule", scheduleKeys)
+		sc := &Schedule{Node: it}
+		cron, every := m.Get("cron"), m.Get("every")
+		switch {
+		case cron == nil && every == nil:
+			p.r.Errorf(yamlnode.At(it), `a schedule needs "cron" (five fields: minute hour day-of-month month day-of-week) or "every" (an interval such as 15m)`)
+		case cron != nil && every != nil:
+			p.r.Errorf(yamlnode.At(every), `a schedule takes "cron" or "every", not both: write two schedules`)
+		case cron != nil:
+			if c, ok := p.d.Str(cron, `"cron"`); ok {
+				if msg := CheckCron(c); msg != "" {
+					p.r.Errorf(yamlnode.At(cron), "%s", msg)
+				} else {
+					sc.Cron, sc.CronNode = c, cron
+				}
+			}
+		default:
+			sc.Every = p.duration(every, `"every"`, time.Minute, 30*24*time.Hour)
+		}
+		if tz := m.Get("timezone"); tz != nil {
+			if s, ok := p.d.Str(tz, `"timezone"`); ok {
+				switch {
+				case cron == nil:
+					p.r.Errorf(yamlnode.At(tz), `"timezone" applies to "cron": an interval (every) does not depend on a time zone`)
+				case s == "" || s == "Local" || strings.EqualFold(s, "local"):
+					p.r.Errorf(yamlnode.At(tz), `"timezone" must be an IANA time zone name such as Europe/Berlin or UTC`)
+				default:
+					if _, err := time.LoadLocation(s); err != nil {
+						p.r.Errorf(yamlnode.At(tz), "unknown time zone %q: use an IANA name such as Europe/Berlin, America/New_York or UTC", s)
+					} else {
+						sc.Timezone = s
+					}
+				}
+			}
+		}
+		if w := m.Get("with"); w != nil {
+			if _, ok := p.d.Map(w, `"with"`); ok {
+				sc.With = w
+			}
+		}
+		p.pb.Schedules = append(p.pb.Schedules, sc)
+	}
 }
 
 func (p *parser) inputs(n *yaml.Node) {
@@ -176,8 +244,61 @@ func (p *parser) inputs(n *yaml.Node) {
 		if ds := im.Get("description"); ds != nil {
 			in.Description, _ = p.d.Str(ds, `"description"`)
 		}
+		if en := im.Get("enum"); en != nil {
+			p.enum(in, en)
+		}
 		p.pb.Inputs = append(p.pb.Inputs, in)
 	}
+}
+
+// enum reads an input's allowed values: a non-empty list of distinct literals of the input's type.
+func (p *parser) enum(in *Input, n *yaml.Node) {
+	items, ok := p.d.Seq(n, `"enum"`)
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		p.r.Errorf(yamlnode.At(n), `"enum" is empty: list the values input %q may take`, in.Name)
+		return
+	}
+	if in.Type != "string" && in.Type != "int" && in.Type != "number" {
+		p.r.Errorf(yamlnode.At(n), `"enum" applies to string, int and number inputs, not %s`, in.Type)
+		return
+	}
+	seen := map[string]bool{}
+	good := true
+	for _, it := range items {
+		want := map[string][]string{"string": {"!!str"}, "int": {"!!int"}, "number": {"!!int", "!!float"}}[in.Type]
+		if it.Kind != yaml.ScalarNode || !contains(want, it.Tag) {
+			p.r.Errorf(yamlnode.At(it), "the values of input %q are %s, got %s", in.Name, inputTypeWords(in.Type), yamlnode.KindName(it))
+			good = false
+			continue
+		}
+		if seen[it.Value] {
+			p.r.Errorf(yamlnode.At(it), "%q is listed twice in \"enum\"", it.Value)
+			good = false
+			continue
+		}
+		if expression.IsTemplate(it.Value) {
+			p.r.Errorf(yamlnode.At(it), `an enum lists plain values, not expressions`)
+			good = false
+			continue
+		}
+		seen[it.Value] = true
+	}
+	if good {
+		in.Enum, in.EnumNode = items, n
+	}
+}
+
+func inputTypeWords(t string) string {
+	switch t {
+	case "int":
+		return "whole numbers"
+	case "number":
+		return "numbers"
+	}
+	return "strings"
 }
 
 // vars parses a mapping of names to values (vars, set).
@@ -217,6 +338,25 @@ func (p *parser) duration(n *yaml.Node, what string, lo, hi time.Duration) time.
 		return 0
 	}
 	return d
+}
+
+// durationOrExpr reads a duration written out, or a ${{ }} that computes one when the step runs (the
+// validator type-checks it: a duration text or a number of seconds). It returns the literal, or the
+// template's node.
+func (p *parser) durationOrExpr(n *yaml.Node, what string, lo, hi time.Duration) (time.Duration, *yaml.Node) {
+	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && expression.IsTemplate(n.Value) {
+		t, err := expression.ParseTemplate(n.Value)
+		if err != nil {
+			p.r.Errorf(p.d.Src.ValuePos(n, err.Offset), "%s%s", err.Message, yamlnode.CommentHint(n))
+			return 0, nil
+		}
+		if !t.Whole {
+			p.r.Errorf(yamlnode.At(n), "%s must be a duration such as 30s or exactly one ${{ }} computing one, not text around ${{ }}", what)
+			return 0, nil
+		}
+		return 0, n
+	}
+	return p.duration(n, what, lo, hi), nil
 }
 
 // expr reads a bare expression. A condition wrapped whole in ${{ }} is accepted (GitHub Actions habits) and

@@ -15,6 +15,8 @@ import (
 func (p *parser) steps(n *yaml.Node, l *stepList, parent *Step, depth int, onFailure bool) []*Step {
 	what := `"steps"`
 	switch {
+	case l.body:
+		what = fmt.Sprintf("the steps of loop %q", l.parent.ID)
 	case l.parent != nil:
 		what = fmt.Sprintf("branch %q", l.branch)
 	case onFailure:
@@ -32,7 +34,7 @@ func (p *parser) steps(n *yaml.Node, l *stepList, parent *Step, depth int, onFai
 		if p.pb.stepCount > MaxSteps {
 			continue
 		}
-		s := p.step(item, depth, onFailure)
+		s := p.step(item, depth, onFailure, l)
 		if s == nil {
 			continue
 		}
@@ -42,7 +44,7 @@ func (p *parser) steps(n *yaml.Node, l *stepList, parent *Step, depth int, onFai
 	return l.steps
 }
 
-func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
+func (p *parser) step(n *yaml.Node, depth int, onFailure bool, l *stepList) *Step {
 	m, ok := p.d.Map(n, "a step")
 	if !ok {
 		return nil
@@ -87,6 +89,14 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 	if s.Kind == "" {
 		p.r.Errorf(yamlnode.At(n), "%s does nothing: give it one of %s", label, strings.Join(kindKeys, ", "))
 	}
+	if l.body && s.Kind != "" && !containsKind(bodyKinds, s.Kind) {
+		p.r.Errorf(yamlnode.At(s.KindKey), "%s is %s step, which a loop body cannot hold: a body's steps are %s", label, article(string(s.Kind)), kindList(bodyKinds))
+	}
+	if l.body {
+		if f, ok := m.Lookup("for_each"); ok {
+			p.r.Errorf(yamlnode.At(f.Key), "%s is inside loop %q: loops do not nest (give the inner work its own playbook and call it)", label, l.parent.ID)
+		}
+	}
 
 	for _, f := range m.Fields {
 		k, v := f.Key.Value, f.Value
@@ -123,7 +133,9 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 		case "approval":
 			p.approval(s, v)
 		case "wait":
-			s.Wait = p.duration(v, `"wait"`, time.Second, 30*24*time.Hour)
+			p.wait(s, v)
+		case "steps":
+			p.body(s, v, depth, onFailure)
 		case "set":
 			s.Set = p.vars(v, `"set"`, "variable")
 			if m, ok := p.d.Map(v, `"set"`); ok && len(m.Fields) == 0 {
@@ -158,13 +170,13 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 		case "until":
 			s.Until = p.expr(v, `"until"`)
 		case "every":
-			s.Every = p.duration(v, `"every"`, time.Second, 24*time.Hour)
+			s.Every, s.EveryExpr = p.durationOrExpr(v, `"every"`, time.Second, 24*time.Hour)
 		case "max_attempts":
 			s.MaxAttempts, _ = p.d.Int(v, `"max_attempts"`, 1, MaxUntilAttempts)
 		case "retry":
 			p.retry(s, v)
 		case "timeout":
-			s.Timeout = p.duration(v, `"timeout"`, time.Second, 24*time.Hour)
+			s.Timeout, s.TimeoutExpr = p.durationOrExpr(v, `"timeout"`, time.Second, 24*time.Hour)
 		case "on_error":
 			p.onError(s, v)
 		}
@@ -176,6 +188,9 @@ func (p *parser) step(n *yaml.Node, depth int, onFailure bool) *Step {
 
 // requirePairs reports modifiers that need a partner key.
 func (p *parser) requirePairs(s *Step, m yamlnode.Map) {
+	if s.Kind == plan.KindSteps && !m.Has("for_each") {
+		p.r.Errorf(yamlnode.At(s.KindKey), `"steps" runs its steps once per item: give the step for_each (and as)`)
+	}
 	for _, pair := range [][2]string{{"as", "for_each"}, {"concurrency", "for_each"}, {"every", "until"}, {"max_attempts", "until"}} {
 		if f, ok := m.Lookup(pair[0]); ok && !m.Has(pair[1]) {
 			if kinds := allowedModifiers[pair[0]]; s.Kind != "" && !containsKind(kinds, s.Kind) {
@@ -216,6 +231,48 @@ func (p *parser) parallel(s *Step, n *yaml.Node, depth int, onFailure bool) {
 	}
 }
 
+// body parses a loop body: the steps each for_each item runs.
+func (p *parser) body(s *Step, n *yaml.Node, depth int, onFailure bool) {
+	l := &stepList{name: fmt.Sprintf("steps of loop %q", s.ID), parent: s, body: true}
+	s.bodyList = l
+	s.Body = p.steps(n, l, s, depth, onFailure)
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+		p.r.Errorf(yamlnode.At(n), "loop %q has no steps", s.ID)
+	}
+}
+
+// wait reads wait: DURATION, wait: ${{ expression giving a duration }} or wait: {until: ${{ a time }}}.
+func (p *parser) wait(s *Step, n *yaml.Node) {
+	if n != nil && n.Kind == yaml.MappingNode {
+		m := yamlnode.MapOf(n)
+		p.d.CheckKeys(m, `in "wait"`, waitKeys)
+		u := m.Get("until")
+		if u == nil {
+			p.r.Errorf(yamlnode.At(n), `"wait" as a mapping needs "until": the RFC 3339 time to wait until, such as "${{ steps.x.output.resume_at }}"`)
+			return
+		}
+		if u.Kind != yaml.ScalarNode || u.Tag != "!!str" && u.Tag != "!!timestamp" {
+			p.r.Errorf(yamlnode.At(u), `"wait.until" must be a time: an RFC 3339 text or a ${{ }} expression giving one, got %s`, yamlnode.KindName(u))
+			return
+		}
+		if expression.IsTemplate(u.Value) {
+			if t, err := expression.ParseTemplate(u.Value); err != nil {
+				p.r.Errorf(p.d.Src.ValuePos(u, err.Offset), "%s%s", err.Message, yamlnode.CommentHint(u))
+				return
+			} else if !t.Whole {
+				p.r.Errorf(yamlnode.At(u), `"wait.until" must be exactly one ${{ }} giving a time`)
+				return
+			}
+		} else if _, err := time.Parse(time.RFC3339, u.Value); err != nil {
+			p.r.Errorf(yamlnode.At(u), `"wait.until" must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got %q`, u.Value)
+			return
+		}
+		s.WaitUntil = u
+		return
+	}
+	s.Wait, s.WaitExpr = p.durationOrExpr(n, `"wait"`, time.Second, 30*24*time.Hour)
+}
+
 func (p *parser) approval(s *Step, n *yaml.Node) {
 	a := &Approval{Timeout: DefaultApprovalTimeout, OnTimeout: "fail"}
 	s.Approval = a
@@ -241,7 +298,7 @@ func (p *parser) approval(s *Step, n *yaml.Node) {
 		}
 	}
 	if t := m.Get("timeout"); t != nil {
-		a.Timeout = p.duration(t, `"timeout"`, time.Minute, 30*24*time.Hour)
+		a.Timeout, a.TimeoutExpr = p.durationOrExpr(t, `"timeout"`, time.Minute, 30*24*time.Hour)
 	}
 	if ot := m.Get("on_timeout"); ot != nil {
 		if v, ok := p.d.Str(ot, `"on_timeout"`); ok {
@@ -363,6 +420,12 @@ func (p *parser) retry(s *Step, n *yaml.Node) {
 			if d := p.duration(f.Value, `"max_interval"`, 100*time.Millisecond, 24*time.Hour); d > 0 {
 				r.MaxInterval = &d
 			}
+		case "delay":
+			d, e := p.durationOrExpr(f.Value, `"delay"`, 100*time.Millisecond, 24*time.Hour)
+			if d > 0 {
+				r.Delay = &d
+			}
+			r.DelayExpr = e
 		case "backoff":
 			v := f.Value
 			if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") {
@@ -388,6 +451,14 @@ func (p *parser) retry(s *Step, n *yaml.Node) {
 					}
 					r.NonRetryable = append(r.NonRetryable, v)
 				}
+			}
+		}
+	}
+	if f, ok := m.Lookup("delay"); ok {
+		for _, k := range []string{"initial_interval", "backoff", "max_interval"} {
+			if m.Has(k) {
+				p.r.Errorf(yamlnode.At(f.Key), `"delay" is a fixed wait between attempts: it cannot be used together with %q`, k)
+				break
 			}
 		}
 	}

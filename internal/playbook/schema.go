@@ -21,9 +21,19 @@ func Schema(cat *action.Catalog) ([]byte, error) {
 		"duration":   obj{"type": "string", "pattern": `^([0-9]+d)?([0-9]+(\.[0-9]+)?(ms|s|m|h))*$`, "description": "A duration such as 30s, 5m, 4h, 1h30m or 2d."},
 		"expression": obj{"type": []string{"string", "boolean"}, "description": "An expr-lang expression (https://expr-lang.org), without ${{ }}."},
 		"template":   obj{"type": "string", "pattern": `\$\{\{`, "description": "A value computed by ${{ expression }}."},
-		"steps":      obj{"type": "array", "items": ref("step")},
-		"step":       stepSchema(cat),
-		"input":      inputDeclSchema(),
+		"duration_or_template": obj{"anyOf": []any{ref("duration"), ref("template")},
+			"description": "A duration such as 30s, 5m, 4h or 2d, or ${{ }} computing one (a duration text, or a number of seconds)."},
+		"schedule": obj{"type": "object", "additionalProperties": false,
+			"oneOf": []any{obj{"required": []string{"cron"}}, obj{"required": []string{"every"}}},
+			"properties": obj{
+				"cron":     obj{"type": "string", "description": "Five fields: minute hour day-of-month month day-of-week (0 6 * * 1-5), or @daily, @hourly..."},
+				"timezone": obj{"type": "string", "description": "IANA time zone of the cron expression (default UTC)."},
+				"every":    withDesc(ref("duration"), "An interval, from 1m."),
+				"with":     obj{"type": "object", "description": "The inputs of the scheduled runs (plain values)."},
+			}},
+		"steps": obj{"type": "array", "items": ref("step")},
+		"step":  stepSchema(cat),
+		"input": inputDeclSchema(),
 	}
 	for _, s := range cat.Specs() {
 		defs["with:"+s.Name] = withSchema(s)
@@ -40,7 +50,8 @@ func Schema(cat *action.Catalog) ([]byte, error) {
 			"description": obj{"type": "string"},
 			"on": obj{
 				"type": "object", "additionalProperties": false, "description": "Triggers. Manual runs are always possible.",
-				"properties": obj{"alert": obj{
+				"properties": obj{"schedule": obj{"type": "array", "minItems": 1, "maxItems": MaxSchedules, "items": ref("schedule"),
+					"description": "Start runs on a calendar (cron) or at an interval (every), as Temporal Schedules."}, "alert": obj{
 					"type": "object", "additionalProperties": false, "required": []string{"when"},
 					"properties": obj{
 						"when": withDesc(ref("expression"), "Condition over alert that starts this playbook."),
@@ -92,6 +103,7 @@ func inputDeclSchema() obj {
 			"default":     obj{},
 			"from":        withDesc(ref("expression"), "Expression over alert giving the input on alert-triggered runs."),
 			"description": obj{"type": "string"},
+			"enum":        obj{"type": "array", "minItems": 1, "uniqueItems": true, "description": "The values the input may take."},
 		},
 	}
 }
@@ -127,10 +139,12 @@ func stepSchema(cat *action.Catalog) obj {
 				"properties": obj{
 					"prompt":     obj{"type": "string"},
 					"approvers":  obj{"type": "array", "items": obj{"type": "string"}},
-					"timeout":    ref("duration"),
+					"timeout":    ref("duration_or_template"),
 					"on_timeout": obj{"enum": onTimeouts},
 				}},
-			"wait":   ref("duration"),
+			"wait": obj{"anyOf": []any{ref("duration_or_template"), obj{"type": "object", "additionalProperties": false,
+				"required": []string{"until"}, "properties": obj{"until": obj{"type": "string", "description": "An RFC 3339 time, or ${{ }} giving one."}}}}},
+			"steps":  withDesc(ref("steps"), "A loop body: the steps each for_each item runs."),
 			"set":    obj{"type": "object", "minProperties": 1, "propertyNames": obj{"pattern": identRE.String()}},
 			"finish": obj{"type": "object", "additionalProperties": false, "properties": obj{"status": obj{"type": "string", "pattern": labelRE.String()}, "output": obj{"type": "object"}}},
 			"fail":   obj{"type": "string", "minLength": 1},
@@ -140,16 +154,17 @@ func stepSchema(cat *action.Catalog) obj {
 			"as":           obj{"type": "string", "pattern": identRE.String()},
 			"concurrency":  obj{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 			"until":        withDesc(ref("expression"), "Repeat the step until true; output is in scope."),
-			"every":        ref("duration"),
+			"every":        ref("duration_or_template"),
 			"max_attempts": obj{"type": "integer", "minimum": 1, "maximum": MaxUntilAttempts},
 			"retry": obj{"type": "object", "additionalProperties": false, "properties": obj{
 				"max_attempts":     obj{"type": "integer", "minimum": 1, "maximum": MaxRetryAttempts},
 				"initial_interval": ref("duration"),
 				"backoff":          obj{"type": "number", "minimum": 1, "maximum": 10},
 				"max_interval":     ref("duration"),
+				"delay":            withDesc(ref("duration_or_template"), "A fixed wait between attempts (instead of initial_interval, backoff and max_interval)."),
 				"non_retryable":    obj{"type": "array", "items": obj{"enum": action.ErrorTypes}},
 			}},
-			"timeout": ref("duration"),
+			"timeout": ref("duration_or_template"),
 			"on_error": obj{"oneOf": []any{
 				obj{"enum": []string{plan.OnErrorFail, plan.OnErrorContinue}},
 				obj{"type": "object", "additionalProperties": false, "required": []string{"goto"}, "properties": obj{"goto": obj{"type": "string"}}},

@@ -42,7 +42,7 @@ func runType() expression.Type {
 }
 
 func errorType() expression.Type {
-	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
+	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String, "path": expression.String})
 }
 
 func approvalOutputType() expression.Type {
@@ -125,8 +125,21 @@ var reservedNames = []string{
 }
 
 // kindOutputType is the output type of a step of a kind other than action, as the interpreter records it.
-func kindOutputType(s *Step) expression.Type {
+func (v *validator) kindOutputType(s *Step) expression.Type {
 	switch s.Kind {
+	case plan.KindSteps:
+		// Each item and what its steps did: {items: [{item, steps: {id: {status, output, error}}}]}.
+		inner := make(map[string]expression.Type, len(s.Body))
+		for _, b := range s.Body {
+			if b.ID != "" {
+				inner[b.ID] = expression.Object(map[string]expression.Type{
+					"status": expression.String, "output": kindOrActionOutput(v, b), "error": errorType(),
+				})
+			}
+		}
+		return expression.Object(map[string]expression.Type{"items": expression.List(expression.Object(map[string]expression.Type{
+			"item": expression.Any, "steps": expression.Object(inner),
+		}))})
 	case plan.KindApproval:
 		return approvalOutputType()
 	case plan.KindCall:
@@ -176,7 +189,7 @@ func (v *validator) buildEnvs() {
 // entryType is the type of steps.ID, shared by all steps with the same kind of output.
 func (v *validator) entryType(s *Step) expression.Type {
 	key := string(s.Kind) + ":" + s.Action
-	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet {
+	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet || s.Kind == plan.KindSteps {
 		key = "step:" + s.ID // shaped by the step itself
 	}
 	if s.ForEach != nil {
@@ -192,7 +205,10 @@ func (v *validator) entryType(s *Step) expression.Type {
 
 // stepOutputType is the type of steps.ID.output: the action's output (a list of them with for_each).
 func (v *validator) stepOutputType(s *Step) expression.Type {
-	t := kindOutputType(s)
+	t := v.kindOutputType(s)
+	if s.Kind == plan.KindSteps {
+		return t // its output holds the items already
+	}
 	if s.Kind == plan.KindAction {
 		t = expression.Any
 		if spec, ok := v.cat.Lookup(s.Action); ok {
@@ -209,5 +225,8 @@ func kindOrActionOutput(v *validator, s *Step) expression.Type {
 	if spec, ok := v.cat.Lookup(s.Action); ok && s.Kind == plan.KindAction {
 		return v.out.of(spec)
 	}
-	return kindOutputType(s)
+	if s.Kind == plan.KindAction {
+		return expression.Any
+	}
+	return v.kindOutputType(s)
 }

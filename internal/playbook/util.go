@@ -60,3 +60,12 @@ func article(word string) string {
 	}
 	return "a " + word
 }
+
+// kindList names kinds for messages: "action, call, approval, wait or fail".
+func kindList(kinds []plan.Kind) string {
+	words := make([]string, len(kinds))
+	for i, k := range kinds {
+		words[i] = string(k)
+	}
+	return yamlnode.OrWords(words)
+}

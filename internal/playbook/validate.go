@@ -25,6 +25,8 @@ type validator struct {
 	hintsSpent int            // names compared by did-you-mean hints so far (see hintBudget)
 
 	varTypes map[string]expression.Type
+	bodyEnvs map[*Step]*expression.Env // the scope of each loop body's steps (with the loop variable)
+	varReads map[*Step][]varRead       // the vars each step's expressions read
 	mainEnv  *expression.Env
 	failEnv  *expression.Env
 	ps       *expression.Parser
@@ -67,4 +69,5 @@ func (v *validator) run() {
 	v.checkReachable(v.pb.Steps)
 	v.checkReachable(v.pb.OnFailure)
 	v.checkExpressions()
+	v.checkSetRaces()
 }

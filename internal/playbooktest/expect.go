@@ -39,7 +39,7 @@ func (cr *caseRun) check(o *outcome) {
 		if o.output != nil {
 			got = o.output
 		}
-		if diff := match(ex.output, got, "output"); diff != "" {
+		for _, diff := range match(ex.output, got, "output") {
 			cr.failf(ex.outputLine, "%s", diff)
 		}
 	}
@@ -80,6 +80,9 @@ func (cr *caseRun) checkStatus(o *outcome, ex *expectations) {
 		if e.step != "" && o.err.Step != e.step {
 			cr.failf(e.line, "error.step: got %s, want %s", orNone(o.err.Step), e.step)
 		}
+		if e.path != "" && o.err.Path != e.path {
+			cr.failf(e.line, "error.path: got %s, want %s", orNone(o.err.Path), e.path)
+		}
 		if e.typ != "" && o.err.Type != e.typ {
 			cr.failf(e.line, "error.type: got %s, want %s (%s)", o.err.Type, e.typ, o.err.Message)
 		}
@@ -105,7 +108,7 @@ func assertScope(o *outcome) expression.Scope {
 	for id, rec := range o.steps {
 		m := map[string]any{"status": rec.Status, "output": rec.Output, "error": nil, "started_at": nil, "finished_at": nil, "attempts": int64(rec.Attempts)}
 		if rec.Error != nil {
-			m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step}
+			m["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message, "step": rec.Error.Step, "path": rec.Error.Path}
 		}
 		if rec.StartedAt != nil {
 			m["started_at"] = rec.StartedAt.UTC().Format(time.RFC3339Nano)
@@ -122,7 +125,7 @@ func assertScope(o *outcome) expression.Scope {
 	}
 	scope[scopeError] = nil
 	if o.err != nil {
-		scope[scopeError] = map[string]any{"type": o.err.Type, "message": o.err.Message, "step": o.err.Step}
+		scope[scopeError] = map[string]any{"type": o.err.Type, "message": o.err.Message, "step": o.err.Step, "path": o.err.Path}
 	}
 	scope[scopeStatus] = o.status
 	return scope
@@ -134,7 +137,7 @@ func (cr *caseRun) callScope() map[string]any {
 	byStep := map[string][]call{}
 	for _, c := range cr.calls {
 		if c.playbook == cr.f.plan.Name {
-			id := baseID(c.step)
+			id := stepID(c.step)
 			byStep[id] = append(byStep[id], c)
 		}
 	}
@@ -152,12 +155,13 @@ func (cr *caseRun) callScope() map[string]any {
 	return out
 }
 
-// itemIndex is N of a for_each item's id#N (-1 without).
+// itemIndex is N of a for_each item's id#N or of a loop body's loop#N.id (-1 without).
 func itemIndex(execID string) int {
 	_, n, ok := strings.Cut(execID, "#")
 	if !ok {
 		return -1
 	}
+	n, _, _ = strings.Cut(n, ".")
 	i, _ := strconv.Atoi(n)
 	return i
 }
@@ -248,11 +252,15 @@ func (cr *caseRun) explain(src string, scope expression.Scope) string {
 // checkCalls compares the recorded calls of a step or action with a calls entry.
 func (cr *caseRun) checkCalls(ce callExpect) {
 	what := "action " + ce.action
+	pb, step, qualified := strings.Cut(ce.step, "/")
+	if !qualified {
+		pb, step = "", ce.step
+	}
 	var calls []call
 	for _, c := range cr.calls {
 		switch {
 		case ce.action != "" && c.action == ce.action,
-			ce.step != "" && (c.step == ce.step || baseID(c.step) == ce.step && !strings.Contains(ce.step, "#")):
+			ce.step != "" && (pb == "" || c.playbook == pb) && (c.step == step || stepID(c.step) == step && !strings.ContainsAny(step, "#.")):
 			calls = append(calls, c)
 		}
 	}
@@ -266,10 +274,10 @@ func (cr *caseRun) checkCalls(ce callExpect) {
 			matched++
 			continue
 		}
-		if d := match(ce.with, c.with, "with"); d == "" {
+		if d := match(ce.with, c.with, "with"); len(d) == 0 {
 			matched++
 		} else {
-			diffs = append(diffs, c.step+": "+d)
+			diffs = append(diffs, c.step+": "+strings.Join(d, ", "))
 		}
 	}
 	withText := ""
@@ -309,47 +317,46 @@ func plural(n int, noun string) string {
 
 // match compares want with got partially: every key of a wanted mapping must be in got's with a matching
 // value (other keys of got are ignored); lists match item by item and must have the same length; numbers
-// compare by value. It returns the first difference as "path: got X, want Y", or "".
-func match(want, got any, path string) string {
+// compare by value. It returns every difference, each as "path: got X, want Y", in the order of the paths.
+func match(want, got any, path string) []string {
 	switch w := want.(type) {
 	case map[string]any:
 		g, ok := got.(map[string]any)
 		if !ok {
-			return fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))
+			return []string{fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))}
 		}
+		var diffs []string
 		for _, k := range slices.Sorted(maps.Keys(w)) {
 			gv, present := g[k]
 			if !present {
-				return fmt.Sprintf("%s.%s: missing, want %s", path, k, show(w[k]))
+				diffs = append(diffs, fmt.Sprintf("%s.%s: missing, want %s", path, k, show(w[k])))
+				continue
 			}
-			if d := match(w[k], gv, path+"."+k); d != "" {
-				return d
-			}
+			diffs = append(diffs, match(w[k], gv, path+"."+k)...)
 		}
-		return ""
+		return diffs
 	case []any:
 		g, ok := got.([]any)
 		if !ok {
-			return fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))
+			return []string{fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))}
 		}
 		if len(g) != len(w) {
-			return fmt.Sprintf("%s: got %s (%s), want %s (%s)", path, show(got), plural(len(g), "item"), show(want), plural(len(w), "item"))
+			return []string{fmt.Sprintf("%s: got %s (%s), want %s (%s)", path, show(got), plural(len(g), "item"), show(want), plural(len(w), "item"))}
 		}
+		var diffs []string
 		for i := range w {
-			if d := match(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
-				return d
-			}
+			diffs = append(diffs, match(w[i], g[i], fmt.Sprintf("%s[%d]", path, i))...)
 		}
-		return ""
+		return diffs
 	}
 	if wn, ok := number(want); ok {
 		if gn, ok := number(got); ok && (wn == gn || math.IsNaN(wn) && math.IsNaN(gn)) {
-			return ""
+			return nil
 		}
 	} else if want == got {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))
+	return []string{fmt.Sprintf("%s: got %s, want %s", path, show(got), show(want))}
 }
 
 func number(v any) (float64, bool) {

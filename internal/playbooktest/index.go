@@ -14,11 +14,13 @@ import (
 
 // stepInfo is what a test file may say about a step.
 type stepInfo struct {
+	playbook  string
 	id        string
 	kind      plan.Kind
 	action    string
 	call      string
-	loop      bool
+	loop      bool   // for_each
+	body      string // the loop step whose body holds this step ("" outside loop bodies)
 	approvers []string
 	branches  []string // parallel
 	sets      []string // set
@@ -29,7 +31,10 @@ type stepInfo struct {
 type index struct {
 	main *plan.Plan
 	// steps by id over every loaded playbook; the playbook under test wins where ids repeat.
-	steps       map[string]stepInfo
+	steps map[string]stepInfo
+	// byPlaybook are the steps of each loaded playbook by id; shared lists every playbook's step of an id.
+	byPlaybook  map[string]map[string]stepInfo
+	shared      map[string][]stepInfo
 	allIDs      []string
 	mainIDs     []string
 	mainKinds   map[string]stepInfo
@@ -42,10 +47,12 @@ type index struct {
 }
 
 func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
-	idx := &index{main: main, steps: map[string]stepInfo{}, mainKinds: map[string]stepInfo{}, actionsUsed: map[string]bool{}}
+	idx := &index{main: main, steps: map[string]stepInfo{}, mainKinds: map[string]stepInfo{}, actionsUsed: map[string]bool{},
+		byPlaybook: map[string]map[string]stepInfo{}, shared: map[string][]stepInfo{}}
 	add := func(p *plan.Plan, isMain bool) {
+		idx.byPlaybook[p.Name] = map[string]stepInfo{}
 		p.Walk(func(s *plan.Step) bool {
-			st := stepInfo{id: s.ID, kind: s.Kind, loop: s.ForEach != nil}
+			st := stepInfo{playbook: p.Name, id: s.ID, kind: s.Kind, loop: s.ForEach != nil, body: p.Loop(s.ID)}
 			switch s.Kind {
 			case plan.KindAction:
 				st.action = s.Action.Name
@@ -66,6 +73,8 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 			if _, seen := idx.steps[s.ID]; !seen || isMain {
 				idx.steps[s.ID] = st
 			}
+			idx.byPlaybook[p.Name][s.ID] = st
+			idx.shared[s.ID] = append(idx.shared[s.ID], st)
 			if isMain {
 				idx.mainIDs = append(idx.mainIDs, s.ID)
 				idx.mainKinds[s.ID] = st
@@ -113,6 +122,9 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 	steps := make(map[string]expression.Type, len(idx.mainIDs))
 	for _, id := range idx.mainIDs {
 		st := idx.mainKinds[id]
+		if st.body != "" {
+			continue // a loop body's steps run once per item: their results are in the loop's output
+		}
 		var out expression.Type = expression.Any
 		switch st.kind {
 		case plan.KindAction:
@@ -130,6 +142,21 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 			if st.loop {
 				out = expression.List(out)
 			}
+		case plan.KindSteps:
+			// Each item and its steps' results.
+			inner := map[string]expression.Type{}
+			for _, bid := range idx.mainIDs {
+				if b := idx.mainKinds[bid]; b.body == id {
+					var bout expression.Type = expression.Any
+					if spec, ok := cat.Lookup(b.action); ok && b.kind == plan.KindAction {
+						bout = playbook.ExprType(spec.Output)
+					}
+					inner[bid] = expression.Object(map[string]expression.Type{"status": expression.String, "output": bout, "error": errorType()})
+				}
+			}
+			out = expression.Object(map[string]expression.Type{"items": expression.List(expression.Object(map[string]expression.Type{
+				"item": expression.Any, "steps": expression.Object(inner),
+			}))})
 		case plan.KindParallel:
 			// Each branch's status.
 			m := make(map[string]expression.Type, len(st.branches))
@@ -195,11 +222,14 @@ const (
 )
 
 func errorType() expression.Type {
-	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String})
+	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String, "path": expression.String})
 }
 
-// baseID strips a for_each item's #N.
-func baseID(execID string) string {
+// stepID is the step id of an execution id: sweep, disable#2 → disable, per_ioc#1.lookup → lookup.
+func stepID(execID string) string {
+	if i := strings.LastIndexByte(execID, '.'); i >= 0 {
+		execID = execID[i+1:]
+	}
 	id, _, _ := strings.Cut(execID, "#")
 	return id
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
-var stepIDItemRE = regexp.MustCompile(`^([a-z][a-z0-9_]*)#([0-9]+)$`)
+// stepKeyRE splits what a test file names a step execution by: an optional PLAYBOOK/, then id, id#N (a
+// for_each item) or loop#N.id (a step of a loop body's item).
+var stepKeyRE = regexp.MustCompile(`^(?:([a-z][a-z0-9-]*)/)?([a-z][a-z0-9_]*)(?:#([0-9]+)(?:\.([a-z][a-z0-9_]*))?)?$`)
 
 // Load reads, decodes and checks one test file against the playbook it tests (and the playbooks that one
 // calls). Every problem is a diagnostic with the file's position; the File is nil when any is an error.
@@ -246,8 +249,21 @@ func (ld *loader) caseNode(n *yaml.Node, fileMocks map[string]*mock, names map[s
 		t, _ := time.Parse(time.RFC3339, n.Value)
 		c.Now = t.UTC()
 	}
+	if n := m.Get("schedule"); ld.d.OK(n) {
+		i, _ := strconv.Atoi(n.Value)
+		if i >= len(ld.file.plan.Schedules) {
+			ld.rep.Errorf(yamlnode.At(n), "%s has %d schedules (on.schedule[0] to [%d]): there is no on.schedule[%d]", ld.file.plan.Name, len(ld.file.plan.Schedules), max(0, len(ld.file.plan.Schedules)-1), i)
+		} else {
+			c.Schedule = &i
+			c.Inputs = maps.Clone(ld.file.plan.Schedules[i].With)
+		}
+	}
 	if n := m.Get("inputs"); ld.d.OK(n) {
-		c.Inputs = ld.inputs(n)
+		in := ld.inputs(n)
+		if c.Inputs == nil {
+			c.Inputs = in
+		}
+		maps.Copy(c.Inputs, in)
 	}
 	if n := m.Get("alert"); ld.d.OK(n) {
 		c.Alert = alert(n, c.Now)
@@ -276,9 +292,37 @@ func (ld *loader) inputs(n *yaml.Node) map[string]any {
 			}
 			continue
 		}
-		out[f.Key.Value] = yamlnode.Value(f.Value)
+		v := yamlnode.Value(f.Value)
+		for _, in := range ld.file.plan.Inputs {
+			if in.Name == f.Key.Value && len(in.Enum) > 0 && !enumHas(in.Enum, v) {
+				ld.rep.Errorf(yamlnode.At(f.Value), "input %q of %s must be one of %s, got %s", in.Name, ld.file.plan.Name, enumWords(in.Enum), show(v))
+			}
+		}
+		out[f.Key.Value] = v
 	}
 	return out
+}
+
+func enumHas(enum []any, v any) bool {
+	for _, e := range enum {
+		if e == v {
+			return true
+		}
+		if a, ok := number(e); ok {
+			if b, ok := number(v); ok && a == b {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func enumWords(enum []any) string {
+	parts := make([]string, len(enum))
+	for i, e := range enum {
+		parts[i] = fmt.Sprint(e)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // alert builds the alert the way the dispatcher gives it to a run: every field present, times as RFC 3339.
@@ -319,7 +363,7 @@ func (ld *loader) mocks(n *yaml.Node) map[string]*mock {
 // mockTarget checks a mock's key and returns the action whose output it stands for ("" when the key is wrong).
 func (ld *loader) mockTarget(k *yaml.Node) string {
 	key := k.Value
-	if strings.Contains(key, ".") {
+	if strings.Contains(key, ".") && !strings.Contains(key, "#") {
 		if _, ok := ld.r.catalog().Lookup(key); !ok {
 			ld.rep.Errorf(yamlnode.At(k), "mock for unknown action %q%s", key, suggest.Hint(key, ld.r.catalog().Names()))
 			return ""
@@ -330,47 +374,111 @@ func (ld *loader) mockTarget(k *yaml.Node) string {
 		}
 		return key
 	}
-	st, ok := ld.stepRef(k, "mock for", true)
+	ref, ok := ld.stepRef(k, "mock for", true)
 	if !ok {
 		return ""
 	}
+	// A step id may be an action in one playbook and another kind in another (a parent's call step and its
+	// child's action): the mock is for the action steps of that id.
+	var actions []stepInfo
+	for _, st := range ref.candidates {
+		if st.kind == plan.KindAction {
+			actions = append(actions, st)
+		}
+	}
+	if len(actions) > 0 {
+		for _, st := range actions[1:] {
+			if st.action != actions[0].action {
+				ld.rep.Errorf(yamlnode.At(k), "step %q runs %s in %s and %s in %s: mock them one by one as %s/%s and %s/%s",
+					ref.id, actions[0].action, actions[0].playbook, st.action, st.playbook, actions[0].playbook, key, st.playbook, key)
+				return ""
+			}
+		}
+		return actions[0].action
+	}
+	st := ref.candidates[0]
 	switch st.kind {
-	case plan.KindAction:
-		return st.action
 	case plan.KindApproval:
 		ld.rep.Errorf(yamlnode.At(k), "step %q is an approval, not an action: answer it under approvals", st.id)
 	case plan.KindCall:
-		ld.rep.Errorf(yamlnode.At(k), "step %q calls playbook %q: list that playbook under playbooks and mock its steps", st.id, st.call)
+		if _, listed := ld.file.plans[st.call]; listed {
+			ld.rep.Errorf(yamlnode.At(k), "step %q calls playbook %q: mock the steps of %s instead (as %s/STEP when an id is in both)", st.id, st.call, st.call, st.call)
+		} else {
+			ld.rep.Errorf(yamlnode.At(k), "step %q calls playbook %q: list that playbook under playbooks and mock its steps", st.id, st.call)
+		}
 	default:
 		ld.rep.Errorf(yamlnode.At(k), "step %q is a %s step: only action steps call actions, so there is nothing to mock", st.id, st.kind)
 	}
 	return ""
 }
 
-// stepRef resolves a step id (id#N allowed when items is set) to a step of any loaded playbook.
-func (ld *loader) stepRef(n *yaml.Node, what string, items bool) (stepInfo, bool) {
+// stepRefResult is a resolved step key: the step id and the steps of that id it may mean (one playbook's when
+// the key names it, else every loaded playbook's, the playbook under test first).
+type stepRefResult struct {
+	id         string
+	candidates []stepInfo
+}
+
+// stepRef resolves a step key (PLAYBOOK/ optional; id#N and loop#N.id allowed when items is set) to the steps
+// it names in the loaded playbooks.
+func (ld *loader) stepRef(n *yaml.Node, what string, items bool) (stepRefResult, bool) {
 	key := n.Value
-	id := key
-	if m := stepIDItemRE.FindStringSubmatch(key); m != nil {
-		if !items {
-			ld.rep.Errorf(yamlnode.At(n), "%s %q: name the step without #N here", what, key)
-			return stepInfo{}, false
+	m := stepKeyRE.FindStringSubmatch(key)
+	if m == nil {
+		if strings.Contains(key, "#") {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: a for_each item is written STEP#N, a step of a loop body's item LOOP#N.STEP, with N the item's index from 0", what, key)
+		} else {
+			ld.rep.Errorf(yamlnode.At(n), "%s unknown step %q%s", what, key, suggest.Hint(key, ld.idx.allIDs))
 		}
-		id = m[1]
-	} else if strings.Contains(key, "#") {
-		ld.rep.Errorf(yamlnode.At(n), "%s %q: a for_each item is written STEP#N, with N the item's index from 0", what, key)
-		return stepInfo{}, false
+		return stepRefResult{}, false
 	}
-	st, ok := ld.idx.steps[id]
-	if !ok {
-		ld.rep.Errorf(yamlnode.At(n), "%s unknown step %q%s", what, id, suggest.Hint(id, ld.idx.allIDs))
-		return stepInfo{}, false
+	pb, id, item, inner := m[1], m[2], m[3], m[4]
+	if item != "" && !items {
+		ld.rep.Errorf(yamlnode.At(n), "%s %q: name the step without #N here", what, key)
+		return stepRefResult{}, false
 	}
-	if id != key && !st.loop {
-		ld.rep.Errorf(yamlnode.At(n), "%s %q: step %s has no for_each, so it has no items: write %q", what, key, id, id)
-		return stepInfo{}, false
+	loop := ""
+	if inner != "" {
+		loop, id = id, inner
 	}
-	return st, true
+	var cands []stepInfo
+	if pb != "" {
+		steps, ok := ld.idx.byPlaybook[pb]
+		if !ok {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: no playbook %q is loaded (%s)%s", what, key, pb, ld.idx.playbookNames(), suggest.Hint(pb, ld.idx.names))
+			return stepRefResult{}, false
+		}
+		st, ok := steps[id]
+		if !ok {
+			ld.rep.Errorf(yamlnode.At(n), "%s unknown step %q of %s%s", what, id, pb, suggest.Hint(id, slices.Sorted(maps.Keys(steps))))
+			return stepRefResult{}, false
+		}
+		cands = []stepInfo{st}
+	} else {
+		cands = ld.idx.shared[id]
+		if len(cands) == 0 {
+			ld.rep.Errorf(yamlnode.At(n), "%s unknown step %q%s", what, id, suggest.Hint(id, ld.idx.allIDs))
+			return stepRefResult{}, false
+		}
+	}
+	st := cands[0]
+	switch {
+	case loop != "" && st.body != loop:
+		if st.body == "" {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: step %s is not in the body of a loop %s: write %q", what, key, id, loop, id)
+		} else {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: step %s is in the body of loop %s: write %s#N.%s", what, key, id, st.body, st.body, id)
+		}
+		return stepRefResult{}, false
+	case item != "" && loop == "" && !st.loop:
+		if st.kind == plan.KindSteps {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: %s is a loop of several steps: name one of them, %s#%s.STEP", what, key, id, id, item)
+		} else {
+			ld.rep.Errorf(yamlnode.At(n), "%s %q: step %s has no for_each, so it has no items: write %q", what, key, id, id)
+		}
+		return stepRefResult{}, false
+	}
+	return stepRefResult{id: id, candidates: cands}, true
 }
 
 func (ld *loader) mockBody(m yamlnode.Map, act string) []reply {
@@ -444,9 +552,20 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 	}
 	out := map[string]answer{}
 	for _, f := range yamlnode.MapOf(n).Fields {
-		st, ok := ld.stepRef(f.Key, "approval for", false)
+		if m := stepKeyRE.FindStringSubmatch(f.Key.Value); m != nil && m[3] != "" && m[4] == "" {
+			ld.rep.Errorf(yamlnode.At(f.Key), "approval for %q: name the step without #N here", f.Key.Value)
+			continue
+		}
+		ref, ok := ld.stepRef(f.Key, "approval for", true)
 		if !ok {
 			continue
+		}
+		st := ref.candidates[0]
+		for _, c := range ref.candidates {
+			if c.kind == plan.KindApproval {
+				st = c
+				break
+			}
 		}
 		if st.kind != plan.KindApproval {
 			ld.rep.Errorf(yamlnode.At(f.Key), "step %q is %s step, not an approval%s", st.id, article(string(st.kind)), approvalHint(st.kind))
@@ -476,7 +595,7 @@ func (ld *loader) approvals(n *yaml.Node) map[string]answer {
 				a.comment = cn.Value
 			}
 		}
-		out[st.id] = a
+		out[f.Key.Value] = a
 	}
 	return out
 }
@@ -524,8 +643,17 @@ func (ld *loader) expect(m yamlnode.Map, ex *expectations) {
 	if sn := m.Get("steps"); ld.d.OK(sn) {
 		for _, f := range yamlnode.MapOf(sn).Fields {
 			id := f.Key.Value
-			if !slices.Contains(ld.idx.mainIDs, id) {
+			if m := stepKeyRE.FindStringSubmatch(id); m != nil && m[1] == "" && m[4] != "" {
+				// loop#N.step: one item's step of a loop body.
+				if st, ok := ld.idx.mainKinds[m[4]]; !ok || st.body != m[2] {
+					ld.rep.Errorf(yamlnode.At(f.Key), "%q: %s has no step %s in its body", id, m[2], m[4])
+					continue
+				}
+			} else if !slices.Contains(ld.idx.mainIDs, id) {
 				ld.rep.Errorf(yamlnode.At(f.Key), "unknown step %q of %s%s", id, ld.file.plan.Name, suggest.Hint(id, ld.idx.mainIDs))
+				continue
+			} else if st := ld.idx.mainKinds[id]; st.body != "" {
+				ld.rep.Errorf(yamlnode.At(f.Key), "step %s runs once per item of loop %s: name one item's, %s#N.%s", id, st.body, st.body, id)
 				continue
 			}
 			if ld.d.OK(f.Value) {
@@ -570,6 +698,9 @@ func (ld *loader) expectError(m yamlnode.Map, line int) *errorExpect {
 			ld.rep.Errorf(yamlnode.At(sn), "unknown step %q of %s%s", sn.Value, ld.file.plan.Name, suggest.Hint(sn.Value, ld.idx.mainIDs))
 		}
 		e.step = sn.Value
+	}
+	if pn := m.Get("path"); ld.d.OK(pn) {
+		e.path = pn.Value
 	}
 	if tn := m.Get("type"); ld.d.OK(tn) {
 		e.typ = tn.Value
@@ -635,9 +766,16 @@ func (ld *loader) callExpect(m yamlnode.Map, line int) (callExpect, bool) {
 		if !ld.d.OK(sn) {
 			return callExpect{}, false
 		}
-		st, ok := ld.stepRef(sn, "calls of", true)
+		ref, ok := ld.stepRef(sn, "calls of", true)
 		if !ok {
 			return callExpect{}, false
+		}
+		st := ref.candidates[0]
+		for _, c := range ref.candidates {
+			if c.kind == plan.KindAction {
+				st = c
+				break
+			}
 		}
 		if st.kind != plan.KindAction {
 			ld.rep.Errorf(yamlnode.At(sn), "step %q is %s step: only action steps call actions", st.id, article(string(st.kind)))

@@ -42,7 +42,10 @@ type Case struct {
 	line   int
 	Inputs map[string]any
 	Alert  map[string]any
-	Now    time.Time
+	// Schedule is the index of the on.schedule entry the case's run is started by (its with are the inputs
+	// the case's own inputs override), nil for a manual or alert run.
+	Schedule *int
+	Now      time.Time
 	// mocks are the case's own, then the file's: the first level that has a mock for a call answers it.
 	mocks     []map[string]*mock
 	approvals map[string]answer
@@ -106,8 +109,8 @@ type expectations struct {
 }
 
 type errorExpect struct {
-	step, typ, message string
-	line               int
+	step, path, typ, message string
+	line                     int
 }
 
 type stepExpect struct {

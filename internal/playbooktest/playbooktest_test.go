@@ -32,9 +32,13 @@ func TestMatch(t *testing.T) {
 		{"not a mapping", map[string]any{"a": "b"}, nil, `v: got null, want {"a":"b"}`},
 		{"null wanted", nil, nil, ""},
 		{"html kept", "<a&b>", "x", `v: got "x", want "<a&b>"`},
+		{"every key that differs", map[string]any{"a": int64(1), "b": "x", "c": true, "d": "same"},
+			map[string]any{"a": int64(2), "c": false, "d": "same"},
+			`v.a: got 2, want 1; v.b: missing, want "x"; v.c: got false, want true`},
+		{"every item that differs", []any{"a", "b", "c"}, []any{"x", "b", "y"}, `v[0]: got "x", want "a"; v[2]: got "y", want "c"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := match(tc.want, tc.got, "v"); got != tc.diff {
+			if got := strings.Join(match(tc.want, tc.got, "v"), "; "); got != tc.diff {
 				t.Errorf("got %q, want %q", got, tc.diff)
 			}
 		})

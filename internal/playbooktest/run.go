@@ -8,19 +8,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/parry-soar/parry/internal/action"
@@ -48,6 +51,9 @@ type Runner struct {
 	cat  *action.Catalog
 	lint *playbook.Linter
 	wf   *workflows.Workflows
+	// onAnswer, when set, is called as each action is answered (in workflow code): tests use it to make a
+	// workflow task slow, the way a busy machine does.
+	onAnswer func()
 }
 
 // NewRunner returns a runner for the given action catalog (action.Default() when nil).
@@ -225,6 +231,12 @@ func (cr *caseRun) warnOnce(key, format string, args ...any) {
 
 // execute runs the playbook on a test environment and returns how it ended (nil when it did not end, with a
 // failure recorded).
+//
+// Actions never run as the test environment's activities: those run on goroutines of their own and their
+// results reach the run in whatever order the machine's scheduler lets them, and while one runs the
+// environment fires timers by the wall clock. An interceptor answers every action inside the workflow
+// instead (see mockOutbound), so a case runs in one deterministic sequence whatever the machine's load, and
+// its verdict is the same every time.
 func (cr *caseRun) execute() (o *outcome) {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -234,13 +246,16 @@ func (cr *caseRun) execute() (o *outcome) {
 	env.SetWorkflowRunTimeout(cr.f.plan.Timeout.D())
 	idle := cr.r.IdleTimeout
 	if idle <= 0 {
-		idle = 10 * time.Second
+		idle = DefaultIdleTimeout
 	}
 	env.SetTestTimeout(idle)
+	// A workflow task that takes long because the machine is busy is not a deadlock: nothing in an offline
+	// case waits on anything but the interpreter itself.
+	env.SetWorkerOptions(worker.Options{
+		DeadlockDetectionTimeout: time.Duration(math.MaxInt64),
+		Interceptors:             []interceptor.WorkerInterceptor{&mockInterceptor{cr: cr}},
+	})
 	env.RegisterWorkflowWithOptions(cr.r.wf.Playbook, workflow.RegisterOptions{Name: workflows.PlaybookWorkflow})
-	for _, name := range cr.r.cat.Names() {
-		env.RegisterActivityWithOptions(cr.handle, activity.RegisterOptions{Name: name})
-	}
 	// An approval step starts a timer (its timeout) when it begins to wait: that is the moment to answer it.
 	env.SetOnTimerScheduledListener(func(string, time.Duration) { env.RegisterDelayedCallback(cr.answerApprovals, 0) })
 	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
@@ -256,6 +271,9 @@ func (cr *caseRun) execute() (o *outcome) {
 		Inputs:   cr.c.Inputs,
 		Alert:    cr.c.Alert,
 		Subplans: cr.f.subplans,
+	}
+	if cr.c.Schedule != nil {
+		in.StartedBy = fmt.Sprintf("schedule:%s#%d", cr.f.plan.Name, *cr.c.Schedule)
 	}
 	if cr.c.Alert != nil {
 		in.Incident = &workflows.Incident{ID: 1, Key: "test", Alerts: []map[string]any{cr.c.Alert}}
@@ -283,6 +301,211 @@ func (cr *caseRun) execute() (o *outcome) {
 		return nil
 	}
 	return o
+}
+
+// DefaultIdleTimeout is how long, in wall time, a case may wait with nothing to do before it is failed as
+// stuck. Every legitimate wait of a case is instant (time skipping, actions answered in the workflow); this
+// only catches a run that waits for something that never comes, so it is generous.
+const DefaultIdleTimeout = 5 * time.Minute
+
+// mockInterceptor answers the actions of the run (and of the runs it calls) from the case's mocks.
+type mockInterceptor struct {
+	interceptor.WorkerInterceptorBase
+	cr *caseRun
+}
+
+func (m *mockInterceptor) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &mockInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, cr: m.cr}
+}
+
+type mockInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	cr *caseRun
+}
+
+func (i *mockInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&mockOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, cr: i.cr})
+}
+
+// mockOutbound replaces scheduling an activity by answering it inside the workflow: the answer, its retries
+// (with the step's retry policy, back-off on the workflow's timers, so in no wall time) and its cancellation
+// all happen in workflow code, in the order the run asks for them.
+type mockOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	cr *caseRun
+}
+
+func (o *mockOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...interface{}) workflow.Future {
+	fut, set := workflow.NewFuture(ctx)
+	if ctx.Err() != nil {
+		set.Set(nil, temporal.NewCanceledError())
+		return fut
+	}
+	in, err := activityInput(args)
+	if err != nil {
+		set.Set(nil, temporal.NewNonRetryableApplicationError(err.Error(), wire.Internal, nil))
+		return fut
+	}
+	opts := workflow.GetActivityOptions(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) { o.cr.emulate(ctx, activityType, opts, in, set) })
+	return fut
+}
+
+// activityInput gives the action its input as the activity would see it: through JSON, so numbers are
+// float64 and nothing of the workflow's own values is shared.
+func activityInput(args []any) (wire.ActionInput, error) {
+	var in wire.ActionInput
+	if len(args) != 1 {
+		return in, fmt.Errorf("an action takes one argument, got %d", len(args))
+	}
+	raw, err := json.Marshal(args[0])
+	if err != nil {
+		return in, err
+	}
+	err = json.Unmarshal(raw, &in)
+	return in, err
+}
+
+// emulate answers one action execution the way Temporal runs an activity: attempt after attempt while the
+// answer is a retryable error and the retry policy allows, waiting the back-off on a workflow timer.
+func (cr *caseRun) emulate(ctx workflow.Context, act string, opts workflow.ActivityOptions, in wire.ActionInput, set workflow.Settable) {
+	rp := opts.RetryPolicy
+	if rp == nil {
+		rp = &temporal.RetryPolicy{}
+	}
+	initial := cmp.Or(rp.InitialInterval, time.Second)
+	coeff := rp.BackoffCoefficient
+	if coeff < 1 {
+		coeff = 2
+	}
+	maxInterval := cmp.Or(rp.MaximumInterval, 100*initial)
+	start := workflow.Now(ctx)
+	for attempt := 1; ; attempt++ {
+		res, err := cr.answerCall(in, act, attempt)
+		if err == nil {
+			set.Set(res, nil)
+			return
+		}
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.NonRetryable() || slices.Contains(rp.NonRetryableErrorTypes, app.Type()) ||
+			rp.MaximumAttempts > 0 && attempt >= int(rp.MaximumAttempts) {
+			set.Set(nil, err)
+			return
+		}
+		backoff := app.NextRetryDelay()
+		if backoff <= 0 {
+			backoff = time.Duration(float64(initial) * math.Pow(coeff, float64(attempt-1)))
+			if backoff > maxInterval || backoff <= 0 {
+				backoff = maxInterval
+			}
+		}
+		if opts.ScheduleToCloseTimeout > 0 && workflow.Now(ctx).Add(backoff).Sub(start) > opts.ScheduleToCloseTimeout {
+			set.Set(nil, err) // the next attempt would start after the schedule-to-close timeout: no retry
+			return
+		}
+		if workflow.Sleep(ctx, backoff) != nil {
+			set.Set(nil, temporal.NewCanceledError())
+			return
+		}
+	}
+}
+
+// answerCall answers one attempt: the action's own input checks first (what the activity refuses, the mock
+// refuses), then the case's mock, or an output synthesised from the action's spec. It records the call.
+func (cr *caseRun) answerCall(in wire.ActionInput, act string, attempt int) (wire.ActionResult, error) {
+	if cr.r.onAnswer != nil {
+		cr.r.onAnswer()
+	}
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	key := in.Run.ID + "\x00" + in.Step
+	n := cr.counts[key]
+	cr.counts[key] = n + 1
+	cr.calls = append(cr.calls, call{playbook: in.Run.Playbook, step: in.Step, action: act, with: in.With, attempt: int32(attempt), seq: len(cr.calls)})
+	if spec, ok := cr.r.cat.Lookup(act); ok {
+		with, _ := cloneValue(in.With).(map[string]any)
+		if with == nil {
+			with = map[string]any{}
+		}
+		for _, ref := range in.Secrets {
+			setPath(with, ref.Path, "<secret "+ref.Name+">")
+		}
+		if problems := spec.CheckInputs(with); len(problems) > 0 {
+			return wire.ActionResult{}, wire.NewActionError(wire.InvalidInput, strings.Join(problems, "; "), attempt, 0)
+		}
+	}
+	mk := cr.lookup(in.Run.Playbook, in.Step, act)
+	var rp reply
+	if mk == nil {
+		rp.output = cr.synthesised(act)
+		where := ""
+		if in.Run.Playbook != cr.f.plan.Name {
+			where = " of " + in.Run.Playbook
+		}
+		id := stepID(in.Step)
+		cr.warnOnce("mock\x00"+in.Run.Playbook+"\x00"+id, "step %s%s has no mock: %s returned a synthesised output (empty lists, zero numbers, empty strings)", id, where, act)
+	} else {
+		rp = mk.replies[min(n, len(mk.replies)-1)]
+	}
+	if rp.err != nil {
+		// Retryable or not as the action's retry policy says, like the real activity's errors.
+		return wire.ActionResult{}, temporal.NewApplicationErrorWithOptions(rp.err.Message, rp.err.Type,
+			temporal.ApplicationErrorOptions{Details: []any{wire.FailureDetails{Attempt: attempt}}})
+	}
+	return wire.ActionResult{Output: rp.output, Attempt: attempt}, nil
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = cloneValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// setPath puts a stand-in for a secret where the worker would put its value, so the input checks see a
+// string there as they do in production.
+func setPath(m map[string]any, path []string, v string) {
+	var cur any = m
+	for i, p := range path {
+		last := i == len(path)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				c[p] = v
+				return
+			}
+			if c[p] == nil {
+				c[p] = map[string]any{}
+			}
+			cur = c[p]
+		case []any:
+			idx, err := strconv.Atoi(p)
+			if err != nil || idx < 0 || idx >= len(c) {
+				return
+			}
+			if last {
+				c[idx] = v
+				return
+			}
+			if c[idx] == nil {
+				c[idx] = map[string]any{}
+			}
+			cur = c[idx]
+		default:
+			return
+		}
+	}
 }
 
 // checkTrigger warns when the case's alert would not start the playbook: the case then tests a run that
@@ -334,7 +557,7 @@ func (cr *caseRun) outcome() (*outcome, error) {
 				return nil, err
 			}
 			o.steps = f.Steps
-			o.err = &workflows.StepError{Step: f.Step, Type: f.Type, Message: f.Message}
+			o.err = &workflows.StepError{Step: f.Step, Path: f.Path, Type: f.Type, Message: f.Message}
 			o.text = app.Message()
 		case errors.As(werr, &timeout):
 			o.err = &workflows.StepError{Type: wire.Timeout, Message: fmt.Sprintf("the run timed out after %s (the playbook's timeout)", cr.f.plan.Timeout)}
@@ -351,55 +574,17 @@ func (cr *caseRun) outcome() (*outcome, error) {
 	return o, nil
 }
 
-// handle answers every action activity from the case's mocks, or with an output synthesised from the
-// action's spec, and records the call.
-func (cr *caseRun) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
-	info := activity.GetInfo(ctx)
-	act := info.ActivityType.Name
-	cr.mu.Lock()
-	key := in.Run.ID + "\x00" + in.Step
-	n := cr.counts[key]
-	cr.counts[key] = n + 1
-	cr.calls = append(cr.calls, call{playbook: in.Run.Playbook, step: in.Step, action: act, with: in.With, attempt: info.Attempt, seq: len(cr.calls)})
-	mk := cr.lookup(in.Step, act)
-	var rp reply
-	if mk == nil {
-		rp.output = cr.synthesised(act)
-		where := ""
-		if in.Run.Playbook != cr.f.plan.Name {
-			where = " of " + in.Run.Playbook
-		}
-		id := baseID(in.Step)
-		cr.warnOnce("mock\x00"+in.Run.Playbook+"\x00"+id, "step %s%s has no mock: %s returned a synthesised output (empty lists, zero numbers, empty strings)", id, where, act)
-	} else {
-		rp = mk.replies[min(n, len(mk.replies)-1)]
-	}
-	cr.mu.Unlock()
-	if rp.err != nil {
-		// Retryable or not as the action's retry policy says, like the real activity's errors.
-		return wire.ActionResult{}, temporal.NewApplicationError(rp.err.Message, rp.err.Type)
-	}
-	return wire.ActionResult{Output: rp.output, Attempt: int(info.Attempt)}, nil
-}
-
-// lookup finds the mock for a step execution: the case's mocks before the file's; in each, the for_each item
-// (id#N), then the step, then the action.
-func (cr *caseRun) lookup(execID, act string) *mock {
-	id := baseID(execID)
+// lookup finds the mock for a step execution of a playbook: the case's mocks before the file's; in each, the
+// most specific key: PLAYBOOK/EXEC (one item of one playbook's step), PLAYBOOK/ID, EXEC (one item: disable#2,
+// per_ioc#1.lookup), ID, then the action.
+func (cr *caseRun) lookup(playbook, execID, act string) *mock {
+	id := stepID(execID)
+	keys := []string{playbook + "/" + execID, playbook + "/" + id, execID, id, act}
 	for _, level := range cr.c.mocks {
-		if level == nil {
-			continue
-		}
-		if id != execID {
-			if m := level[execID]; m != nil {
+		for _, k := range keys {
+			if m := level[k]; m != nil {
 				return m
 			}
-		}
-		if m := level[id]; m != nil {
-			return m
-		}
-		if m := level[act]; m != nil {
-			return m
 		}
 	}
 	return nil
@@ -444,14 +629,20 @@ func (cr *caseRun) answerApprovals() {
 				continue
 			}
 			cr.answered[wid+"\x00"+w.Step] = true
-			cr.answer(wid, w)
+			cr.answer(wid, st.Playbook, w)
 		}
 	}
 }
 
-func (cr *caseRun) answer(wid string, w workflows.Wait) {
-	id := baseID(w.Step)
-	a, ok := cr.c.approvals[id]
+func (cr *caseRun) answer(wid, playbook string, w workflows.Wait) {
+	id := stepID(w.Step)
+	var a answer
+	ok := false
+	for _, k := range []string{playbook + "/" + w.Step, playbook + "/" + id, w.Step, id} {
+		if a, ok = cr.c.approvals[k]; ok {
+			break
+		}
+	}
 	if !ok {
 		cr.mu.Lock()
 		cr.warnOnce("approval\x00"+id, "step %s waited for an approval this case does not answer: it waits out its timeout (%s)", id, cr.timeoutNote(id))

@@ -81,9 +81,10 @@ var fileSpec = sync.OnceValue(func() *yamlnode.Spec {
 		field("status", str(`"status"`)),
 		field("error", &yamlnode.Spec{Kind: yamlnode.MapKind, What: "expect.error", Fields: []yamlnode.FieldSpec{
 			field("step", str("expect.error.step")),
+			field("path", str("expect.error.path")),
 			field("type", str("expect.error.type")),
 			field("message", str("expect.error.message")),
-		}, AtLeastOne: []string{"step", "type", "message"}}),
+		}, AtLeastOne: []string{"step", "path", "type", "message"}}),
 		field("steps", &yamlnode.Spec{Kind: yamlnode.DictKind, What: `"steps"`,
 			Values:    &yamlnode.Spec{Kind: yamlnode.StringKind, OneOf: stepStatuses, OneOfNoun: "step status", OneOfIntro: "a step ends"},
 			ValueWhat: func(id string) string { return "the status of step " + id }}),
@@ -110,10 +111,11 @@ var fileSpec = sync.OnceValue(func() *yamlnode.Spec {
 		}}),
 		field("inputs", &yamlnode.Spec{Kind: yamlnode.DictKind, What: `"inputs"`, Values: anyValue}),
 		field("alert", alert),
+		field("schedule", &yamlnode.Spec{Kind: yamlnode.IntKind, What: `"schedule"`, Min: 0, Max: 1000}),
 		field("mocks", mocks),
 		field("approvals", approvals),
 		field("expect", expect),
-	}}
+	}, Exclusive: []string{"alert", "schedule"}}
 	return &yamlnode.Spec{Kind: yamlnode.MapKind, What: "a test file", Where: "in the test file", Fields: []yamlnode.FieldSpec{
 		field("playbook", str(`"playbook"`)),
 		field("playbooks", &yamlnode.Spec{Kind: yamlnode.ListKind, What: `"playbooks"`, Items: str("a playbook name")}),

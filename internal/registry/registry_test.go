@@ -42,7 +42,7 @@ func TestPushLintsAllBeforeStoringAny(t *testing.T) {
 	if !errors.As(err, &lint) {
 		t.Fatalf("want a lint error, got %v", err)
 	}
-	if err.Error() != `the playbooks have 2 problems, nothing was stored; the first: bad.yaml:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail` ||
+	if err.Error() != `the playbooks have 2 problems, nothing was stored; the first: bad.yaml:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail, steps` ||
 		len(lint.Diagnostics) != 2 || lint.Diagnostics[1].String() != `bad.yaml:4:5: error: unknown key "actoin" in step "x" (did you mean "action"?)` {
 		t.Fatalf("error %q, diagnostics %v", err, lint.Diagnostics)
 	}
@@ -177,7 +177,7 @@ func TestSyncFilesSkipsBrokenFiles(t *testing.T) {
 	res, err := registry.SyncFiles(ctx, st, nil, dir)
 	var skipped *registry.SkippedError
 	if !errors.As(err, &skipped) || len(skipped.Skipped) != 1 || skipped.Skipped[0].Name != "beta" ||
-		err.Error() != `1 file skipped (the registry keeps their previous versions): `+filepath.Join(dir, "b.yaml")+`:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail` {
+		err.Error() != `1 file skipped (the registry keeps their previous versions): `+filepath.Join(dir, "b.yaml")+`:3:5: error: step "x" does nothing: give it one of action, parallel, call, approval, wait, set, finish, fail, steps` {
 		t.Fatalf("broken file: %v", err)
 	}
 	if res.Summary() != "2 playbooks; new: gamma v1" {

@@ -40,14 +40,17 @@ func Reusable(old store.Run, newPlan *plan.Plan, from string) (map[string]workfl
 	if _, ok := newPlan.Step(from); !ok {
 		return nil, fmt.Errorf("step %q is not in the plan of %s", from, newPlan.Name)
 	}
+	if loop := newPlan.Loop(from); loop != "" {
+		return nil, fmt.Errorf("step %s runs once per item of loop %s: retry from %s (the loop runs again as a whole)", from, loop, loop)
+	}
 	reuse := map[string]workflows.StepRecord{}
 	var problem error
 	newPlan.Walk(func(st *plan.Step) bool {
 		if st.ID == from {
 			return false
 		}
-		if !reusableKind(st.Kind) {
-			return true
+		if !reusableKind(st.Kind) || newPlan.Loop(st.ID) != "" {
+			return true // a loop body's steps are reused with their loop
 		}
 		rec, ok := records[st.ID]
 		if !ok || (rec.Status != workflows.StatusSucceeded && rec.Status != workflows.StatusSkipped) {
@@ -63,6 +66,13 @@ func Reusable(old store.Run, newPlan *plan.Plan, from string) (map[string]workfl
 			return false
 		}
 		reuse[st.ID] = rec
+		if st.Kind == plan.KindSteps {
+			for id, item := range records {
+				if strings.HasPrefix(id, st.ID+"#") {
+					reuse[id] = item
+				}
+			}
+		}
 		return true
 	})
 	if problem != nil {
@@ -74,7 +84,7 @@ func Reusable(old store.Run, newPlan *plan.Plan, from string) (map[string]workfl
 		if st.ID == from {
 			return false
 		}
-		if rec, ok := records[st.ID]; ok && rec.Status == workflows.StatusSucceeded && reusableKind(st.Kind) {
+		if rec, ok := records[st.ID]; ok && rec.Status == workflows.StatusSucceeded && reusableKind(st.Kind) && oldPlan.Loop(st.ID) == "" {
 			if _, ok := newPlan.Step(st.ID); !ok {
 				missing = append(missing, st.ID)
 			}
@@ -89,7 +99,7 @@ func Reusable(old store.Run, newPlan *plan.Plan, from string) (map[string]workfl
 }
 
 func reusableKind(k plan.Kind) bool {
-	return k == plan.KindAction || k == plan.KindApproval || k == plan.KindWait || k == plan.KindCall
+	return k == plan.KindAction || k == plan.KindApproval || k == plan.KindWait || k == plan.KindCall || k == plan.KindSteps
 }
 
 // FirstFailed is the first step of the plan, in order, that failed in the run.
@@ -137,8 +147,12 @@ func stepDiff(a, b *plan.Step) string {
 			return "approval"
 		}
 	case plan.KindWait:
-		if a.Wait != b.Wait {
+		if a.Wait != b.Wait || a.WaitExpr != b.WaitExpr || a.WaitUntil != b.WaitUntil {
 			return "wait"
+		}
+	case plan.KindSteps:
+		if !reflect.DeepEqual(a.Steps, b.Steps) {
+			return "loop body (steps)"
 		}
 	}
 	return ""

@@ -2,14 +2,9 @@ package runs
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
@@ -97,90 +92,6 @@ func TestReusable(t *testing.T) {
 	}
 	if _, err := Reusable(store.Run{ID: "r2", Plan: old.Plan}, compile(t, five), "s3"); err == nil || err.Error() != "run r2 has no step records yet (is it finished?)" {
 		t.Fatalf("no records: %v", err)
-	}
-}
-
-func TestExplainDivergence(t *testing.T) {
-	s1, s2, s3 := stepCommand{"s1", "cecp.sweep"}, stepCommand{"s2", "cecp.block"}, stepCommand{"s3", "cecp.mitigate_mails"}
-	for _, tc := range []struct {
-		name          string
-		history, code []stepCommand
-		step, want    string
-	}{
-		{"another step", []stepCommand{s1, s2, s3}, []stepCommand{s1, s3}, "s2",
-			"not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s3 (cecp.mitigate_mails) there"},
-		{"replay stopped", []stepCommand{s1, s2, s3}, []stepCommand{s1}, "s2",
-			"not deterministic at step s2: the history ran step s2 (cecp.block) there, the current code runs another step or none"},
-		{"extra step", []stepCommand{s1}, []stepCommand{s1, {"s5", "notify.webhook"}}, "s5",
-			"not deterministic at step s5: the current code runs step s5 (notify.webhook) where the history has no further step"},
-		{"same action, other id", []stepCommand{s1, s2}, []stepCommand{s1, {"s2b", "cecp.block"}}, "s2",
-			"not deterministic at step s2: the history ran step s2 (cecp.block), the current code runs step s2b (cecp.block) there"},
-		{"call step", []stepCommand{s1, {"child", "call"}}, []stepCommand{s1, s2}, "child",
-			"not deterministic at step child: the history ran step child (call), the current code runs step s2 (cecp.block) there"},
-		{"same steps", []stepCommand{s1, s2}, []stepCommand{s1, s2}, "s2",
-			"not deterministic after step s2: both run the same steps, but the current code decides differently after it (a timer, a wait or how the run ends)"},
-		{"no steps", nil, nil, "",
-			"not deterministic before the first step: the current code decides differently from the history (a timer, a wait or how the run ends)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			nd := explainDivergence(tc.history, tc.code)
-			if nd.Step != tc.step || nd.Error() != tc.want {
-				t.Errorf("got %q %q\nwant %q %q", nd.Step, nd.Error(), tc.step, tc.want)
-			}
-		})
-	}
-}
-
-// TestReplayNamesTheStepAnEditChanges replays a recorded history with an edited plan (two steps swapped) and
-// checks that the explanation comes from the recorded decisions, not from the SDK's error text.
-func TestReplayNamesTheStepAnEditChanges(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "..", "workflows", "testdata", "histories", "feature-flow.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ReplayHistory(hist)
-	if err != nil || !res.OK {
-		t.Fatalf("unchanged history: %+v %v", res, err)
-	}
-	recorded := historyCommands(hist)
-	if len(recorded) < 3 {
-		t.Fatalf("feature-flow has %d step commands; the test needs three", len(recorded))
-	}
-	var in struct {
-		Plan json.RawMessage `json:"plan"`
-	}
-	start := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0].GetData()
-	if err := json.Unmarshal(start, &in); err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Decode(in.Plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Swap the second and third actions the run took.
-	a := slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.ID == recorded[1].Step })
-	b := slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.ID == recorded[2].Step })
-	if a < 0 || b < 0 {
-		t.Fatalf("steps %s and %s are not top-level steps", recorded[1].Step, recorded[2].Step)
-	}
-	p.Steps[a], p.Steps[b] = p.Steps[b], p.Steps[a]
-	swapped, err := plan.Encode(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := substitutePlan(hist, swapped); err != nil {
-		t.Fatal(err)
-	}
-	res, err = ReplayHistory(hist)
-	h, c := recorded[1], recorded[2]
-	want := "not deterministic at step " + h.Step + ": the history ran step " + h.Step + " (" + h.Action + "), the current code runs step " + c.Step + " (" + c.Action + ") there"
-	if err != nil || res.OK || res.Step != h.Step || res.Message != want {
-		t.Fatalf("swapped: %+v %v\nwant %s", res, err, want)
 	}
 }
 

@@ -330,6 +330,9 @@ func (s *Service) timeline(r store.Run, records map[string]workflows.StepRecord,
 					sv.Items = append(sv.Items, item)
 				}
 			}
+			if st.Kind == plan.KindSteps {
+				sv.Items = append(sv.Items, bodyItems(st, records, execs, depth+1, clip)...)
+			}
 			if sv.record != nil || execs[st.ID] != nil || len(sv.Items) > 0 || !store.Terminal(r.Status) || depth == 0 {
 				out = append(out, sv)
 			}
@@ -351,6 +354,46 @@ func (s *Service) timeline(r store.Run, records map[string]workflows.StepRecord,
 		out = []StepView{}
 	}
 	return out
+}
+
+// bodyItems lists the steps each item of a loop body ran (LOOP#N.STEP), item by item, from their records and
+// the history's activities.
+func bodyItems(st *plan.Step, records map[string]workflows.StepRecord, execs map[string]*activityExec, depth int, clip func(any) any) []StepView {
+	var out []StepView
+	for n := 0; ; n++ {
+		found := false
+		for j := range st.Steps {
+			in := &st.Steps[j]
+			key := fmt.Sprintf("%s#%d.%s", st.ID, n, in.ID)
+			rec, hasRec := records[key]
+			e := execs[key]
+			if !hasRec && e == nil {
+				continue
+			}
+			found = true
+			v := StepView{ID: key, Kind: string(in.Kind), Status: workflows.StatusRunning, Depth: depth}
+			if in.Action != nil {
+				v.Action = in.Action.Name
+			}
+			if hasRec {
+				v.Status, v.Attempts, v.StartedAt, v.FinishedAt, v.Error, v.Reused = rec.Status, rec.Attempts, rec.StartedAt, rec.FinishedAt, rec.Error, rec.Reused
+				v.Output = clip(rec.Output)
+				if rec.StartedAt != nil && rec.FinishedAt != nil {
+					v.DurationMS = rec.FinishedAt.Sub(*rec.StartedAt).Milliseconds()
+				}
+			}
+			if e != nil {
+				v.Input = clip(e.input)
+				if e.attempts > v.Attempts {
+					v.Attempts = e.attempts
+				}
+			}
+			out = append(out, v)
+		}
+		if !found {
+			return out
+		}
+	}
 }
 
 // Truncate shortens long strings and lists so a timeline stays readable; JSON structure is kept.

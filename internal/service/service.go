@@ -27,6 +27,7 @@ import (
 	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/runs"
+	"github.com/parry-soar/parry/internal/schedules"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 )
@@ -186,15 +187,22 @@ func API(d Deps, svc *runs.Service) *api.Server {
 	for _, c := range d.Config.CECP.Connections {
 		names = append(names, c.Name)
 	}
+	extra := append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
 		Codec: d.Converters.Codec, CodecOrigins: append(slices.Clone(d.Config.API.CodecOrigins), d.CodecOrigins...),
 		Connections: names, Runs: svc, Metrics: d.Metrics,
-		Extra: append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)}
+		Extra: append(extra, api.ScheduleRoutes(Schedules(d))...)}
+}
+
+// Schedules is the reconciler of the playbooks' schedules over the dependencies.
+func Schedules(d Deps) *schedules.Reconciler {
+	return &schedules.Reconciler{Store: d.Store, Logger: d.logger().With("component", "schedules"),
+		Scheduler: schedules.TemporalScheduler{Client: d.Temporal.ScheduleClient(), TaskQueue: d.Config.Temporal.TaskQueue}}
 }
 
 // Background runs what a server does besides answering HTTP until ctx is done: the run tracker (which also
-// starts runs recorded while Temporal was unreachable) and the alert dispatcher; it also starts (or updates)
-// the CECP log pollers the configuration enables.
+// starts runs recorded while Temporal was unreachable), the alert dispatcher and the reconciler of playbook
+// schedules; it also starts (or updates) the CECP log pollers the configuration enables.
 func Background(ctx context.Context, d Deps, svc *runs.Service) {
 	logger := d.Logger
 	if logger == nil {
@@ -219,6 +227,12 @@ func Background(ctx context.Context, d Deps, svc *runs.Service) {
 		defer close(done)
 		_ = disp.Run(ctx)
 	}()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		Schedules(d).Run(ctx)
+	}()
+	defer func() { <-schedDone }()
 	// Every server runs a tracker; the one holding the lease does the work.
 	t := &runs.Tracker{Store: d.Store, Temporal: d.Temporal, Logger: logger.With("component", "tracker"),
 		Namespace: d.Config.Temporal.Namespace, Converters: d.Converters}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -85,4 +86,43 @@ func Classify(err error) Classified {
 		return Classified{Type: Internal, Message: "the action panicked: " + panicErr.Error()}
 	}
 	return Classified{Type: Internal, Message: err.Error()}
+}
+
+// FailureDetails travel as the details of an action's error: what the workflow cannot learn from the error
+// itself.
+type FailureDetails struct {
+	// Attempt is the attempt that failed (the last one, when retries ran out).
+	Attempt int `json:"attempt"`
+}
+
+// NewActionError is the error an action returns: an application error of type typ whose details say which
+// attempt failed. Errors of the non-retryable types are marked so; delay, when positive, asks Temporal to
+// retry after it (a vendor's rate limit). A rate limit is benign: the expected back-off of a shared quota.
+func NewActionError(typ, msg string, attempt int, delay time.Duration) error {
+	opts := temporal.ApplicationErrorOptions{NonRetryable: IsNonRetryable(typ), Details: []any{FailureDetails{Attempt: attempt}}}
+	if delay > 0 {
+		opts.NextRetryDelay = delay
+	}
+	if typ == VendorRateLimited {
+		// The expected back-off of a shared quota, not a failure: benign, so Temporal's worker logs it at debug
+		// level instead of as an error, and the message (logged at info) says how long the step waits.
+		opts.Category = temporal.ApplicationErrorCategoryBenign
+		if delay > 0 && !strings.Contains(msg, "retry after") {
+			msg += fmt.Sprintf(" (retrying in %s)", delay.Round(time.Second))
+		}
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, typ, opts)
+}
+
+// AttemptOf is the attempt an action's error says failed (0 when it does not say: an older worker, a timeout).
+func AttemptOf(err error) int {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.HasDetails() {
+		return 0
+	}
+	var d FailureDetails
+	if app.Details(&d) != nil {
+		return 0
+	}
+	return d.Attempt
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/pollers"
 	"github.com/parry-soar/parry/internal/quota"
+	"github.com/parry-soar/parry/internal/schedules"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
@@ -148,8 +149,15 @@ func FromConfig(cfg config.Config, st *store.Store, secrets secret.Provider, log
 	return Options{
 		TaskQueue: cfg.Temporal.TaskQueue,
 		Worker:    cfg.Worker,
-		// The CECP log poller's workflow and activity (it runs for connections with poll.enabled).
-		Extra: []func(Registry) error{func(r Registry) error { pollers.Register(r, polls); return nil }},
+		// The CECP log poller's workflow and activity (it runs for connections with poll.enabled), and the
+		// workflow playbooks' schedules fire.
+		Extra: []func(Registry) error{
+			func(r Registry) error { pollers.Register(r, polls); return nil },
+			func(r Registry) error {
+				schedules.Register(r, &schedules.Activities{Store: st, TaskQueue: cfg.Temporal.TaskQueue})
+				return nil
+			},
+		},
 		Activities: activities.Deps{
 			Config:     cfg,
 			Secrets:    secrets,

@@ -291,3 +291,39 @@ type CreateTokenResponse struct {
 type RevokeTokenResponse struct {
 	Revoked Token `json:"revoked"`
 }
+
+// Schedule is one on.schedule entry of an enabled playbook version (NAME#INDEX), as GET /v1/schedules shows it.
+type Schedule struct {
+	ID       string         `json:"id"` // the Temporal schedule id, parry-playbook-NAME-INDEX
+	Playbook string         `json:"playbook"`
+	Version  int            `json:"version"`
+	Index    int            `json:"index"`
+	Cron     string         `json:"cron,omitempty"`
+	Timezone string         `json:"timezone,omitempty"`
+	Every    string         `json:"every,omitempty"`
+	With     map[string]any `json:"with,omitempty"`
+	// State is active, paused, or pending (not in Temporal yet: the next reconcile creates it).
+	State   string         `json:"state"`
+	Next    []time.Time    `json:"next"`
+	Recent  []ScheduleFire `json:"recent"`
+	Skipped int64          `json:"skipped"` // fires skipped because the previous run was still going
+}
+
+// ScheduleFire is one recent fire of a schedule.
+type ScheduleFire struct {
+	ScheduledAt time.Time `json:"scheduled_at"`
+	StartedAt   time.Time `json:"started_at"`
+	WorkflowID  string    `json:"workflow_id"`
+}
+
+// ScheduleList answers GET /v1/schedules.
+type ScheduleList struct {
+	Schedules []Schedule `json:"schedules"`
+}
+
+// ScheduleTriggered answers POST /v1/schedules/{playbook}/trigger.
+type ScheduleTriggered struct {
+	Schedule string `json:"schedule"`
+	Playbook string `json:"playbook"`
+	Index    int    `json:"index"`
+}

@@ -225,8 +225,12 @@ type ReplayRequest struct {
 // ReplayResult says whether a run's history replays against the server's code, and where it first differs.
 type ReplayResult struct {
 	OK bool `json:"ok"`
-	// Step is the step id at which the current code first does something else.
-	Step    string `json:"step,omitempty"`
+	// Step is the step id (its execution id: disable#3, per_ioc#2.lookup) at which the current code first
+	// does something else.
+	Step string `json:"step,omitempty"`
+	// What names the difference: action, input, condition, order, added, removed, timer, call, output,
+	// failure, or replay (the replayer refused the history for another reason).
+	What    string `json:"what,omitempty"`
 	Message string `json:"message"`
 	Events  int    `json:"events"`
 }
