@@ -26,6 +26,7 @@ func ResolveInputs(eng *expression.Engine, p *plan.Plan, given map[string]any, a
 		names = append(names, in.Name)
 	}
 	var unknown []string
+	//workflowcheck:ignore map order: the unknown names are sorted after
 	for k := range given {
 		if !declared[k] {
 			unknown = append(unknown, k)

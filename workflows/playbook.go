@@ -194,6 +194,7 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 			p, ok := r.approvals[d.Step]
 			if !ok {
 				pending := make([]string, 0, len(r.approvals))
+				//workflowcheck:ignore map order: the ids are sorted after
 				for id := range r.approvals {
 					pending = append(pending, id)
 				}
@@ -684,6 +685,7 @@ func (r *runner) runForEach(ctx workflow.Context, f *frame, st *plan.Step) (any,
 // {item, steps: {id: {status, output, error}}}.
 func (r *runner) runItem(ctx workflow.Context, f *frame, st *plan.Step, i int, item any, scope expression.Scope) (any, error) {
 	steps := make(map[string]any, len(f.steps)+len(st.Steps))
+	//workflowcheck:ignore map order: a copy: every key is set whatever the order
 	for k, v := range f.steps {
 		steps[k] = v
 	}
@@ -1168,6 +1170,7 @@ func (r *runner) fail(ctx workflow.Context, err error) error {
 
 // cancelOpen marks steps still running as cancelled (the run was cancelled).
 func (r *runner) cancelOpen() {
+	//workflowcheck:ignore map order: marks each running record on its own; issues no command
 	for id, rec := range r.records {
 		if rec.Status == StatusRunning {
 			rec.Status = StatusCancelled
@@ -1181,6 +1184,7 @@ func (r *runner) cancelOpen() {
 
 func (r *runner) snapshot() map[string]StepRecord {
 	out := make(map[string]StepRecord, len(r.records))
+	//workflowcheck:ignore map order: a copy: every key is set whatever the order
 	for id, rec := range r.records {
 		out[id] = *rec
 	}
@@ -1189,10 +1193,12 @@ func (r *runner) snapshot() map[string]StepRecord {
 
 func (r *runner) status() Status {
 	s := Status{RunID: r.in.RunID, Playbook: r.in.Playbook.Name, State: StatusRunning, Current: []CurrentStep{}, Waiting: []Wait{}, Steps: r.snapshot()}
+	//workflowcheck:ignore map order: sorted after
 	for _, c := range r.current {
 		s.Current = append(s.Current, c)
 	}
 	sort.Slice(s.Current, func(i, j int) bool { return s.Current[i].ID < s.Current[j].ID })
+	//workflowcheck:ignore map order: sorted after
 	for _, w := range r.waits {
 		s.Waiting = append(s.Waiting, w)
 	}
@@ -1228,6 +1234,7 @@ func Normalize(v any) any {
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
+		//workflowcheck:ignore map order: each value is normalised in place, on its own
 		for k, e := range x {
 			x[k] = Normalize(e)
 		}
@@ -1293,6 +1300,7 @@ func typeName(v any) string {
 // sortedKeys lists a map's keys in order, so that workflow code never depends on map iteration order.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
+	//workflowcheck:ignore map order: the keys are sorted after
 	for k := range m {
 		keys = append(keys, k)
 	}

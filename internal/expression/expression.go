@@ -57,6 +57,7 @@ func NewScope(clock func() time.Time) Scope {
 // With returns a copy of the scope (a shallow copy: the values are shared) with extra names set.
 func (s Scope) With(kv ...any) Scope {
 	out := make(Scope, len(s)+len(kv)/2)
+	//workflowcheck:ignore map order: a copy: every key is set whatever the order
 	for k, v := range s {
 		out[k] = v
 	}
@@ -290,6 +291,7 @@ func plainWith(v any, o plainOpts) any {
 		return x.String()
 	case map[string]any:
 		out := make(map[string]any, len(x))
+		//workflowcheck:ignore map order: each value is converted on its own
 		for k, e := range x {
 			out[k] = plainWith(e, o)
 		}
@@ -342,6 +344,7 @@ func isPlain(v any, o plainOpts) bool {
 		if x == nil && o.emptyLists {
 			return false
 		}
+		//workflowcheck:ignore map order: a pure check of every value: the answer does not depend on the order
 		for _, e := range x {
 			if !isPlain(e, o) {
 				return false

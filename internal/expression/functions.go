@@ -214,6 +214,7 @@ func fnValues(args ...any) (any, error) {
 
 func sortedKeys(m map[string]any) []string {
 	ks := make([]string, 0, len(m))
+	//workflowcheck:ignore map order: the keys are sorted after
 	for k := range m {
 		ks = append(ks, k)
 	}

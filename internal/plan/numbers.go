@@ -43,6 +43,7 @@ func normalizeVars(vs []Var) {
 }
 
 func normalizeMap(m map[string]any) map[string]any {
+	//workflowcheck:ignore map order: each value is normalised in place, on its own
 	for k, v := range m {
 		m[k] = normalize(v)
 	}
