@@ -13,7 +13,6 @@ package activities
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -220,13 +219,6 @@ func (c *call) keepAlive(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// holder names this attempt for the mitigation lease: unique even when two attempts of a step run at once.
-func (c *call) holder() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%s#%d/%x", c.runID, c.step, c.attempt, b)
 }
 
 // hide adds values to those kept out of the step's error and output.

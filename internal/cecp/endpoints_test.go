@@ -520,8 +520,7 @@ func TestMitigationWithoutBatchID(t *testing.T) {
 }
 
 func TestActionResults(t *testing.T) {
-	var v *vendor
-	v = newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Path == "/v1/mitigation/accounts" {
 			reply(w, 200, fixture(t, "account_actions.json", ""))
 			return

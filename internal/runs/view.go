@@ -1,7 +1,6 @@
 package runs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -422,17 +421,6 @@ func Truncate(v any) any {
 		return out
 	}
 	return v
-}
-
-// compactJSON renders a value on one line for text output.
-func compactJSON(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSpace(b.String())
 }
 
 // batchProgress says what a mitigation step waits for, from the broker's progress in its heartbeat: its items
