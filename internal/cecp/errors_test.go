@@ -143,7 +143,12 @@ func TestOversizedPage(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	arrived := make(chan struct{}, 8)
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -162,7 +167,10 @@ func TestTimeouts(t *testing.T) {
 	}
 	// The caller's own cancellation is not transient, and says so through errors.Is.
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	for len(arrived) > 0 { // the two requests above
+		<-arrived
+	}
+	go func() { <-arrived; cancel() }() // cancelled while the vendor holds the request
 	c2 := newTestClient(t, v)
 	_, err = c2.SweepPages(SweepQuery{}).Next(ctx)
 	e = asError(t, err)
