@@ -2,7 +2,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-short lint dev build bench bench-go bench-quota fuzz fuzz-api histories docs lint-playbooks
+.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api histories docs lint-playbooks
 
 ## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
 test:
@@ -41,6 +41,13 @@ bench-go:
 QUOTA_SCALE ?= 20
 bench-quota:
 	$(GO) run ./cmd/parry bench quota --scale $(QUOTA_SCALE)
+
+## bench-chaos: the soak (5,000 alerts, 50 incidents, faults on, 3 kill -9s) with one server and one worker, then
+## with two of each (the quota and the dispatcher across processes); nothing may be lost or done twice
+bench-chaos:
+	$(GO) build -o bin/parry ./cmd/parry
+	bin/parry bench chaos
+	bin/parry bench chaos --servers 2 --workers 2
 
 ## fuzz: run the fuzz targets CI runs for a short time (FUZZTIME each)
 FUZZTIME ?= 30s

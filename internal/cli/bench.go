@@ -33,7 +33,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 		Short: "Measure parry against the vendor's quota (and under faults)",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(a.newBenchQuotaCmd())
+	cmd.AddCommand(a.newBenchQuotaCmd(), a.newBenchChaosCmd())
 	return cmd
 }
 
