@@ -26,6 +26,7 @@ func okVendor(t *testing.T) *vendor {
 }
 
 func TestQuotaRefusal(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	lim := memoryLimiter(t, quota.Limit{Requests: 1, Window: time.Minute}, func() time.Time { return clock })
@@ -46,6 +47,7 @@ func TestQuotaRefusal(t *testing.T) {
 }
 
 func TestQuotaClassFromContext(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	lim := memoryLimiter(t, quota.Limit{Requests: 2, Window: time.Hour, Reserve: 1}, nil)
 	c := newTestClient(t, v, func(o *Options) { o.Limiter = lim })
@@ -62,6 +64,7 @@ func TestQuotaClassFromContext(t *testing.T) {
 }
 
 func TestQuotaWait(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	lim := memoryLimiter(t, quota.Limit{Requests: 1, Window: 150 * time.Millisecond}, nil)
 	var mu sync.Mutex
@@ -96,6 +99,7 @@ func TestQuotaWait(t *testing.T) {
 // TestVendor429BlocksLimiter: a vendor 429 closes the window for every caller of the connection, until
 // Retry-After when given, else until the window resets.
 func TestVendor429BlocksLimiter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		retryAfter string
@@ -139,6 +143,7 @@ func TestVendor429BlocksLimiter(t *testing.T) {
 // TestWaitRetriesAfter429: a caller that waits for quota (the CLI) sends again once the vendor's window
 // reopens, instead of failing.
 func TestWaitRetriesAfter429(t *testing.T) {
+	t.Parallel()
 	n := 0
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		n++

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAuthAndRouting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 41, Tenants: []Tenant{
 		{Name: "acme", Tokens: []string{"tok-a1", "tok-a2"}, Domain: "acme.example", Mailboxes: 3},
 		{Name: "globex", Tokens: []string{"tok-g"}, Domain: "globex.example", Mailboxes: 4},
@@ -61,6 +62,7 @@ func TestAuthAndRouting(t *testing.T) {
 }
 
 func TestRateLimitWindow(t *testing.T) {
+	t.Parallel()
 	for _, retryAfter := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no Retry-After", true: "Retry-After"}[retryAfter], func(t *testing.T) {
 			h := newHarness(t, Options{Seed: 42, RateLimit: 20, RetryAfter: retryAfter, Tenants: []Tenant{
@@ -95,6 +97,7 @@ func TestRateLimitWindow(t *testing.T) {
 }
 
 func TestRateLimitTimeScale(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 43, RateLimit: 2, TimeScale: 60, RetryAfter: true})
 	for range 2 {
 		h.do("GET", "/v1/remediation/mails", nil)
@@ -110,6 +113,7 @@ func TestRateLimitTimeScale(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	always := func(f func(*Faults)) Faults { var x Faults; f(&x); return x }
 	t.Run("500", func(t *testing.T) {
 		h := newHarness(t, Options{Seed: 44, Faults: always(func(f *Faults) { f.Error500 = 1 })})
@@ -239,6 +243,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestParseFaults(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFaults("500=0.05, 503=0.02,latency=50ms,drop-after-post=0.1,storm=30s,paths=POST /v1/mitigation|GET /v1/sweeping")
 	if err != nil {
 		t.Fatal(err)
@@ -265,6 +270,7 @@ func TestParseFaults(t *testing.T) {
 }
 
 func TestStormGivenAtStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 45, TimeScale: 10, Faults: Faults{Storm429: Duration(10 * time.Second)}})
 	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 429 {
 		t.Fatalf("first request during a storm set at start: %d", code)
