@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,30 @@ func TestFaults(t *testing.T) {
 		_, err := h.srv.Client().Do(req)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("hung POST ends when its client goes away", func(t *testing.T) {
+		// The simulator is not closed: only the client's leaving may end the held request, or the server's
+		// Close (which waits for every request) never returns.
+		sim, err := New(Options{Seed: 44, RateLimit: NoRateLimit, Faults: always(func(f *Faults) { f.Hang = 1 })})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		srv := httptest.NewServer(sim)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/mitigation/mails", strings.NewReader(`[{"action_type":"MAIL_DELETE"}]`))
+		req.Header.Set("Authorization", "Bearer "+DefaultToken)
+		if _, err := srv.Client().Do(req); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+		closed := make(chan struct{})
+		go func() { srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(time.Minute): // a liveness bound, not a timing: Close returns at once when it works
+			t.Fatal("the server's Close still waits for the POST whose client left")
 		}
 	})
 	t.Run("hang released by Close", func(t *testing.T) {
