@@ -112,7 +112,7 @@ func (r Report) Problems() []string {
 // Print writes the report as the table the README quotes.
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "parry bench chaos: %d server(s), %d worker(s), faults %s, %s in all\n\n", r.Servers, r.Workers, r.Faults, round(r.Elapsed))
-	row := func(what, got, want string) { fmt.Fprintf(w, "  %-34s %-16s %s\n", what, got, want) }
+	row := func(what, got, want string) { fmt.Fprintf(w, "  %-40s %-16s %s\n", what, got, want) }
 	row("what", "measured", "must be")
 	row("alerts sent / acknowledged", fmt.Sprintf("%d / %d", r.AlertsSent, r.AlertsAcknowledged), "all acknowledged (retried until 202)")
 	row("alerts stored", fmt.Sprint(r.AlertsStored), fmt.Sprintf("%d (none lost, none twice)", r.AlertsSent))

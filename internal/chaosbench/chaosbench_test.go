@@ -84,18 +84,18 @@ func TestPrint(t *testing.T) {
 	good().Print(&b)
 	want := `parry bench chaos: 1 server(s), 1 worker(s), faults error_500=0.1, 3m0s in all
 
-  what                               measured         must be
-  alerts sent / acknowledged         5000 / 5000      all acknowledged (retried until 202)
-  alerts stored                      5000             5000 (none lost, none twice)
-  incidents formed                   50               50
-  runs recorded / started            50 / 50          50 / 50
-  runs started more than once        0                0
-  runs completed                     50               50
-  mails quarantined                  50               50
-  mails quarantined twice            0                0
-  vendor requests (429s)             80 (3)           
-  most requests in one 1m0s window   20               ≤ 20
-  kill 1 at 20s: worker 1            back in 1.5s     
+  what                                     measured         must be
+  alerts sent / acknowledged               5000 / 5000      all acknowledged (retried until 202)
+  alerts stored                            5000             5000 (none lost, none twice)
+  incidents formed                         50               50
+  runs recorded / started                  50 / 50          50 / 50
+  runs started more than once              0                0
+  runs completed                           50               50
+  mails quarantined                        50               50
+  mails quarantined twice                  0                0
+  vendor requests (429s)                   80 (3)           
+  most requests in one 1m0s window         20               ≤ 20
+  kill 1 at 20s: worker 1                  back in 1.5s     
 
 held: nothing lost, nothing done twice, the quota kept
 `
