@@ -99,6 +99,11 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// Collectors are the API's own collectors, registered on m.Registry (a test checks the dashboard against them).
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.duration, m.alerts}
+}
+
 type ctxKey int
 
 const (
