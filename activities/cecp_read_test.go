@@ -234,7 +234,9 @@ func TestShortQuotaWaitIsNotAFailedAttempt(t *testing.T) {
 	if lim.takes != 3 {
 		t.Errorf("%d takes, want 3 (the second read waited once, then took its slot)", lim.takes)
 	}
-	if !strings.Contains(h.logs.String(), `msg="waiting for the vendor quota" action=cecp.blocklist`) || strings.Contains(h.logs.String(), "action failed") {
+	// Every line of an action carries the run, the step and the attempt as fields.
+	if !strings.Contains(h.logs.String(), `msg="waiting for the vendor quota" action=cecp.blocklist run_id=`+h.runID+` step=second attempt=1 connection=sim`) ||
+		strings.Contains(h.logs.String(), "action failed") {
 		t.Errorf("logs:\n%s", h.logs.String())
 	}
 	lim.mu.Lock()
