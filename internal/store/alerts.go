@@ -250,7 +250,7 @@ type AlertQuery struct {
 	Status string
 	Source string
 	Limit  int
-	Before int64 // id cursor: only alerts with a smaller id
+	Before int64     // id cursor: only alerts with a smaller id
 	Since  time.Time // received at or after
 }
 
