@@ -35,6 +35,7 @@ import (
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/artifact"
+	"github.com/parry-soar/parry/internal/cli"
 	"github.com/parry-soar/parry/internal/console"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/playbook"
@@ -476,5 +477,54 @@ func TestConsoleEditorDiagnostics(t *testing.T) {
 	b.run("push", chromedp.Click("#push", chromedp.ByQuery), chromedp.WaitVisible(`#flash.ok`, chromedp.ByQuery))
 	if _, err := e.st.GetPlaybookVersion(context.Background(), "block-sender", 1); err != nil {
 		t.Fatalf("pushed playbook not stored: %v", errors.Unwrap(err))
+	}
+}
+
+// TestCLIRunWatch: parry run watch follows a run as run start --wait does: each step on stderr, exit 1 for a
+// failed run, 0 for one that succeeded.
+func TestCLIRunWatch(t *testing.T) {
+	e := newEnv(t)
+	e.push(failingPlaybook)
+	e.failNext("block", 1)
+	t.Setenv("PARRY_URL", e.api.URL)
+	t.Setenv("PARRY_TOKEN", e.admin.Token)
+	t.Setenv("PARRY_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	os.WriteFile(os.Getenv("PARRY_CONFIG"), nil, 0o600)
+	parry := func(args ...string) (string, string, int) {
+		var out, errb strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		code := cli.Main(ctx, args, strings.NewReader(""), &out, &errb, nil)
+		return out.String(), errb.String(), code
+	}
+	out, errOut, code := parry("run", "start", "block-sender")
+	if code != 0 {
+		t.Fatalf("start: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	_, watched, code := parry("run", "watch", id)
+	if code != 1 || !strings.Contains(watched, "block") || !strings.Contains(watched, "the vendor refused block") {
+		t.Fatalf("watch of the failed run: %d %q", code, watched)
+	}
+	_, waited, code := parry("run", "retry", id, "--wait")
+	if code != 0 {
+		t.Fatalf("retry --wait: %d %q", code, waited)
+	}
+	list, err := e.admin.ListRuns(context.Background(), apitypes.RunFilter{Status: apitypes.RunSucceeded})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("succeeded runs: %v %v", list, err)
+	}
+	_, watched, code = parry("run", "watch", list[0].ID)
+	// The same display as --wait: of a run that has ended, each step's end and the run's end.
+	if code != 0 || !strings.HasSuffix(watched, " succeeded\n") || !strings.Contains(watched, "(reused from the failed run)") {
+		t.Fatalf("watch of the retry: %d %q", code, watched)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(watched), "\n") {
+		if !strings.Contains(waited, line+"\n") {
+			t.Fatalf("watch shows %q, which --wait did not:\n%s", line, waited)
+		}
+	}
+	if _, _, code = parry("run", "watch"); code != 2 {
+		t.Fatalf("watch without a run: %d", code)
 	}
 }
