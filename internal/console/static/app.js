@@ -603,6 +603,7 @@ async function viewEditor(name) {
   text.value = source;
   const diags = el("ul", { class: "diags", id: "diagnostics" });
   const graph = el("div", { id: "editor-graph" });
+  const graphNote = el("p", { class: "muted", id: "graph-note" });
   const summary = el("p", { id: "lint-summary", class: "muted" });
   const file = el("input", { id: "file", value: (name || "my-playbook") + ".yaml", size: 24 });
   const enable = el("input", { type: "checkbox", id: "push-enable" });
@@ -615,7 +616,7 @@ async function viewEditor(name) {
   } } }, "Push") : null;
   main().replaceChildren(el("h1", {}, name ? "Edit " + name : "Playbook editor"),
     el("div", { class: "actions" }, el("label", {}, "file ", file), pushBtn ? [el("label", {}, enable, " enable"), pushBtn] : el("span", { class: "muted" }, "Pushing needs the author role.")),
-    el("div", { class: "row" }, el("div", {}, el("div", { class: "editor" }, gutter, text), summary, diags), el("div", {}, graph)));
+    el("div", { class: "row" }, el("div", {}, el("div", { class: "editor" }, gutter, text), summary, diags), el("div", {}, graphNote, graph)));
   let bad = new Set();
   const numbers = () => {
     const n = text.value.split("\n").length;
@@ -638,6 +639,8 @@ async function viewEditor(name) {
       summary.textContent = errs ? errs + " error" + (errs > 1 ? "s" : "") : "no errors";
       summary.dataset.errors = String(errs);
       if (out.graph) graph.replaceChildren(drawGraph(out.graph, {}));
+      else if (graph.firstChild) graphNote.textContent = "The flow below is the last one without errors.";
+      if (out.graph) graphNote.textContent = "";
       numbers();
     } catch (e) { flash(e.message); }
   };
