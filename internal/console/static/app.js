@@ -22,7 +22,7 @@ function el(tag, attrs, ...children) {
   return e;
 }
 function append(e, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -313,16 +313,25 @@ async function viewRuns() {
   await live(refresh);
 }
 
+// decision is what an approval step's output says: who decided what, with which comment.
+function decision(s) {
+  const o = s.output;
+  if (s.kind !== "approval" || !o || typeof o !== "object" || !("approved" in o)) return null;
+  let text = (o.approved ? "approved" : "rejected") + (o.by ? " by " + o.by : "") + (o.timed_out ? " (timed out)" : "");
+  if (o.comment) text += ": " + o.comment;
+  return el("div", { class: "decision" }, text);
+}
+
 function stepRows(steps, depth, out) {
   for (const s of steps) {
-    const waits = s.wait ? s.wait : "";
+    const waits = "";
     out.push(el("tr", { class: "step-row", dataset: { step: s.id, status: s.status } },
       el("td", { style: undefined }, el("span", { class: "indent" }, "\u00a0\u00a0".repeat(depth + (s.depth || 0))), s.id),
       el("td", {}, s.kind + (s.action ? " " + s.action : "")),
       el("td", {}, status(s.status), s.reused ? el("span", { class: "muted" }, " reused") : null),
       el("td", {}, s.attempts ? String(s.attempts) : ""),
       el("td", {}, s.duration_ms ? ms(s.duration_ms) : ""),
-      el("td", {}, s.error ? el("span", { class: "error" }, s.error.type + ": " + s.error.message) : waits,
+      el("td", {}, s.error ? el("span", { class: "error" }, s.error.type + ": " + s.error.message) : waits, decision(s),
         s.input !== undefined ? el("details", {}, el("summary", {}, "input"), el("pre", {}, json(s.input))) : null,
         s.output !== undefined ? el("details", {}, el("summary", {}, "output"), el("pre", {}, json(s.output))) : null)));
     if (s.items && s.items.length) stepRows(s.items, depth + 1, out);
@@ -379,10 +388,14 @@ async function viewRun(id) {
   const drawing = await get(path + "/graph").catch(() => null);
   let last = "";
   let drawnActions = "";
+  let ended = null;
   const refresh = async () => {
-    const v = await get(path);
+    // A run that has ended does not change: read it once (its view asks Temporal), then only look for retries.
+    const v = ended || await get(path);
+    if (TERMINAL.has(v.run.status)) ended = v;
     const r = v.run;
-    const sig = JSON.stringify(v);
+    const retries = TERMINAL.has(r.status) && r.status !== "succeeded" ? (await get("/v1/runs" + qs({ retry_of: r.id, limit: 20 }))).runs : [];
+    const sig = JSON.stringify(v) + JSON.stringify(retries);
     if (sig === last) return;
     last = sig;
     head.replaceChildren(el("h1", {}, "Run ", el("span", { id: "run-id" }, r.id), " ", el("span", { id: "run-status" }, status(r.status))),
@@ -392,6 +405,7 @@ async function viewRun(id) {
         r.incident_id ? [el("dt", {}, "incident"), el("dd", {}, link("#/incidents/" + r.incident_id, "#" + r.incident_id))] : null,
         el("dt", {}, "started"), el("dd", {}, when(r.started_at || r.created_at) + (r.started_by ? " by " + r.started_by : "")),
         r.finished_at ? [el("dt", {}, "finished"), el("dd", {}, when(r.finished_at))] : null,
+        retries.length ? [el("dt", {}, "retried by"), el("dd", { id: "retried-by" }, retries.flatMap((x, i) => [i ? ", " : "", link("#/runs/" + encodeURIComponent(x.id), x.id), " (" + x.status + ")"]))] : null,
         r.retry_of ? [el("dt", {}, "retry of"), el("dd", {}, link("#/runs/" + encodeURIComponent(r.retry_of), r.retry_of), r.retry_from_step ? " from step " + r.retry_from_step : "")] : null,
         r.result_status ? [el("dt", {}, "result"), el("dd", {}, r.result_status)] : null,
         r.error ? [el("dt", {}, "error"), el("dd", { class: "error", id: "run-error" }, (r.failed_step ? r.failed_step + ": " : "") + r.error)] : null,

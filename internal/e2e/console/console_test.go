@@ -176,6 +176,10 @@ func (e *env) browser() *browser {
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	e.t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	// Start the browser on the test-long context (the first Run of a context owns the browser it starts).
+	if err := chromedp.Run(ctx); err != nil {
+		e.t.Fatalf("starting Chromium: %v", err)
+	}
 	b := &browser{ctx: ctx, t: e.t, base: e.api.URL}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
@@ -190,12 +194,14 @@ func (e *env) browser() *browser {
 
 func (b *browser) run(what string, actions ...chromedp.Action) {
 	b.t.Helper()
-	if err := chromedp.Run(b.ctx, actions...); err != nil {
-		var loc string
-		_ = chromedp.Run(context.WithoutCancel(b.ctx), chromedp.Location(&loc))
-		var flash string
-		_ = chromedp.Run(b.ctx, chromedp.Text("#flash", &flash, chromedp.ByQuery, chromedp.AtLeast(0)))
-		b.t.Fatalf("%s: %v (page %s, flash %q)", what, err, loc, flash)
+	// Each step gets a minute, so the tab outlives a failed step and can say where it was.
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		var loc, flash, text string
+		_ = chromedp.Run(b.ctx, chromedp.Evaluate(`location.href`, &loc), chromedp.Evaluate(`document.getElementById("flash").textContent`, &flash),
+			chromedp.Evaluate(`document.getElementById("main").innerText.slice(0, 2000)`, &text))
+		b.t.Fatalf("%s: %v (page %s, flash %q)\n%s", what, err, loc, flash, text)
 	}
 }
 
@@ -312,6 +318,9 @@ func TestConsoleSignInAlertApprove(t *testing.T) {
 	if !strings.Contains(decision, `"by": "console-`) || !strings.Contains(decision, "confirmed by phone") {
 		t.Fatalf("approval step on the timeline: %s", decision)
 	}
+	if d := b.text(`tr[data-step="approve_disable"] .decision`); d != "approved by "+strings.TrimSuffix(b.text("#who"), " (responder)")+": confirmed by phone" {
+		t.Fatalf("decision shown as %q", d)
+	}
 	b.screenshot("run-succeeded")
 	b.run("audit", chromedp.Navigate(e.api.URL+"/#/audit"), chromedp.WaitVisible(`#audit-list tr[data-action="run.approve"]`, chromedp.ByQuery))
 	b.screenshot("audit")
@@ -425,6 +434,11 @@ func TestConsoleRetryFromFailedStep(t *testing.T) {
 	if newID == run.ID || retryOf != run.ID {
 		t.Fatalf("retry run %q links to %q, want a new run linking to %s", newID, retryOf, run.ID)
 	}
+	b.run("the failed run links to its retry", b.hash("#/runs/"+run.ID), chromedp.WaitVisible(`#retried-by a`, chromedp.ByQuery))
+	if got := b.text("#retried-by a"); got != newID {
+		t.Fatalf("failed run says it was retried by %q, want %s", got, newID)
+	}
+	b.run("back to the retry", b.hash("#/runs/"+newID), chromedp.WaitVisible(`tr[data-step="lookup"]`, chromedp.ByQuery))
 	var reused string
 	b.eval(`document.querySelector('tr[data-step="lookup"]').textContent`, &reused)
 	if !strings.Contains(reused, "reused") {
@@ -527,4 +541,10 @@ func TestCLIRunWatch(t *testing.T) {
 	if _, _, code = parry("run", "watch"); code != 2 {
 		t.Fatalf("watch without a run: %d", code)
 	}
+}
+
+// hash moves the open page to another of its views (a same-document navigation: no load event to wait for).
+func (b *browser) hash(h string) chromedp.Action {
+	js, _ := json.Marshal(h)
+	return chromedp.Evaluate("location.hash = "+string(js), nil)
 }
