@@ -2,7 +2,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api histories docs lint-playbooks
+.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api histories docs lint-playbooks screenshots
 
 ## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
 test:
@@ -70,3 +70,8 @@ docs:
 ## lint-playbooks: lint the shipped playbooks
 lint-playbooks:
 	$(GO) run ./cmd/parry lint playbooks
+
+## screenshots: regenerate the console's screenshots in docs/console/ (docs/console.md shows them) from its
+## browser tests, which take them along the way (needs Chromium: apt-get install chromium)
+screenshots:
+	PARRY_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsole' ./internal/e2e/console/

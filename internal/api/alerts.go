@@ -37,7 +37,7 @@ func (s *Server) alertRoutes() []Route {
 		// Signed instead of a bearer token: the handler checks the signature.
 		{Pattern: "POST /v1/webhooks/alerts/{name}", Handler: s.postWebhookAlerts, Audit: "alerts.ingest"},
 		{Pattern: "GET /v1/alerts", Role: store.RoleViewer, Handler: s.listAlerts,
-			Query: []string{apitypes.ParamStatus, apitypes.ParamSource, apitypes.ParamLimit, apitypes.ParamBefore}},
+			Query: []string{apitypes.ParamStatus, apitypes.ParamSource, apitypes.ParamLimit, apitypes.ParamBefore, apitypes.ParamSince}},
 		{Pattern: "GET /v1/alerts/{id}", Role: store.RoleViewer, Handler: s.getAlert},
 	}
 }
@@ -283,6 +283,9 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	if aq.Before, err = beforeParam(q); err != nil {
 		return err
 	}
+	if aq.Since, err = sinceParam(q, time.Now()); err != nil {
+		return err
+	}
 	alerts, err := s.Store.ListAlerts(r.Context(), aq)
 	if err != nil {
 		return err
@@ -302,5 +305,13 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, http.StatusOK, toAlert(a))
+	incs, err := s.Store.AlertIncidents(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := toAlert(a)
+	for _, inc := range incs {
+		out.Incidents = append(out.Incidents, toIncident(inc))
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }

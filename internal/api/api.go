@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
 )
@@ -48,6 +49,10 @@ type Server struct {
 	// are the browser origins (the Web UI) allowed to call it with credentials.
 	Codec        converter.PayloadCodec
 	CodecOrigins []string
+	// Artifacts reads the files runs kept, for GET /v1/runs/{id}/artifacts (nil: no artifact endpoints).
+	Artifacts *artifact.Store
+	// Console is the web console's handler, served at / and /ui/ (nil: no console).
+	Console http.Handler
 	// Extra lets later parts (runs, alerts, playbooks) add routes without this file knowing them.
 	Extra []Route
 }
@@ -161,13 +166,18 @@ func (s *Server) Handler() http.Handler {
 	if s.Codec != nil {
 		mux.Handle("/codec/", s.codecHandler())
 	}
+	if s.Console != nil {
+		// The console's pages and scripts carry their own Content-Security-Policy (script-src 'self').
+		mux.Handle("GET /{$}", s.Console)
+		mux.Handle("GET /ui/", s.Console)
+	}
 	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
 	return securityHeaders(mux)
 }
 
 // Routes lists every endpoint the server serves besides health, readiness and metrics.
 func (s *Server) Routes() []Route {
-	routes := append(append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.codecRoutes()...), s.Extra...)
+	routes := append(append(append(append(s.routes(), s.alertRoutes()...), s.runRoutes()...), s.codecRoutes()...), append(s.consoleRoutes(), s.Extra...)...)
 	for _, rt := range routes {
 		if rt.Audit == "" && !rt.ReadOnly && !strings.HasPrefix(rt.Pattern, "GET ") {
 			panic("api: route " + rt.Pattern + " changes state but records no audit action") // a programming error

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/runs"
@@ -70,7 +72,33 @@ func toExport(ex runs.Export) apitypes.Export {
 func toAlert(a store.Alert) apitypes.Alert {
 	return apitypes.Alert{ID: a.ID, Source: a.Source, SourceID: a.SourceID, Kind: a.Kind, Severity: a.Severity, Title: a.Title,
 		Connection: a.Connection, ObservedAt: a.ObservedAt, ReceivedAt: a.ReceivedAt, Data: a.Data, IngestedBy: a.IngestedBy,
-		Status: a.Status, Matched: a.Matched, DispatchedAt: a.DispatchedAt, Attempts: a.Attempts, LastError: a.LastError}
+		Status: a.Status, Matched: a.Matched, DispatchedAt: a.DispatchedAt, Attempts: a.Attempts, LastError: a.LastError,
+		Reason: alertReason(a)}
+}
+
+// alertReason says in words what became of an alert. A dispatched alert's last_error names the playbooks
+// whose trigger or dedup key failed to evaluate on it (the evaluator's message, never a Go type).
+func alertReason(a store.Alert) string {
+	switch {
+	case a.Status == apitypes.AlertPending && a.Attempts > 0:
+		return fmt.Sprintf("not dispatched yet: %d attempts failed, the last with: %s", a.Attempts, a.LastError)
+	case a.Status == apitypes.AlertPending:
+		return "waiting for the dispatcher"
+	case a.Matched == 0 && a.LastError != "":
+		return "started nothing: a trigger or dedup key could not be evaluated: " + a.LastError
+	case a.Matched == 0:
+		return "started nothing: no enabled playbook's trigger matched this alert"
+	case a.LastError != "":
+		return fmt.Sprintf("matched %s; a trigger or dedup key could not be evaluated: %s", plural(a.Matched, "playbook"), a.LastError)
+	}
+	return "matched " + plural(a.Matched, "playbook") + " (opened or joined an incident for each)"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func toAlerts(as []store.Alert) []apitypes.Alert {

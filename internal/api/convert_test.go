@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"regexp"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
 )
+
+var addedReason = regexp.MustCompile(`,"reason":"[^"]*"`)
 
 // TestWireNamesDidNotMove: the API's own types answer with exactly the JSON the store's and the run service's
 // types gave before the API owned its types (the CLI's --json and the docs depend on the names).
@@ -46,6 +49,8 @@ func TestWireNamesDidNotMove(t *testing.T) {
 	} {
 		a, _ := json.Marshal(tc.old)
 		b, _ := json.Marshal(tc.their)
+		// Fields added since keep the old names where they were: an alert's reason (issue 14) is the only one.
+		b = addedReason.ReplaceAll(b, nil)
 		if string(a) != string(b) {
 			t.Errorf("%s:\nwas %s\nnow %s", tc.name, a, b)
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/store"
@@ -17,7 +18,7 @@ func IncidentRoutes(st *store.Store) []Route {
 	i := &incidentAPI{store: st}
 	return []Route{
 		{Pattern: "GET /v1/incidents", Role: store.RoleViewer, Handler: i.list,
-			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamLimit, apitypes.ParamBefore}},
+			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamLimit, apitypes.ParamBefore, apitypes.ParamSeverity, apitypes.ParamSince}},
 		{Pattern: "GET /v1/incidents/{id}", Role: store.RoleViewer, Handler: i.show},
 		{Pattern: "POST /v1/incidents/{id}/close", Role: store.RoleResponder, Handler: i.close, Audit: "incident.close"},
 	}
@@ -34,7 +35,14 @@ func (i *incidentAPI) list(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	iq.Severity = q.Get(apitypes.ParamSeverity)
+	if err := enumParam("severity", iq.Severity, apitypes.Severities); err != nil {
+		return err
+	}
 	var err error
+	if iq.Since, err = sinceParam(q, time.Now()); err != nil {
+		return err
+	}
 	if iq.Limit, err = limitParam(q, 100); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/store"
@@ -56,6 +57,8 @@ func PlaybookRoutes(st *store.Store, linter *playbook.Linter) []Route {
 		{Pattern: "GET /v1/playbooks/{name}/versions", Role: store.RoleViewer, Handler: p.versions},
 		{Pattern: "POST /v1/playbooks/{name}/enable", Role: store.RoleAuthor, Handler: p.enable, Audit: "playbook.enable"},
 		{Pattern: "POST /v1/playbooks/{name}/disable", Role: store.RoleAuthor, Handler: p.disable, Audit: "playbook.disable"},
+		// The console's editor lints as the author types: the push's linter, nothing stored.
+		{Pattern: "POST /v1/lint", Role: store.RoleViewer, Handler: p.lint, ReadOnly: true},
 	}
 }
 
@@ -227,4 +230,32 @@ func (p *playbookAPI) disable(w http.ResponseWriter, r *http.Request) error {
 	}
 	auditTarget(r, "playbook "+name, map[string]any{"name": name, "was_enabled": was})
 	return WriteJSON(w, http.StatusOK, apitypes.DisableResponse{Name: name, WasEnabled: was})
+}
+
+// lint checks one playbook as a push would (the linter of parry lint, with the server's connections) and,
+// when it compiles, lays out its flow for drawing. It stores nothing.
+func (p *playbookAPI) lint(w http.ResponseWriter, r *http.Request) error {
+	var req apitypes.LintRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.File == "" {
+		req.File = "playbook.yaml"
+	}
+	if len(req.File) > 1000 || !cleanText(req.File) {
+		return paramErrorf("file must be a file name (at most 1000 bytes of text)")
+	}
+	if maxBytes := p.linter.Limits().MaxBytes; len(req.Source) > maxBytes {
+		return Errorf(http.StatusRequestEntityTooLarge, apitypes.CodePlaybookTooLarge, "the playbook is %d bytes, larger than the limit of %d bytes (bound: %s)",
+			len(req.Source), maxBytes, yamlnode.BoundBytes)
+	}
+	if err := textField("source", req.Source); err != nil {
+		return err
+	}
+	pl, diags := p.linter.Load(req.File, []byte(req.Source))
+	out := apitypes.LintResponse{Diagnostics: toDiagnostics(diags)}
+	if pl != nil {
+		out.Graph = toDrawing(plan.Layout(pl))
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }

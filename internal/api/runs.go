@@ -20,7 +20,7 @@ func (s *Server) runRoutes() []Route {
 	return []Route{
 		{Pattern: "POST /v1/runs", Role: store.RoleResponder, Handler: s.startRun, Audit: "run.start"},
 		{Pattern: "GET /v1/runs", Role: store.RoleViewer, Handler: s.listRuns,
-			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamIncident, apitypes.ParamSince, apitypes.ParamLimit}},
+			Query: []string{apitypes.ParamStatus, apitypes.ParamPlaybook, apitypes.ParamIncident, apitypes.ParamSince, apitypes.ParamLimit, apitypes.ParamRetryOf}},
 		{Pattern: "GET /v1/runs/{id}", Role: store.RoleViewer, Handler: s.showRun, Query: []string{apitypes.ParamFull}},
 		{Pattern: "GET /v1/runs/{id}/export", Role: store.RoleViewer, Handler: s.exportRun},
 		{Pattern: "POST /v1/runs/{id}/replay", Role: store.RoleViewer, Handler: s.replayRun, ReadOnly: true},
@@ -140,6 +140,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		rq.IncidentID = id
+	}
+	if rq.RetryOf = q.Get(apitypes.ParamRetryOf); rq.RetryOf != "" {
+		if err := runIDValue("retry_of", rq.RetryOf); err != nil {
+			return err
+		}
 	}
 	var err error
 	if rq.Since, err = sinceParam(q, time.Now()); err != nil {

@@ -17,7 +17,7 @@ type CreateTokenResponse = apitypes.CreateTokenResponse
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	t := TokenFrom(r.Context())
-	return WriteJSON(w, http.StatusOK, apitypes.Whoami{Name: t.Name, Role: string(t.Role)})
+	return WriteJSON(w, http.StatusOK, apitypes.Whoami{Name: t.Name, Role: string(t.Role), ExpiresAt: t.ExpiresAt})
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {

@@ -78,6 +78,8 @@ type request struct {
 	in           any
 	raw          []byte
 	out          any
+	// body receives the answer's bytes instead of out (a download).
+	body *[]byte
 	// accept lists non-2xx statuses whose body is decoded into out rather than read as an error.
 	accept []int
 }
@@ -139,6 +141,10 @@ func (c *Client) call(ctx context.Context, rq request) (int, error) {
 			return resp.StatusCode, &Error{Status: resp.StatusCode, Code: env.Error.Code, Message: env.Error.Message, RequestID: rid, Details: env.Error.Details}
 		}
 		return resp.StatusCode, &Error{Message: fmt.Sprintf("%s answered HTTP %d without parry's error JSON%s (is PARRY_URL pointing at parry?)", c.BaseURL, resp.StatusCode, excerpt(data))}
+	}
+	if rq.body != nil {
+		*rq.body = data
+		return resp.StatusCode, nil
 	}
 	if rq.out == nil {
 		return resp.StatusCode, nil
@@ -454,4 +460,53 @@ func (c *Client) TriggerSchedule(ctx context.Context, playbook string, index int
 	_, err = c.call(ctx, request{method: http.MethodPost, path: "/v1/schedules/" + name + "/trigger",
 		query: url.Values{"index": {strconv.Itoa(index)}}, out: &out})
 	return out, err
+}
+
+// ListAudit lists audit events, newest first.
+func (c *Client) ListAudit(ctx context.Context, f apitypes.AuditFilter) ([]apitypes.AuditEvent, error) {
+	var out apitypes.AuditList
+	return out.Events, c.get(ctx, "/v1/audit", f.Query(), &out)
+}
+
+// ListApprovals lists every approval a run waits for.
+func (c *Client) ListApprovals(ctx context.Context) ([]apitypes.PendingApproval, error) {
+	var out apitypes.ApprovalList
+	return out.Approvals, c.get(ctx, "/v1/approvals", nil, &out)
+}
+
+// ListArtifacts lists the files a run kept.
+func (c *Client) ListArtifacts(ctx context.Context, runID string) ([]apitypes.Artifact, error) {
+	var out apitypes.ArtifactList
+	seg, err := segment("run id", runID)
+	if err != nil {
+		return nil, err
+	}
+	return out.Artifacts, c.get(ctx, "/v1/runs/"+seg+"/artifacts", nil, &out)
+}
+
+// DownloadArtifact returns the bytes of a run's artifact, named by id or name (the download is audited).
+func (c *Client) DownloadArtifact(ctx context.Context, runID, artifact string) ([]byte, error) {
+	seg, err := segment("run id", runID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := segment("artifact", artifact)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	_, err = c.call(ctx, request{method: http.MethodGet, path: "/v1/runs/" + seg + "/artifacts/" + name, body: &data})
+	return data, err
+}
+
+// Lint lints one playbook source as a push would, storing nothing.
+func (c *Client) Lint(ctx context.Context, req apitypes.LintRequest) (apitypes.LintResponse, error) {
+	var out apitypes.LintResponse
+	return out, c.post(ctx, "/v1/lint", req, &out)
+}
+
+// CreateSigninCode makes a single-use console sign-in code (admin).
+func (c *Client) CreateSigninCode(ctx context.Context, req apitypes.SigninCodeRequest) (apitypes.SigninCode, error) {
+	var out apitypes.SigninCode
+	return out, c.post(ctx, "/v1/console/codes", req, &out)
 }

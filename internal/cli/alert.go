@@ -10,11 +10,11 @@ import (
 func (a *app) newAlertCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alert",
-		Short: "Send alerts to parry",
+		Short: "Send alerts to parry and see what became of them",
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.newAlertSendCmd())
+	cmd.AddCommand(a.newAlertSendCmd(), a.newAlertListCmd(), a.newAlertShowCmd())
 	return cmd
 }
 

@@ -26,5 +26,8 @@ func (a *app) commands() []*cobra.Command {
 		a.newPayloadKeyCmd(),
 		a.newBenchCmd(),
 		a.newScheduleCmd(),
+		a.newApprovalCmd(),
+		a.newAuditCmd(),
+		a.newConsoleCmd(),
 	}
 }

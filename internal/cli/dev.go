@@ -48,6 +48,9 @@ type devFlags struct {
 	reset        bool
 }
 
+// devSigninCodeTTL is how long the sign-in link parry dev prints works (once).
+const devSigninCodeTTL = 15 * time.Minute
+
 func (a *app) newDevCmd() *cobra.Command {
 	df := &devFlags{}
 	cmd := &cobra.Command{
@@ -309,8 +312,17 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	if cfg.Dev.Sim {
 		webhookNote = devWebhook + " prints on this console"
 	}
+	// A one-click sign-in: a single-use code that buys an expiring console session, never the admin token.
+	signin := apiURL + "/"
+	if code, err := st.CreateSigninCode(ctx, store.RoleAdmin, devSigninCodeTTL, "parry dev"); err != nil {
+		logger.Warn("creating the console sign-in link", "error", err)
+	} else {
+		signin = apiURL + "/#/signin?code=" + code
+	}
 	fmt.Fprintf(a.stderr, `
 parry dev is running (Ctrl-C to stop)
+  console      %s
+               (sign-in link: single use, valid %s; later, sign in with the admin token or: parry console link)
   API          %s   (health: %s/healthz, ready: %s/readyz, metrics: %s/metrics)
   Temporal     %s   namespace %s, task queue %s (worker running)
   Temporal UI  %s
@@ -322,7 +334,7 @@ parry dev is running (Ctrl-C to stop)
   playbooks    %s
   %s
   The CLI finds the API, the token and the sim connection by itself; elsewhere: export PARRY_URL=%s PARRY_TOKEN=$(cat %s)
-`, apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), dbNote, simURL, webhookNote, cfg.DataDir, secretsNote, playbooksNote, tokenNote, apiURL, tokenPath)
+`, signin, shortDuration(devSigninCodeTTL), apiURL, apiURL, apiURL, apiURL, taddr, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue, uiURL, store.Redact(dbURL), dbNote, simURL, webhookNote, cfg.DataDir, secretsNote, playbooksNote, tokenNote, apiURL, tokenPath)
 
 	select {
 	case <-ctx.Done():

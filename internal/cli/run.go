@@ -30,7 +30,7 @@ func (a *app) newRunCmd() *cobra.Command {
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.newRunStartCmd(), a.newRunListCmd(), a.newRunShowCmd(), a.newRunApproveCmd(), a.newRunCancelCmd(),
-		a.newRunRetryCmd(), a.newRunExportCmd(), a.newRunReplayCmd())
+		a.newRunRetryCmd(), a.newRunExportCmd(), a.newRunReplayCmd(), a.newRunWatchCmd(), a.newRunArtifactsCmd(), a.newRunArtifactCmd())
 	return cmd
 }
 

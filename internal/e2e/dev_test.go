@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +116,21 @@ func TestDevStartsEverythingAndKeepsStateAcrossRestarts(t *testing.T) {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
+	}
+	// The console comes first, with a one-click sign-in link whose single-use code buys a session token.
+	m := regexp.MustCompile(`parry dev is running \(Ctrl-C to stop\)\n  console      (\S+)/#/signin\?code=(prc_\S+)\n`).FindStringSubmatch(banner)
+	if m == nil || m[1] != api {
+		t.Fatalf("banner does not start with the console's sign-in link:\n%s", banner)
+	}
+	if resp, err := http.Post(api+"/v1/console/session", "application/json", strings.NewReader(`{"code":"`+m[2]+`"}`)); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("exchanging the banner's sign-in code: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(api + "/"); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("GET / of parry dev: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	st, err := os.Stat(config.AdminTokenFile(dataDir))
 	if err != nil || st.Mode().Perm() != 0o600 {

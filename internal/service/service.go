@@ -19,7 +19,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/artifact"
 	"github.com/parry-soar/parry/internal/config"
+	"github.com/parry-soar/parry/internal/console"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/fileread"
@@ -190,8 +192,10 @@ func API(d Deps, svc *runs.Service) *api.Server {
 	extra := append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)
 	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
 		Codec: d.Converters.Codec, CodecOrigins: append(slices.Clone(d.Config.API.CodecOrigins), d.CodecOrigins...),
-		Connections: names, Runs: svc, Metrics: d.Metrics,
-		Extra: append(extra, api.ScheduleRoutes(Schedules(d))...)}
+		Connections: names, Runs: svc, Metrics: d.Metrics, Console: console.Handler(),
+		// The worker writes artifacts under the same data dir (parry dev) or a shared volume (server).
+		Artifacts: artifact.New(filepath.Join(d.Config.DataDir, "artifacts"), d.Store),
+		Extra:     append(extra, api.ScheduleRoutes(Schedules(d))...)}
 }
 
 // Schedules is the reconciler of the playbooks' schedules over the dependencies.

@@ -250,7 +250,8 @@ type AlertQuery struct {
 	Status string
 	Source string
 	Limit  int
-	Before int64 // id cursor: only alerts with a smaller id
+	Before int64     // id cursor: only alerts with a smaller id
+	Since  time.Time // received at or after
 }
 
 // ListAlerts returns alerts, newest first.
@@ -259,7 +260,7 @@ func (s *Store) ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
 		q.Limit = 100
 	}
 	rows, err := s.Pool.Query(ctx, alertSelect+` WHERE ($1 = '' OR status = $1) AND ($2 = '' OR source = $2)
-		AND ($3 = 0 OR id < $3) ORDER BY id DESC LIMIT $4`, q.Status, q.Source, q.Before, q.Limit)
+		AND ($3 = 0 OR id < $3) AND received_at >= $5 ORDER BY id DESC LIMIT $4`, q.Status, q.Source, q.Before, q.Limit, q.Since)
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}

@@ -52,6 +52,13 @@ type AuditQuery struct {
 	RunID string
 	Since time.Time
 	Limit int
+	// Action keeps the events whose action is it or starts with it and a dot (run: run.approve, run.retry…).
+	Action string
+	// Actor keeps one actor's events (token:NAME).
+	Actor string
+	// Before is an id cursor (only smaller ids); with Newest, the newest come first.
+	Before int64
+	Newest bool
 }
 
 // ListAudit returns audit events, oldest first.
@@ -62,7 +69,10 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, erro
 	rows, err := s.Pool.Query(ctx, `SELECT id, at, actor, action, coalesce(run_id, ''), coalesce(step_id, ''),
 			coalesce(attempt, 0), coalesce(connection, ''), coalesce(operation, ''), coalesce(targets, 0),
 			vendor_ids, outcome, details
-		FROM audit_events WHERE ($1 = '' OR run_id = $1) AND at >= $2 ORDER BY id LIMIT $3`, q.RunID, q.Since, q.Limit)
+		FROM audit_events WHERE ($1 = '' OR run_id = $1) AND at >= $2
+			AND ($4 = '' OR action = $4 OR starts_with(action, $4 || '.')) AND ($5 = '' OR actor = $5)
+			AND ($6 = 0 OR id < $6)
+		ORDER BY CASE WHEN $7 THEN -id ELSE id END LIMIT $3`, q.RunID, q.Since, q.Limit, q.Action, q.Actor, q.Before, q.Newest)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit events: %w", err)
 	}

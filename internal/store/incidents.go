@@ -50,6 +50,9 @@ type IncidentQuery struct {
 	Playbook string
 	Limit    int
 	Before   int64 // id cursor: only incidents with a smaller id
+	// Severity keeps the incidents whose first alert has it; Since those opened at or after it.
+	Severity string
+	Since    time.Time
 }
 
 // ListIncidents returns incidents, newest first.
@@ -59,7 +62,9 @@ func (s *Store) ListIncidents(ctx context.Context, q IncidentQuery) ([]Incident,
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT "+incidentColumns+` FROM incidents
 		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3 = 0 OR id < $3)
-		ORDER BY id DESC LIMIT $4`, q.Status, q.Playbook, q.Before, q.Limit)
+			AND ($5 = '' OR first_alert_id IN (SELECT a.id FROM alerts a WHERE a.id = first_alert_id AND a.severity = $5))
+			AND opened_at >= $6
+		ORDER BY id DESC LIMIT $4`, q.Status, q.Playbook, q.Before, q.Limit, q.Severity, q.Since)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}
@@ -274,6 +279,20 @@ func (s *Store) EnabledVersions(ctx context.Context) ([]EnabledVersion, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing enabled playbooks: %w", err)
+	}
+	return out, nil
+}
+
+// AlertIncidents returns the incidents an alert belongs to (the playbooks it matched), newest first.
+func (s *Store) AlertIncidents(ctx context.Context, alertID int64) ([]Incident, error) {
+	rows, err := s.Pool.Query(ctx, "SELECT "+incidentColumns+` FROM incidents
+		WHERE id IN (SELECT incident_id FROM incident_alerts WHERE alert_id = $1) ORDER BY id DESC LIMIT 1000`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the incidents of alert %d: %w", alertID, err)
+	}
+	out, err := pgx.CollectRows(rows, scanIncident)
+	if err != nil {
+		return nil, fmt.Errorf("listing the incidents of alert %d: %w", alertID, err)
 	}
 	return out, nil
 }

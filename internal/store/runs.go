@@ -188,6 +188,7 @@ type RunQuery struct {
 	Since      time.Time
 	Active     bool // pending, running or waiting
 	Limit      int
+	RetryOf    string // only the retries of this run
 }
 
 // ListRuns returns runs, newest first.
@@ -197,8 +198,8 @@ func (s *Store) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT "+runColumns+` FROM runs
 		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3 = 0 OR incident_id = $3)
-		  AND created_at >= $4 AND (NOT $5 OR status IN ('pending', 'running', 'waiting'))
-		ORDER BY created_at DESC, id DESC LIMIT $6`, q.Status, q.Playbook, q.IncidentID, q.Since, q.Active, q.Limit)
+		  AND created_at >= $4 AND (NOT $5 OR status IN ('pending', 'running', 'waiting')) AND ($7 = '' OR retry_of = $7)
+		ORDER BY created_at DESC, id DESC LIMIT $6`, q.Status, q.Playbook, q.IncidentID, q.Since, q.Active, q.Limit, q.RetryOf)
 	if err != nil {
 		return nil, fmt.Errorf("listing runs: %w", err)
 	}

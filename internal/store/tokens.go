@@ -69,6 +69,8 @@ type Token struct {
 	CreatedBy  string     `json:"created_by"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	// ExpiresAt is when a session token (the console's) stops working; nil: never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // ErrTokenExists is returned when a live token already has the name.
@@ -123,9 +125,9 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Token, erro
 	var role string
 	err := s.Pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = CASE
 			WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now() ELSE last_used_at END
-		WHERE token_sha256 = $1 AND revoked_at IS NULL
-		RETURNING id, name, role, prefix, created_at, created_by, last_used_at`, HashToken(presented)).
-		Scan(&t.ID, &t.Name, &role, &t.Prefix, &t.CreatedAt, &t.CreatedBy, &t.LastUsedAt)
+		WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+		RETURNING id, name, role, prefix, created_at, created_by, last_used_at, expires_at`, HashToken(presented)).
+		Scan(&t.ID, &t.Name, &role, &t.Prefix, &t.CreatedAt, &t.CreatedBy, &t.LastUsedAt, &t.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Token{}, ErrBadToken
 	}

@@ -8,6 +8,7 @@ package apitypes
 
 import (
 	"encoding/json"
+	"time"
 )
 
 // Error codes of the API's error answers, {"error": {"code": ..., "message": ...}}.
@@ -88,6 +89,8 @@ type Ready struct {
 type Whoami struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// ExpiresAt is when a session token (the console's) stops working.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // ListResponse is the shape of every list the CLI prints with --json: {"items": [...]}.

@@ -69,6 +69,11 @@ type Alert struct {
 	DispatchedAt *time.Time      `json:"dispatched_at,omitempty"`
 	Attempts     int             `json:"attempts,omitempty"`
 	LastError    string          `json:"last_error,omitempty"`
+	// Reason says in words what became of the alert: waiting for dispatch, the playbooks it started or joined,
+	// that no enabled playbook's trigger matched, or which trigger or dedup key could not be evaluated.
+	Reason string `json:"reason"`
+	// Incidents are the incidents the alert belongs to (GET /v1/alerts/{id} only).
+	Incidents []Incident `json:"incidents,omitempty"`
 }
 
 // AlertList answers GET /v1/alerts.
@@ -82,6 +87,7 @@ type AlertFilter struct {
 	Source string
 	Limit  int
 	Before int64 // id cursor: only alerts with a smaller id
+	Since  string
 }
 
 // Query encodes the filter as the endpoint's query parameters.
@@ -89,6 +95,7 @@ func (f AlertFilter) Query() url.Values {
 	q := url.Values{}
 	set(q, ParamStatus, f.Status)
 	set(q, ParamSource, f.Source)
+	set(q, ParamSince, f.Since)
 	if f.Limit != 0 {
 		q.Set(ParamLimit, strconv.Itoa(f.Limit))
 	}
@@ -132,6 +139,8 @@ type IncidentFilter struct {
 	Playbook string
 	Limit    int
 	Before   int64
+	Severity string // of the incident's first alert
+	Since    string // opened since: a duration back from now or an RFC 3339 time
 }
 
 // Query encodes the filter as the endpoint's query parameters.
@@ -139,6 +148,8 @@ func (f IncidentFilter) Query() url.Values {
 	q := url.Values{}
 	set(q, ParamStatus, f.Status)
 	set(q, ParamPlaybook, f.Playbook)
+	set(q, ParamSeverity, f.Severity)
+	set(q, ParamSince, f.Since)
 	if f.Limit != 0 {
 		q.Set(ParamLimit, strconv.Itoa(f.Limit))
 	}

@@ -78,6 +78,7 @@ const (
 	ParamVersion  = "version"
 	ParamFull     = "full"
 	ParamAll      = "all"
+	ParamRetryOf  = "retry_of"
 )
 
 // MaxListLimit is the largest limit a list endpoint takes.
@@ -91,6 +92,8 @@ type RunFilter struct {
 	// Since is a duration back from now (24h, 30m) or an RFC 3339 time.
 	Since string
 	Limit int // 1 to MaxListLimit; 0: 100
+	// RetryOf keeps the retries of one run.
+	RetryOf string
 }
 
 // Query encodes the filter as the endpoint's query parameters.
@@ -99,6 +102,7 @@ func (f RunFilter) Query() url.Values {
 	set(q, ParamStatus, f.Status)
 	set(q, ParamPlaybook, f.Playbook)
 	set(q, ParamSince, f.Since)
+	set(q, ParamRetryOf, f.RetryOf)
 	if f.Incident != 0 {
 		q.Set(ParamIncident, strconv.FormatInt(f.Incident, 10))
 	}
