@@ -284,15 +284,21 @@ func (a *sourceAPI) intake(w http.ResponseWriter, r *http.Request) error {
 	}
 	alerts := make([]store.NewAlert, 0, len(in))
 	replaced := make([][]string, 0, len(in))
-	if len(problems) == 0 {
-		for i, ai := range in {
-			al, rep, ps := a.s.validateAlert(i, ai, receivedAt)
-			problems = append(problems, ps...)
-			alerts = append(alerts, al)
-			replaced = append(replaced, rep)
+	failed := map[int]bool{}
+	for _, p := range problems {
+		failed[p.Index] = true
+	}
+	for i, ai := range in {
+		if failed[i] {
+			continue // its mapping failed: what it has is not an alert to judge
 		}
+		al, rep, ps := a.s.validateAlert(i, ai, receivedAt)
+		problems = append(problems, ps...)
+		alerts = append(alerts, al)
+		replaced = append(replaced, rep)
 	}
 	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(x, y AlertProblem) int { return x.Index - y.Index })
 		return a.reject(r, name, version, body, problems, by)
 	}
 	return a.s.storeAlerts(w, r, alerts, replaced, by)

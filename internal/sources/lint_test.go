@@ -142,13 +142,13 @@ func TestMapProblems(t *testing.T) {
 		{`{} {}`, `0  the body holds more than one JSON value`},
 	}
 	for _, c := range cases {
-		alerts, problems := m.Map(sources.Input{Body: []byte(c.body), Headers: http.Header{}})
+		_, problems := m.Map(sources.Input{Body: []byte(c.body), Headers: http.Header{}})
 		var got []string
 		for _, p := range problems {
 			got = append(got, strings.Join([]string{itoa(p.Index), p.Field, p.Message}, " "))
 		}
-		if strings.Join(got, "|") != c.want || alerts != nil {
-			t.Errorf("%s:\ngot  %q (alerts %v)\nwant %q", c.body, strings.Join(got, "|"), alerts, c.want)
+		if strings.Join(got, "|") != c.want {
+			t.Errorf("%s:\ngot  %q\nwant %q", c.body, strings.Join(got, "|"), c.want)
 		}
 	}
 	alerts, problems := m.Map(sources.Input{Body: []byte(`{"items":[{"name":"a","id":12345678901,"at":1767323045.25}]}`)})

@@ -67,8 +67,10 @@ type Input struct {
 }
 
 // Map maps a body to alerts (apitypes.AlertIn, as if the source had sent parry's envelope, with Source set to
-// the source's name) or returns every problem of every item: a body maps whole or not at all. Fields the
-// mapping leaves empty stay empty (observed_at: the API uses the time it received the alert).
+// the source's name) and returns every problem of every item. With any problem the body must be refused whole;
+// the alerts are still returned, one per item (nil when the body or split failed), so that the caller can
+// validate the items that did map and report their problems too. Fields the mapping leaves empty stay empty
+// (observed_at: the API uses the time it received the alert).
 func (m *Mapping) Map(in Input) ([]apitypes.AlertIn, []Problem) {
 	var body any
 	dec := json.NewDecoder(bytes.NewReader(in.Body))
@@ -114,10 +116,7 @@ func (m *Mapping) Map(in Input) ([]apitypes.AlertIn, []Problem) {
 		problems = append(problems, ps...)
 		out = append(out, a)
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	return out, nil
+	return out, problems
 }
 
 // nowFunc is now() in a mapping: the wall clock (mappings run in the API, not in workflow code).
