@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Config is every setting parry reads. The yaml tags are the keys of parry.yaml.
@@ -24,6 +26,11 @@ type Config struct {
 	Notify      NotifyConfig   `yaml:"notify"`
 	Dev         DevConfig      `yaml:"dev"`
 	Worker      WorkerConfig   `yaml:"worker"`
+	// Sources are alert sources (mappings of a tool's own JSON to alerts, internal/sources), kept as the YAML
+	// node: the server lints them with their positions in File.
+	Sources yaml.Node `yaml:"sources"`
+	// File is the parry.yaml the configuration was read from ("" when none was).
+	File string `yaml:"-"`
 }
 
 // LogConfig is how parry writes its own logs (always to stderr).
