@@ -88,8 +88,11 @@ func readFile(t testing.TB, path string) string {
 func (f *sourceFixture) push(t testing.TB, file, src string) (int, string) {
 	t.Helper()
 	body, _ := json.Marshal(apitypes.SourcePushRequest{File: file, Source: src})
-	code, resp, _ := f.do(t.(*testing.T), "POST", "/v1/sources", f.tokens[store.RoleAuthor], string(body))
-	return code, resp
+	req := httptest.NewRequest("POST", "/v1/sources", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+f.tokens[store.RoleAuthor])
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
 }
 
 // send posts a body to a source with the given headers.
