@@ -39,8 +39,11 @@ type Mapping struct {
 // fieldOrder fixes the index of each field's program in Mapping.fields.
 var fieldOrder = [...]string{"kind", "title", "severity", "observed_at", "source_id", "data", "connection"}
 
-// Compile builds the programs of a source that Parse found no error in.
+// Compile builds the programs of a source that Parse found no error in (engine nil: a new one).
 func Compile(s *Source, engine *expression.Engine) (*Mapping, error) {
+	if engine == nil {
+		engine = expression.NewEngine()
+	}
 	m := &Mapping{Source: s, machine: sync.Pool{New: func() any { return &vm.VM{} }}}
 	var err error
 	if s.Split != "" {
@@ -82,8 +85,8 @@ func (m *Mapping) Map(in Input) ([]apitypes.AlertIn, []Problem) {
 	}
 	headers := make(map[string]any, len(in.Headers))
 	for k, v := range in.Headers {
-		if len(v) > 0 && !strings.EqualFold(k, "Authorization") && !strings.HasPrefix(strings.ToLower(k), "x-parry-signature") {
-			headers[strings.ToLower(k)] = v[0]
+		if lk := strings.ToLower(k); len(v) > 0 && !credentialHeader(lk) {
+			headers[lk] = v[0]
 		}
 	}
 	env := map[string]any{"body": body, "headers": headers, expression.ScopeNow: nowFunc}
@@ -117,6 +120,16 @@ func (m *Mapping) Map(in Input) ([]apitypes.AlertIn, []Problem) {
 		out = append(out, a)
 	}
 	return out, problems
+}
+
+// credentialHeader reports whether a (lower-case) header carries a credential: a mapping never sees those, so
+// that no secret can reach an alert's data.
+func credentialHeader(name string) bool {
+	switch name {
+	case "authorization", "proxy-authorization", "cookie", "x-parry-signature-256", "x-hub-signature-256", "x-hub-signature":
+		return true
+	}
+	return false
 }
 
 // nowFunc is now() in a mapping: the wall clock (mappings run in the API, not in workflow code).
