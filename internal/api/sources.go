@@ -337,8 +337,10 @@ func (a *sourceAPI) authenticate(r *http.Request, src *sources.Source, body []by
 	switch src.Auth {
 	case sources.AuthHMAC:
 		sig := r.Header.Get("X-Parry-Signature-256")
-		if sig == "" {
-			sig = r.Header.Get("X-Hub-Signature-256")
+		for _, h := range []string{"X-Parry-Signature", "X-Hub-Signature-256"} {
+			if sig == "" {
+				sig = r.Header.Get(h)
+			}
 		}
 		hexSig, ok := strings.CutPrefix(sig, "sha256=")
 		given, err := hex.DecodeString(hexSig)

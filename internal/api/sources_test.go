@@ -223,6 +223,8 @@ func TestSourceIntakeAuth(t *testing.T) {
 		{"hmac over another body", "generic", generic, signed("gen-hmac-key", generic+" "), 401},
 		{"hmac wrong key", "generic", generic, signed("gen-hmac-kez", generic), 401},
 		{"hmac not hex", "generic", generic, map[string]string{"X-Parry-Signature-256": "sha256=zz"}, 401},
+		{"hmac in X-Parry-Signature", "generic", strings.Replace(generic, "g-1", "g-2", 1), map[string]string{"X-Parry-Signature": signed("gen-hmac-key", strings.Replace(generic, "g-1", "g-2", 1))["X-Parry-Signature-256"]}, 202},
+		{"hmac without sha256=", "generic", generic, map[string]string{"X-Parry-Signature-256": strings.TrimPrefix(signed("gen-hmac-key", generic)["X-Parry-Signature-256"], "sha256=")}, 401},
 		{"hmac source given a bearer", "generic", generic, bearer("gen-hmac-key"), 401},
 		{"unknown source", "nosuch", generic, bearer("x"), 401},
 	} {

@@ -126,7 +126,7 @@ func (m *Mapping) Map(in Input) ([]apitypes.AlertIn, []Problem) {
 // that no secret can reach an alert's data.
 func credentialHeader(name string) bool {
 	switch name {
-	case "authorization", "proxy-authorization", "cookie", "x-parry-signature-256", "x-hub-signature-256", "x-hub-signature":
+	case "authorization", "proxy-authorization", "cookie", "x-parry-signature", "x-parry-signature-256", "x-hub-signature-256", "x-hub-signature":
 		return true
 	}
 	return false
