@@ -2,13 +2,18 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-short dev build bench fuzz fuzz-api fuzz-sources histories docs lint-playbooks
+.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api fuzz-sources histories docs lint-playbooks
 
 ## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
 test:
 	$(GO) vet ./...
 	$(GO) tool workflowcheck -config workflows/workflowcheck.yaml ./workflows/...
 	$(GO) test -count=1 -timeout 30m ./...
+
+## lint: staticcheck over everything and Temporal's workflowcheck over the workflow code (CI runs it after the tests)
+lint:
+	$(GO) tool staticcheck ./...
+	$(GO) tool workflowcheck -config workflows/workflowcheck.yaml ./workflows/...
 
 ## test-short: unit tests only (no PostgreSQL, no embedded Temporal server)
 test-short:
@@ -24,10 +29,25 @@ dev:
 build:
 	$(GO) build -o bin/parry ./cmd/parry
 
-## bench: every benchmark, figures printed (see README "Performance"); BENCH=regexp narrows it
+## bench: every Go benchmark, then `parry bench quota` (see README "Performance"); figures printed
+bench: bench-go bench-quota
+
+## bench-go: every Go benchmark (BENCH=regexp narrows it), figures printed and kept in bench.out
 BENCH ?= .
-bench:
+bench-go:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 60m ./... | tee bench.out
+
+## bench-quota: the quota benchmark against fresh simulators with the vendor's 20/min (QUOTA_SCALE speeds time up)
+QUOTA_SCALE ?= 20
+bench-quota:
+	$(GO) run ./cmd/parry bench quota --scale $(QUOTA_SCALE)
+
+## bench-chaos: the soak (5,000 alerts, 50 incidents, faults on, 3 kill -9s) with one server and one worker, then
+## with two of each (the quota and the dispatcher across processes); nothing may be lost or done twice
+bench-chaos:
+	$(GO) build -o bin/parry ./cmd/parry
+	bin/parry bench chaos
+	bin/parry bench chaos --servers 2 --workers 2
 
 ## fuzz: run the fuzz targets CI runs for a short time (FUZZTIME each)
 FUZZTIME ?= 30s

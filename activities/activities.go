@@ -13,7 +13,6 @@ package activities
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -189,6 +188,37 @@ type call struct {
 
 	mu       sync.Mutex
 	progress any // the last progress a handler recorded; the keeper re-sends it with every heartbeat
+	// quotaWait is set while the attempt sleeps for a slot of the vendor quota; it goes with every heartbeat
+	// as the second detail.
+	quotaWait *wire.QuotaWait
+}
+
+// MaxQuotaWait is the longest an attempt sleeps for a slot of its connection's quota instead of failing: a
+// full window with its margin, and a little more. A longer wait (after a vendor 429 with a long Retry-After)
+// fails the attempt with VendorRateLimited and its delay, and Temporal retries it durably.
+const MaxQuotaWait = 90 * time.Second
+
+// waitingForQuota records that the attempt sleeps for a slot of key's quota for wait, and heartbeats it now.
+func (c *call) waitingForQuota(ctx context.Context, key string, wait time.Duration) {
+	c.mu.Lock()
+	c.quotaWait = &wire.QuotaWait{Connection: key, Until: time.Now().Add(wait).UTC()}
+	c.mu.Unlock()
+	c.beat(ctx)
+}
+
+// beat sends the attempt's heartbeat: its progress, and the quota wait when there is one.
+func (c *call) beat(ctx context.Context) {
+	c.mu.Lock()
+	p, qw := c.progress, c.quotaWait
+	c.mu.Unlock()
+	switch {
+	case qw != nil:
+		activity.RecordHeartbeat(ctx, p, *qw)
+	case p != nil:
+		activity.RecordHeartbeat(ctx, p)
+	default:
+		activity.RecordHeartbeat(ctx)
+	}
 }
 
 // heartbeat records a handler's progress (resumed by the next attempt) and sends it now.
@@ -196,7 +226,7 @@ func (c *call) heartbeat(ctx context.Context, progress any) {
 	c.mu.Lock()
 	c.progress = progress
 	c.mu.Unlock()
-	activity.RecordHeartbeat(ctx, progress)
+	c.beat(ctx)
 }
 
 // keepAlive heartbeats every interval until ctx ends, so that Temporal notices a worker that died in the
@@ -210,23 +240,9 @@ func (c *call) keepAlive(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.mu.Lock()
-			p := c.progress
-			c.mu.Unlock()
-			if p == nil {
-				activity.RecordHeartbeat(ctx)
-			} else {
-				activity.RecordHeartbeat(ctx, p)
-			}
+			c.beat(ctx)
 		}
 	}
-}
-
-// holder names this attempt for the mitigation lease: unique even when two attempts of a step run at once.
-func (c *call) holder() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%s#%d/%x", c.runID, c.step, c.attempt, b)
 }
 
 // hide adds values to those kept out of the step's error and output.
@@ -252,6 +268,13 @@ func (a *Activities) activity(spec *action.Spec, h handler) func(ctx context.Con
 			defer stop()
 			go c.keepAlive(hbCtx, max(info.HeartbeatTimeout/4, 100*time.Millisecond))
 		}
+		// A short wait for the vendor quota is slept inside the attempt (heartbeating), not failed: a failed
+		// attempt would count against the step's max_attempts and inflate the back-off of a later real failure.
+		actx := ctx
+		ctx = cecp.WithQuotaWaiting(ctx, MaxQuotaWait, func(key string, wait time.Duration) {
+			c.logger.Info("waiting for the vendor quota", "connection", key, "wait", wait.Round(time.Millisecond).String())
+			c.waitingForQuota(actx, key, wait)
+		})
 		with := cloneMap(in.With)
 		values, err := a.fillSecrets(ctx, with, in.Secrets)
 		c.hide(values...)

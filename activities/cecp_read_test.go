@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -198,6 +199,50 @@ func TestQuotaRefusal(t *testing.T) {
 	}
 	if got := h.sim.Requests()["GET /v1/remediation/mails"]; got != 1 {
 		t.Errorf("the vendor saw %d reads, want 1 (a refused slot sends nothing)", got)
+	}
+}
+
+// scriptedLimiter answers Take with its waits in turn (then 0): a quota whose next slot frees in a known time.
+type scriptedLimiter struct {
+	mu    sync.Mutex
+	waits []time.Duration
+	takes int
+}
+
+func (l *scriptedLimiter) Take(context.Context, string) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.takes++
+	if len(l.waits) == 0 {
+		return 0, nil
+	}
+	w := l.waits[0]
+	l.waits = l.waits[1:]
+	return w, nil
+}
+
+func (l *scriptedLimiter) Block(context.Context, string, time.Time) error { return nil }
+
+// TestShortQuotaWaitIsNotAFailedAttempt: when the quota's next slot frees within MaxQuotaWait, the attempt
+// sleeps for it (heartbeating that it waits for the quota, logged at INFO) and succeeds as attempt 1; a longer
+// wait still fails the attempt with the delay, for Temporal to retry.
+func TestShortQuotaWaitIsNotAFailedAttempt(t *testing.T) {
+	lim := &scriptedLimiter{waits: []time.Duration{0, 30 * time.Millisecond}}
+	h := newHarness(t, harnessOpts{limiter: lim})
+	h.mustExec("cecp.blocklist", "first", map[string]any{})
+	h.mustExec("cecp.blocklist", "second", map[string]any{}) // exec checks the result is attempt 1
+	if lim.takes != 3 {
+		t.Errorf("%d takes, want 3 (the second read waited once, then took its slot)", lim.takes)
+	}
+	if !strings.Contains(h.logs.String(), `msg="waiting for the vendor quota" action=cecp.blocklist`) || strings.Contains(h.logs.String(), "action failed") {
+		t.Errorf("logs:\n%s", h.logs.String())
+	}
+	lim.mu.Lock()
+	lim.waits = []time.Duration{MaxQuotaWait + time.Second}
+	lim.mu.Unlock()
+	_, err := h.exec("cecp.blocklist", "third", map[string]any{})
+	if ae := appErr(t, err); ae.Type() != action.VendorRateLimited || ae.NextRetryDelay() != MaxQuotaWait+time.Second {
+		t.Fatalf("a wait over MaxQuotaWait: %s after %s", ae.Type(), ae.NextRetryDelay())
 	}
 }
 

@@ -37,7 +37,7 @@ func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), wire.InvalidInput, nil)
 	}
-	v := workflow.GetVersion(ctx, VersionChangeID, workflow.DefaultVersion, InterpreterVersion)
+	v := workflow.GetVersion(ctx, VersionChangeID, interpreterOriginal, InterpreterVersion)
 	r := newRunner(ctx, w.Engine, in, p, v)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err

@@ -382,8 +382,12 @@ func TestParallelFailureCancelsSiblings(t *testing.T) {
 	h.actions.handlers["quarantine"] = func(wire.ActionInput) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError("no permission", "VendorAuth", nil)
 	}
+	// block_sender is still running when the other branch fails, whatever the machine's load: it returns only
+	// when the test ends (the workflow has then long cancelled it).
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
 	h.actions.handlers["block_sender"] = func(wire.ActionInput) (any, error) {
-		time.Sleep(50 * time.Millisecond) // still running when the other branch fails
+		<-release
 		return map[string]any{}, nil
 	}
 	_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, parallelPB)})

@@ -260,7 +260,7 @@ func (a *Activities) PollStream(ctx context.Context, in Input) (Result, error) {
 			break
 		}
 		if err != nil {
-			cerr, wait := classify(fmt.Sprintf("polling %s %s", in.Connection, name), err)
+			wait, cerr := classify(fmt.Sprintf("polling %s %s", in.Connection, name), err)
 			if wait >= 0 && a.Logger != nil {
 				// Expected back-off, not a failure: the vendor's or parry's quota window is full.
 				a.Logger.Info("vendor rate limit: polling waits for the quota", "connection", in.Connection, "stream", name,
@@ -350,28 +350,28 @@ type pageOf struct {
 // delay so the retry waits for the quota instead of spinning, and is marked benign: it is the expected back-off
 // of a shared quota, which Temporal's worker then logs at debug level rather than as an error. wait is the
 // rate limit's delay (0 when unknown), -1 for any other error.
-func classify(what string, err error) (error, time.Duration) {
+func classify(what string, err error) (time.Duration, error) {
 	var ve *cecp.ValidationError
 	if errors.As(err, &ve) {
-		return temporal.NewNonRetryableApplicationError(what+": "+err.Error(), wire.InvalidInput, nil), -1
+		return -1, temporal.NewNonRetryableApplicationError(what+": "+err.Error(), wire.InvalidInput, nil)
 	}
 	var ce *cecp.Error
 	if !errors.As(err, &ce) {
-		return fmt.Errorf("%s: %w", what, err), -1
+		return -1, fmt.Errorf("%s: %w", what, err)
 	}
 	msg := what + ": " + ce.Error()
 	switch {
 	case ce.RateLimited():
 		// Without a known delay the retry policy's backoff applies; the next attempt then meets the quota's
 		// block (set after the vendor's 429) and learns the delay from it.
-		return temporal.NewApplicationErrorWithOptions(msg, wire.VendorRateLimited, temporal.ApplicationErrorOptions{
-			NextRetryDelay: ce.RetryAfter, Category: temporal.ApplicationErrorCategoryBenign}), ce.RetryAfter
+		return ce.RetryAfter, temporal.NewApplicationErrorWithOptions(msg, wire.VendorRateLimited, temporal.ApplicationErrorOptions{
+			NextRetryDelay: ce.RetryAfter, Category: temporal.ApplicationErrorCategoryBenign})
 	case ce.Auth():
-		return temporal.NewNonRetryableApplicationError(msg, wire.VendorAuth, nil), -1
+		return -1, temporal.NewNonRetryableApplicationError(msg, wire.VendorAuth, nil)
 	case ce.Transient():
-		return temporal.NewApplicationError(msg, wire.VendorUnavailable), -1
+		return -1, temporal.NewApplicationError(msg, wire.VendorUnavailable)
 	default:
-		return temporal.NewNonRetryableApplicationError(msg, wire.VendorRejected, nil), -1
+		return -1, temporal.NewNonRetryableApplicationError(msg, wire.VendorRejected, nil)
 	}
 }
 

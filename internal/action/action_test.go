@@ -11,6 +11,7 @@ import (
 var update = flag.Bool("update", false, "rewrite docs/actions.md")
 
 func TestDocsUpToDate(t *testing.T) {
+	t.Parallel()
 	const path = "../../docs/actions.md"
 	got := Default().Markdown()
 	if *update {
@@ -29,6 +30,7 @@ func TestDocsUpToDate(t *testing.T) {
 
 // The catalog is data that other packages trust: check its invariants once here.
 func TestCatalogInvariants(t *testing.T) {
+	t.Parallel()
 	nameRE := regexp.MustCompile(`^[a-z]+\.[a-z_]+$`)
 	inputRE := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	c := Default()

@@ -3,6 +3,7 @@ package action
 import "testing"
 
 func TestCheckFormat(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		format, s string
 		ok        bool

@@ -55,8 +55,13 @@ func (c *Catalog) Markdown() []byte {
 			if len(in.Enum) > 0 {
 				desc += " One of `" + strings.Join(in.Enum, "`, `") + "`."
 			}
-			if in.Min != nil && in.Max != nil {
+			switch {
+			case in.Min != nil && in.Max != nil:
 				desc += fmt.Sprintf(" From %d to %d.", *in.Min, *in.Max)
+			case in.Min != nil:
+				desc += fmt.Sprintf(" At least %d.", *in.Min)
+			case in.Max != nil:
+				desc += fmt.Sprintf(" At most %d.", *in.Max)
 			}
 			typ := typeDoc(in.Type)
 			if in.Secret {

@@ -118,6 +118,23 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// ProbeHandler serves only /healthz, /readyz (s.Checks) and /metrics (s.Metrics): what a process without the
+// API, `parry worker`, offers its orchestrator and Prometheus.
+func (s *Server) ProbeHandler() http.Handler {
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", s.wrap(Route{Pattern: "GET /healthz", Handler: s.healthz}))
+	mux.Handle("GET /readyz", s.wrap(Route{Pattern: "GET /readyz", Handler: s.readyz}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
+	return securityHeaders(mux)
+}
+
 // Handler returns the API's root handler.
 func (s *Server) Handler() http.Handler {
 	if s.Metrics == nil {

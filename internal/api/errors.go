@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/parry-soar/parry/internal/api/apitypes"
@@ -68,10 +65,10 @@ func classify(err error, requestID string) (*Error, slog.Level, bool) {
 	if msg, ok := temporalUnavailable(err); ok {
 		return Errorf(http.StatusServiceUnavailable, apitypes.CodeTemporalUnavailable, "%s; the request was not done, try again when it is back (request id %s)", msg, requestID), slog.LevelError, true
 	}
-	if databaseUnavailable(err) {
+	if store.Unavailable(err) {
 		return Errorf(http.StatusServiceUnavailable, apitypes.CodeDatabaseUnavailable, "the database is unreachable; the request was not done, try again when it is back (request id %s)", requestID), slog.LevelError, true
 	}
-	if what, ok := dataException(err); ok {
+	if what, ok := store.DataException(err); ok {
 		// Validation should have caught it before SQL: still the caller's value, but worth a look.
 		return Errorf(http.StatusBadRequest, apitypes.CodeInvalid, "the request holds %s, which the database cannot store; fix that value (request id %s)", what, requestID), slog.LevelWarn, true
 	}
@@ -98,45 +95,6 @@ func temporalUnavailable(err error) (string, bool) {
 		return "Temporal is overloaded", true
 	}
 	return "", false
-}
-
-// databaseUnavailable recognises PostgreSQL being down, restarting, full of connections or unreachable.
-func databaseUnavailable(err error) bool {
-	var connect *pgconn.ConnectError
-	var pg *pgconn.PgError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &connect):
-		return true
-	case errors.As(err, &pg):
-		// 08: connection exception; 53: insufficient resources (too many connections, disk full);
-		// 57P01-57P03: the server is shutting down, crashed or starting.
-		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
-	case errors.As(err, &netErr):
-		return true // the connection broke (reset, timed out) in the middle of a query
-	}
-	return false
-}
-
-// dataException recognises PostgreSQL refusing a value (SQLSTATE class 22) and says what kind of value.
-func dataException(err error) (string, bool) {
-	var pg *pgconn.PgError
-	if !errors.As(err, &pg) || !strings.HasPrefix(pg.Code, "22") {
-		return "", false
-	}
-	switch pg.Code {
-	case "22021", "22P05":
-		return `text with a NUL character (\u0000) or that is not valid UTF-8`, true
-	case "22003":
-		return "a number out of range", true
-	case "22001":
-		return "a value that is too long", true
-	case "22008", "22007":
-		return "a date or time out of range", true
-	case "22P02":
-		return "a malformed value", true
-	}
-	return "a value", true
 }
 
 // writeError renders err: the public message to the client, the cause (5xx) to the log with the request id.

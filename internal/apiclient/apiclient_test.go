@@ -18,6 +18,7 @@ import (
 // TestNoServerDependencies keeps the client light: a console or script that uses it must not pull in the
 // database driver or the Temporal SDK.
 func TestNoServerDependencies(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
@@ -51,6 +52,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func TestPathsAndQueriesAreEscaped(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{status: 200, answer: `{}`}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
@@ -97,6 +99,7 @@ func TestPathsAndQueriesAreEscaped(t *testing.T) {
 }
 
 func TestErrorAnswers(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
@@ -132,6 +135,7 @@ func TestErrorAnswers(t *testing.T) {
 }
 
 func TestReadyReportsWhatIsDown(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{status: 503, answer: `{"checks":{"postgres":"ok","temporal":"unavailable"},"status":"unavailable"}`}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()

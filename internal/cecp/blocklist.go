@@ -117,8 +117,7 @@ func (c *Client) UpdateBlockedLists(ctx context.Context, actionType string, rule
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(updateBody{ActionType: actionType, Rules: updateRules{
-		Senders: rules.Senders, URLs: rules.URLs, FileHashes: rules.FileHashes, File256Hashes: rules.File256Hashes}})
+	body, err := json.Marshal(updateBody{ActionType: actionType, Rules: updateRules(rules)})
 	if err != nil {
 		return fmt.Errorf("encoding blocked list update: %w", err)
 	}

@@ -367,12 +367,15 @@ func (c *Client) takeSlot(ctx context.Context, r *request) error {
 		if wait <= 0 {
 			return nil
 		}
-		if !c.opts.WaitForQuota {
+		if !c.opts.WaitForQuota && !c.mayWait(ctx, wait) {
 			return &Error{Method: r.method, Path: r.op(), kind: kindQuota, RetryAfter: wait,
 				Message: fmt.Sprintf("connection %q", c.opts.QuotaKey)}
 		}
 		if c.opts.OnQuotaWait != nil {
 			c.opts.OnQuotaWait(wait)
+		}
+		if qw, ok := ctx.Value(quotaWaitingKey{}).(quotaWaiting); ok && qw.told != nil {
+			qw.told(c.opts.QuotaKey, wait)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -382,6 +385,34 @@ func (c *Client) takeSlot(ctx context.Context, r *request) error {
 		case <-t.C:
 		}
 	}
+}
+
+// mayWait reports whether a caller that does not always wait for quota sleeps wait for a slot: only a call
+// whose context allows it (WithQuotaWaiting), within its bound, leaving a whole request before the deadline.
+func (c *Client) mayWait(ctx context.Context, wait time.Duration) bool {
+	qw, ok := ctx.Value(quotaWaitingKey{}).(quotaWaiting)
+	if !ok || wait > qw.max {
+		return false
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+c.opts.Timeout {
+		return false
+	}
+	return true
+}
+
+type quotaWaiting struct {
+	max  time.Duration
+	told func(key string, wait time.Duration)
+}
+
+type quotaWaitingKey struct{}
+
+// WithQuotaWaiting returns a context whose calls, on a client without WaitForQuota, sleep for a slot of the
+// quota when it frees within max (and leaves a whole request before ctx's deadline) instead of failing with a
+// rate-limited *Error; told (when not nil) hears of each wait first, with the quota's key. A vendor 429
+// still fails at once. An activity uses it so that a short wait for the quota is not a failed attempt.
+func WithQuotaWaiting(ctx context.Context, max time.Duration, told func(key string, wait time.Duration)) context.Context {
+	return context.WithValue(ctx, quotaWaitingKey{}, quotaWaiting{max: max, told: told})
 }
 
 // block closes the connection's window after a vendor rate limit: until Retry-After when the vendor sent one,

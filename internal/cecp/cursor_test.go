@@ -46,6 +46,7 @@ func readIDs(t *testing.T, p *Pager[SecurityEvent]) ([]string, string) {
 // TestCursorResumesExactly: a read stopped by its bound, inside a page or at its end, returns a cursor from
 // which the next read continues with the very next item; the last read returns none.
 func TestCursorResumesExactly(t *testing.T) {
+	t.Parallel()
 	v := pagedVendor(t, 10, nil)
 	c := newTestClient(t, v)
 	q := SecurityEventsQuery{Service: "exchange", Event: "dlp", Limit: 3, MaxResults: 4}
@@ -73,6 +74,7 @@ func TestCursorResumesExactly(t *testing.T) {
 }
 
 func TestCursorRefusals(t *testing.T) {
+	t.Parallel()
 	v := pagedVendor(t, 10, nil)
 	c := newTestClient(t, v)
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTimeDecoding(t *testing.T) {
+	t.Parallel()
 	want := time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 	for _, tc := range []struct {
 		in   string
@@ -51,6 +52,7 @@ func TestTimeDecoding(t *testing.T) {
 }
 
 func TestFlexDecoding(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want int

@@ -12,6 +12,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	tok := StaticToken("x")
 	for _, tc := range []struct {
 		opts Options
@@ -49,6 +50,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestSecurityEvents(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 200, fixture(t, "security_events.json", ""))
 	})
@@ -101,6 +103,7 @@ func TestSecurityEvents(t *testing.T) {
 // TestWindowDefaults checks that times and limits the caller leaves out are left to the vendor's defaults,
 // except the page size, which the client raises to the largest page the bound can use.
 func TestWindowDefaults(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 200, []byte(`{"next_link":"","security_events":[],"quarantine_events":[],"value":[],"actions":[]}`))
 	})
@@ -153,6 +156,7 @@ func TestWindowDefaults(t *testing.T) {
 }
 
 func TestQuarantineEvents(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 200, fixture(t, "quarantine_events.json", ""))
 	})
@@ -179,6 +183,7 @@ func TestQuarantineEvents(t *testing.T) {
 }
 
 func TestSweepEveryFilter(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 200, []byte(`{"current_link":"","next_link":"","traceId":"t","value":[]}`))
 	})
@@ -214,6 +219,7 @@ func TestSweepEveryFilter(t *testing.T) {
 // TestPagination follows next_link page by page, stops at the bound without fetching more, and decodes the
 // recorded sweep pages.
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	var v *vendor
 	v = newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Query().Get("skiptoken") == "" {
@@ -277,6 +283,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestNextLinkRefused(t *testing.T) {
+	t.Parallel()
 	other := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 200, []byte(`{"value":[]}`))
 	})
@@ -312,6 +319,7 @@ func TestNextLinkRefused(t *testing.T) {
 }
 
 func TestPagerLoops(t *testing.T) {
+	t.Parallel()
 	var v *vendor
 	n := 0
 	v = newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
@@ -335,6 +343,7 @@ func TestPagerLoops(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { t.Errorf("request sent: %s", r.URL) })
 	c := newTestClient(t, v, func(o *Options) { o.MaxBatch = 2 })
 	ctx := context.Background()
@@ -460,6 +469,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestMitigateMails(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 201, fixture(t, "mitigation_created.json", ""))
 	})
@@ -488,6 +498,7 @@ func TestMitigateMails(t *testing.T) {
 }
 
 func TestMitigateAccounts(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 201, fixture(t, "mitigation_created.json", ""))
 	})
@@ -508,6 +519,7 @@ func TestMitigateAccounts(t *testing.T) {
 }
 
 func TestMitigationWithoutBatchID(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		reply(w, 201, []byte(`{"code":0,"msg":"","traceId":"t-1"}`))
 	})
@@ -520,8 +532,8 @@ func TestMitigationWithoutBatchID(t *testing.T) {
 }
 
 func TestActionResults(t *testing.T) {
-	var v *vendor
-	v = newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	t.Parallel()
+	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Path == "/v1/mitigation/accounts" {
 			reply(w, 200, fixture(t, "account_actions.json", ""))
 			return
@@ -564,6 +576,7 @@ func TestActionResults(t *testing.T) {
 }
 
 func TestBlockedLists(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.Method == "GET" {
 			reply(w, 200, fixture(t, "blocklist_get.json", ""))
@@ -628,6 +641,7 @@ func TestBlockedLists(t *testing.T) {
 // TestBlocklistCapacity: 2,048 bounds one update, not a list. A list that holds 2,048 entries takes another,
 // and 5,000 new entries go in three updates after one read.
 func TestBlocklistCapacity(t *testing.T) {
+	t.Parallel()
 	full := make([]string, MaxBlocklistItems)
 	for i := range full {
 		full[i] = fmt.Sprintf("s%d@x.example", i)
@@ -669,6 +683,7 @@ func TestBlocklistCapacity(t *testing.T) {
 }
 
 func TestDownload(t *testing.T) {
+	t.Parallel()
 	zip := []byte("PK\x03\x04 a zip archive")
 	ev := QuarantineEvent{Service: "Exchange Online", Message: QuarantineMessage{AffectedUser: "alice@contoso.example",
 		Mailbox: "alice@contoso.example", MailUniqueID: "AAMk1", MailLogID: "log-1", MailMessageID: "<m@x>",

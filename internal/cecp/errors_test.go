@@ -28,6 +28,7 @@ func kinds(e *Error) string {
 }
 
 func TestStatusErrors(t *testing.T) {
+	t.Parallel()
 	type answer struct {
 		status int
 		header map[string]string
@@ -114,6 +115,7 @@ func TestStatusErrors(t *testing.T) {
 }
 
 func TestOversizedPage(t *testing.T) {
+	t.Parallel()
 	big := []byte(`{"value":[{"mailbox":"` + strings.Repeat("a", 2000) + `"}]}`)
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprint("chunked=", chunked), func(t *testing.T) {
@@ -141,9 +143,15 @@ func TestOversizedPage(t *testing.T) {
 }
 
 func TestTimeouts(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	arrived := make(chan struct{}, 8)
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -162,7 +170,10 @@ func TestTimeouts(t *testing.T) {
 	}
 	// The caller's own cancellation is not transient, and says so through errors.Is.
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	for len(arrived) > 0 { // the two requests above
+		<-arrived
+	}
+	go func() { <-arrived; cancel() }() // cancelled while the vendor holds the request
 	c2 := newTestClient(t, v)
 	_, err = c2.SweepPages(SweepQuery{}).Next(ctx)
 	e = asError(t, err)
@@ -174,6 +185,7 @@ func TestTimeouts(t *testing.T) {
 // TestConnectionDrop: the vendor reads the POST and drops the connection without answering, so the batch may
 // exist; a request that never left (connection refused) was certainly not applied.
 func TestConnectionDrop(t *testing.T) {
+	t.Parallel()
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -209,6 +221,7 @@ func TestConnectionDrop(t *testing.T) {
 // TestTokenNeverInErrors makes the vendor echo the token (and the ZIP password) into every kind of answer and
 // checks no error, and no formatting of the client, carries them.
 func TestTokenNeverInErrors(t *testing.T) {
+	t.Parallel()
 	const password = "zip-Pa55word-77"
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		echo := r.Header.Get("Authorization") + " " + string(body)
@@ -266,6 +279,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 }
 
 func TestExcerpt(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"plain", "plain"},
 		{"  a\n\tb  ", "a b"},
@@ -283,6 +297,7 @@ func TestExcerpt(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
 		in   string

@@ -1,7 +1,6 @@
 package cecp
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -101,9 +100,4 @@ func asError(t *testing.T, err error) *Error {
 		t.Fatalf("error %T %v is not a *cecp.Error", err, err)
 	}
 	return e
-}
-
-func collect[T any](t *testing.T, p *Pager[T]) ([]T, error) {
-	t.Helper()
-	return p.Collect(context.Background())
 }

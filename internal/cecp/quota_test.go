@@ -26,6 +26,7 @@ func okVendor(t *testing.T) *vendor {
 }
 
 func TestQuotaRefusal(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	lim := memoryLimiter(t, quota.Limit{Requests: 1, Window: time.Minute}, func() time.Time { return clock })
@@ -46,6 +47,7 @@ func TestQuotaRefusal(t *testing.T) {
 }
 
 func TestQuotaClassFromContext(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	lim := memoryLimiter(t, quota.Limit{Requests: 2, Window: time.Hour, Reserve: 1}, nil)
 	c := newTestClient(t, v, func(o *Options) { o.Limiter = lim })
@@ -62,6 +64,7 @@ func TestQuotaClassFromContext(t *testing.T) {
 }
 
 func TestQuotaWait(t *testing.T) {
+	t.Parallel()
 	v := okVendor(t)
 	lim := memoryLimiter(t, quota.Limit{Requests: 1, Window: 150 * time.Millisecond}, nil)
 	var mu sync.Mutex
@@ -93,9 +96,63 @@ func TestQuotaWait(t *testing.T) {
 	}
 }
 
+// TestBoundedQuotaWait: with WithQuotaWaiting a short wait for a slot is slept (and told first),
+// while a wait that is too long, or that would not leave a whole request before the deadline, fails at once.
+func TestBoundedQuotaWait(t *testing.T) {
+	t.Parallel()
+	v := okVendor(t)
+	// The limiter's clock moves only when the hook is told of a wait: the second request always waits, once,
+	// whatever the machine's load.
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	lim := memoryLimiter(t, quota.Limit{Requests: 1, Window: 50 * time.Millisecond}, now)
+	c := newTestClient(t, v, func(o *Options) { o.Limiter, o.QuotaKey, o.Timeout = lim, "tenant-a", time.Second })
+	var told []string
+	ctx := WithQuotaWaiting(context.Background(), time.Second, func(key string, wait time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if wait <= 0 || wait > 50*time.Millisecond {
+			t.Errorf("told a wait of %s", wait)
+		}
+		told = append(told, key)
+		clock = clock.Add(wait)
+	})
+	for i := range 2 {
+		if _, err := c.SweepPages(SweepQuery{}).Next(ctx); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if len(told) != 1 || told[0] != "tenant-a" {
+		t.Errorf("hook told %v, want one wait of tenant-a", told)
+	}
+
+	long := memoryLimiter(t, quota.Limit{Requests: 1, Window: time.Hour}, nil)
+	c2 := newTestClient(t, v, func(o *Options) { o.Limiter = long })
+	wctx := WithQuotaWaiting(context.Background(), time.Second, nil)
+	if _, err := c2.SweepPages(SweepQuery{}).Next(wctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.SweepPages(SweepQuery{}).Next(wctx); err == nil || !asError(t, err).RateLimited() {
+		t.Fatalf("a wait of an hour, over the bound: %v", err)
+	}
+
+	short := memoryLimiter(t, quota.Limit{Requests: 1, Window: time.Minute}, now)
+	c3 := newTestClient(t, v, func(o *Options) { o.Limiter, o.Timeout = short, time.Hour })
+	if _, err := c3.SweepPages(SweepQuery{}).Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(WithQuotaWaiting(context.Background(), time.Hour, nil), 30*time.Minute) // < wait + a request
+	defer cancel()
+	if _, err := c3.SweepPages(SweepQuery{}).Next(dctx); err == nil || !asError(t, err).RateLimited() {
+		t.Fatalf("a wait that leaves no time for the request before the deadline: %v", err)
+	}
+}
+
 // TestVendor429BlocksLimiter: a vendor 429 closes the window for every caller of the connection, until
 // Retry-After when given, else until the window resets.
 func TestVendor429BlocksLimiter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		retryAfter string
@@ -139,6 +196,7 @@ func TestVendor429BlocksLimiter(t *testing.T) {
 // TestWaitRetriesAfter429: a caller that waits for quota (the CLI) sends again once the vendor's window
 // reopens, instead of failing.
 func TestWaitRetriesAfter429(t *testing.T) {
+	t.Parallel()
 	n := 0
 	v := newVendor(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		n++

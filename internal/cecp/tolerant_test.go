@@ -16,6 +16,7 @@ import (
 // dynamic), an event that is not an object and one whose id is an object do not make the page undecodable:
 // the others decode, the odd values are kept as received, the broken items are set aside with a note.
 func TestOddEventKeepsThePage(t *testing.T) {
+	t.Parallel()
 	page := `{"current_link":"","next_link":"","last_log_item_generation_time":"2026-01-02T00:50:00.000Z","traceId":"t",
 	"security_events":[
 	 {"log_item_id":"e1","service":"OneDrive","event":"dlp","message":{"triggered_dlp_template":["PCI-DSS",{"name":"GDPR"}],
@@ -79,6 +80,7 @@ func rawStrings(m map[string]json.RawMessage) map[string]string {
 // TestRealResponses decodes responses captured from real tenants (testdata/real) and checks that every field
 // they carry comes out again with its value: nothing the vendor sent is lost.
 func TestRealResponses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		file string
 		key  itemsKey

@@ -15,6 +15,7 @@ import (
 )
 
 func TestStateShape(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 51, Mailboxes: 3, MailsPerMailbox: 1})
 	h.do("GET", "/v1/sweeping/mails", nil)
 	h.do("GET", "/v1/sweeping/mails", nil)
@@ -66,6 +67,7 @@ func TestStateShape(t *testing.T) {
 }
 
 func TestAdminMails(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 52, Mailboxes: 2})
 	at := epoch.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z")
 	body := `[{"mailbox":"alice@corp.example","mail_message_sender":"x@evil.example","mail_message_subject":"Hi","mail_message_delivery_time":"` + at + `",
@@ -123,6 +125,7 @@ func countGenerated(t *testing.T, seed int64) int {
 }
 
 func TestAdminFaults(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 53})
 	code, _, body := h.doToken("", "POST", "/_sim/faults", `{"error_500":1,"paths":["GET /v1/sweeping"],"latency":"1ms"}`)
 	if code != 200 || string(body) != `{"error_500":1,"latency":"1ms","paths":["GET /v1/sweeping"]}`+"\n" {
@@ -155,6 +158,7 @@ func TestAdminFaults(t *testing.T) {
 }
 
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	dump := func(seed int64) string {
 		s, err := New(Options{Seed: seed, Now: func() time.Time { return epoch }})
 		if err != nil {
@@ -165,7 +169,7 @@ func TestDeterminism(t *testing.T) {
 		c, _ := json.Marshal(s.Tenants())
 		return string(b) + string(c)
 	}
-	if dump(1) != dump(1) {
+	if a, b := dump(1), dump(1); a != b {
 		t.Fatal("same seed, different data")
 	}
 	if dump(1) == dump(2) {
@@ -174,6 +178,7 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		opts Options
 		msg  string
@@ -195,6 +200,7 @@ func TestNewErrors(t *testing.T) {
 // TestFaultsDocExample: the /_sim/faults body docs/simulator.md shows is accepted as shown and means what it
 // says.
 func TestFaultsDocExample(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "simulator.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBlocklist(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 21})
 	sha1 := strings.Repeat("ab", 20)
 	sha256 := strings.Repeat("CD", 32)
@@ -47,6 +48,7 @@ func TestBlocklist(t *testing.T) {
 }
 
 func TestBlocklistOrderIsNotInsertionOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 22})
 	var senders []string
 	for i := range 30 {
@@ -69,6 +71,7 @@ func TestBlocklistOrderIsNotInsertionOrder(t *testing.T) {
 }
 
 func TestBlocklistLimitsAndErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 23})
 	many := func(n int) []string {
 		out := make([]string, n)
@@ -106,6 +109,7 @@ func TestBlocklistLimitsAndErrors(t *testing.T) {
 }
 
 func TestNormalizeBlockedURL(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://Evil.Example/Pay":        "evil.example/Pay/",
 		"HTTP://evil.example":             "evil.example/",

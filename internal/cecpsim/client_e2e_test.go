@@ -58,6 +58,7 @@ func collect[T any](t *testing.T, seq func(func(T, error) bool)) []T {
 }
 
 func TestClientAgainstSimulator(t *testing.T) {
+	t.Parallel()
 	sim, c, clk := setup(t, cecpsim.Options{Seed: 71, Mailboxes: 40, RateLimit: cecpsim.NoRateLimit, ActionDelay: 30 * time.Second})
 	ctx := context.Background()
 
@@ -200,6 +201,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 }
 
 func TestClientErrorsFromSimulator(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("rate limit", func(t *testing.T) {
 		_, c, _ := setup(t, cecpsim.Options{Seed: 72, RateLimit: 1, RetryAfter: true})

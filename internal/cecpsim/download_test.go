@@ -37,6 +37,7 @@ func (h *harness) quarantineEvents() []quarantineEventItem {
 }
 
 func TestQuarantineDownload(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 31, Mailboxes: 40})
 	events := h.quarantineEvents()
 	mails, _ := h.sim.Mails("")
@@ -108,6 +109,7 @@ func TestQuarantineDownload(t *testing.T) {
 }
 
 func TestQuarantineDownloadOfAddedMail(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 32})
 	content := []byte("%PDF-1.7 hand made\n")
 	added, err := h.sim.AddMails("", []NewMail{{Mailbox: "carol@corp.example", MailMessageSender: "Évil <bad@evil.example>",
@@ -146,6 +148,7 @@ func TestQuarantineDownloadOfAddedMail(t *testing.T) {
 }
 
 func TestQuarantineDownloadErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 33, ActionDelay: -1})
 	ev := h.quarantineEvents()[0]
 	two := downloadBody(ev, "")

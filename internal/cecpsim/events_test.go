@@ -30,6 +30,7 @@ func (h *harness) allSecurityEvents(service, event string, limit int) ([]securit
 }
 
 func TestSecurityEvents(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 61, Mailboxes: 60})
 	all, _ := h.allSecurityEvents("exchange", "securityrisk", 500)
 	if len(all) < 3 {
@@ -117,6 +118,7 @@ func TestSecurityEvents(t *testing.T) {
 }
 
 func TestEventBadRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 62})
 	for _, tc := range []struct{ path, msg string }{
 		{"/v1/siem/security_events?event=securityrisk", "parameter service is required (one of exchange, sharepoint, onedrive, dropbox, box, googledrive, gmail, teams, exchangeserver, salesforce_sandbox, salesforce_production, teams_chat)"},
@@ -135,6 +137,7 @@ func TestEventBadRequests(t *testing.T) {
 }
 
 func TestQuarantineEventsWindow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 63, Mailboxes: 40})
 	all := h.quarantineEvents() // the whole 7 days
 	var lastDay int

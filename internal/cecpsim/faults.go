@@ -3,6 +3,7 @@ package cecpsim
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -122,6 +123,9 @@ const html503 = "<html>\r\n<head><title>503 Service Temporarily Unavailable</tit
 func (s *Server) beforeFaults(w http.ResponseWriter, r *http.Request, roll faultRoll) *response {
 	switch {
 	case roll.hang:
+		// Read the body first: until it is read, net/http cannot notice the client hanging up, and a held POST
+		// would outlive its client.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 		select {
 		case <-r.Context().Done():
 		case <-s.done:

@@ -88,6 +88,7 @@ func statuses(items []actionItem) string {
 }
 
 func TestMitigationStateMachine(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 11, ActionDelay: 30 * time.Second})
 	ms := h.delivered(3)
 	batch := h.postBatch("/v1/mitigation/mails", []mailActionRequest{
@@ -188,6 +189,7 @@ func TestMitigationStateMachine(t *testing.T) {
 }
 
 func TestRestore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 12, ActionDelay: -1})
 	var qe quarantineEventsResponse
 	h.getJSON("/v1/siem/quarantine_events?service=exchange&start="+epoch.Add(-7*24*time.Hour+time.Minute).Format(time.RFC3339)+"&end="+epoch.Format(time.RFC3339), &qe)
@@ -225,6 +227,7 @@ func TestRestore(t *testing.T) {
 }
 
 func TestAccountActions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 13, ActionDelay: time.Minute, TimeScale: 60}) // a minute in a second
 	batch := h.postBatch("/v1/mitigation/accounts", []accountActionRequest{
 		{ActionType: "ACCOUNT_DISABLE", Service: "exchange", AccountProvider: "office365", AccountUserEmail: "Alice@corp.example"},
@@ -262,6 +265,7 @@ func TestAccountActions(t *testing.T) {
 }
 
 func TestActionFailRate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 14, ActionDelay: -1, ActionFailRate: 1})
 	ms := h.delivered(1)
 	batch := h.postBatch("/v1/mitigation/mails", []mailActionRequest{mailActionFor("MAIL_DELETE", ms[0])})
@@ -272,6 +276,7 @@ func TestActionFailRate(t *testing.T) {
 }
 
 func TestMitigationBadRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 15, MaxBatchItems: 2})
 	ok := mailActionRequest{ActionType: "MAIL_DELETE", Service: "exchange", AccountProvider: "office365", Mailbox: "a@corp.example", MailUniqueID: "x"}
 	mod := func(f func(*mailActionRequest)) []mailActionRequest { c := ok; f(&c); return []mailActionRequest{c} }
@@ -321,6 +326,7 @@ func mustTime(t *testing.T, s string) time.Time {
 // minutes, a start alone the 5 minutes after it, an end alone the 5 before it; a batch id alone selects the
 // batch whenever it was; a start older than 72 hours is refused.
 func TestActionResultWindows(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 14, ActionDelay: -1})
 	ms := h.delivered(2)
 	old := h.postBatch("/v1/mitigation/mails", []mailActionRequest{mailActionFor("MAIL_DELETE", ms[0])})

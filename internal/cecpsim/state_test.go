@@ -15,6 +15,7 @@ import (
 // mails, a mitigation batch still pending (it completes on the new one), blocked lists, accounts, added mails,
 // the rate window — and goes on exactly as the first would have (its random generators continue).
 func TestStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "sim-state.json")
 	clock := &fakeClock{t: epoch}
 	opts := Options{Seed: 5, Mailboxes: 6, ActionDelay: 30 * time.Second, RateLimit: 50, Now: clock.Now, StateFile: file}
@@ -66,6 +67,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 
 // TestStateContinuesTheGenerator: a restart is invisible in what the simulator hands out next.
 func TestStateContinuesTheGenerator(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{t: epoch}
 	dir := t.TempDir()
 	opts := func(file string) Options {
@@ -89,6 +91,7 @@ func TestStateContinuesTheGenerator(t *testing.T) {
 // TestStateFileProblems: an unreadable file, or one another simulator made, stops New with a one-line error
 // naming the file; nothing starts afresh over it. ResetState moves it aside, never deleting it.
 func TestStateFileProblems(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "state.json")
 	if err := os.WriteFile(file, []byte(`{"version":1,"tenants":[`), 0o600); err != nil {

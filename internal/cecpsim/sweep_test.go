@@ -205,6 +205,7 @@ func randomSweepQuery(r *rand.Rand, mails []SweepMail, now time.Time) url.Values
 }
 
 func TestSweepMatchesBruteForceReference(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 7, Mailboxes: 30, MailsPerMailbox: 15})
 	// Awkward values the generator does not produce.
 	if _, err := h.sim.AddMails("", []NewMail{
@@ -250,6 +251,7 @@ func TestSweepMatchesBruteForceReference(t *testing.T) {
 }
 
 func TestSweepPaginationEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 3, Mailboxes: 25})
 	// Mails sharing one delivery millisecond straddle page boundaries: the token's unique id must order them.
 	same := epoch.Add(-time.Hour).Format(time.RFC3339Nano)
@@ -311,6 +313,7 @@ func TestSweepPaginationEndToEnd(t *testing.T) {
 }
 
 func TestSweepNextLinkUsesRequestHost(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 1})
 	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/v1/sweeping/mails?limit=1&sender=*", nil)
 	req.Host = "api.tmcas.example:8443"
@@ -331,6 +334,7 @@ func TestSweepNextLinkUsesRequestHost(t *testing.T) {
 }
 
 func TestSweepBadRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 1})
 	for _, tc := range []struct{ query, msg string }{
 		{"lastndays=2&start=2026-03-09T00:00:00Z", "parameter lastndays cannot be combined with start or end"},
@@ -356,6 +360,7 @@ func TestSweepBadRequests(t *testing.T) {
 }
 
 func TestSweepWindowDefaults(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 5, Mailboxes: 10})
 	all, _ := h.sim.Mails("")
 	count := func(from, to time.Time) int {

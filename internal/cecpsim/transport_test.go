@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestAuthAndRouting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 41, Tenants: []Tenant{
 		{Name: "acme", Tokens: []string{"tok-a1", "tok-a2"}, Domain: "acme.example", Mailboxes: 3},
 		{Name: "globex", Tokens: []string{"tok-g"}, Domain: "globex.example", Mailboxes: 4},
@@ -61,6 +63,7 @@ func TestAuthAndRouting(t *testing.T) {
 }
 
 func TestRateLimitWindow(t *testing.T) {
+	t.Parallel()
 	for _, retryAfter := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no Retry-After", true: "Retry-After"}[retryAfter], func(t *testing.T) {
 			h := newHarness(t, Options{Seed: 42, RateLimit: 20, RetryAfter: retryAfter, Tenants: []Tenant{
@@ -95,6 +98,7 @@ func TestRateLimitWindow(t *testing.T) {
 }
 
 func TestRateLimitTimeScale(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 43, RateLimit: 2, TimeScale: 60, RetryAfter: true})
 	for range 2 {
 		h.do("GET", "/v1/remediation/mails", nil)
@@ -110,6 +114,7 @@ func TestRateLimitTimeScale(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	always := func(f func(*Faults)) Faults { var x Faults; f(&x); return x }
 	t.Run("500", func(t *testing.T) {
 		h := newHarness(t, Options{Seed: 44, Faults: always(func(f *Faults) { f.Error500 = 1 })})
@@ -181,6 +186,30 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("hung POST ends when its client goes away", func(t *testing.T) {
+		// The simulator is not closed: only the client's leaving may end the held request, or the server's
+		// Close (which waits for every request) never returns.
+		sim, err := New(Options{Seed: 44, RateLimit: NoRateLimit, Faults: always(func(f *Faults) { f.Hang = 1 })})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		srv := httptest.NewServer(sim)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/mitigation/mails", strings.NewReader(`[{"action_type":"MAIL_DELETE"}]`))
+		req.Header.Set("Authorization", "Bearer "+DefaultToken)
+		if _, err := srv.Client().Do(req); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+		closed := make(chan struct{})
+		go func() { srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(time.Minute): // a liveness bound, not a timing: Close returns at once when it works
+			t.Fatal("the server's Close still waits for the POST whose client left")
+		}
+	})
 	t.Run("hang released by Close", func(t *testing.T) {
 		h := newHarness(t, Options{Seed: 44, Faults: always(func(f *Faults) { f.Hang = 1 })})
 		go func() { time.Sleep(50 * time.Millisecond); h.sim.Close() }()
@@ -239,6 +268,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestParseFaults(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFaults("500=0.05, 503=0.02,latency=50ms,drop-after-post=0.1,storm=30s,paths=POST /v1/mitigation|GET /v1/sweeping")
 	if err != nil {
 		t.Fatal(err)
@@ -265,6 +295,7 @@ func TestParseFaults(t *testing.T) {
 }
 
 func TestStormGivenAtStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Options{Seed: 45, TimeScale: 10, Faults: Faults{Storm429: Duration(10 * time.Second)}})
 	if code, _, _ := h.do("GET", "/v1/remediation/mails", nil); code != 429 {
 		t.Fatalf("first request during a storm set at start: %d", code)

@@ -33,7 +33,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 		Short: "Measure parry against the vendor's quota (and under faults)",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(a.newBenchQuotaCmd())
+	cmd.AddCommand(a.newBenchQuotaCmd(), a.newBenchChaosCmd())
 	return cmd
 }
 
@@ -337,17 +337,13 @@ func benchRunsDone(ctx context.Context, st *store.Store, timeout time.Duration) 
 // benchTimeline prints, with --verbose, when the scenario's items were queued and posted, and how full the
 // batches were: where the time went.
 func (a *app) benchTimeline(ctx context.Context, st *store.Store, conn string, start time.Time) {
-	var q0, q1, p0, p1 time.Time
-	var posts, items int
-	err := st.Pool.QueryRow(ctx, `SELECT min(enqueued_at), max(enqueued_at), min(posted_at), max(posted_at),
-			count(DISTINCT post_id), count(*) FROM mitigation_items WHERE connection = $1`, conn).Scan(&q0, &q1, &p0, &p1, &posts, &items)
+	tl, err := st.GetMitigationTimeline(ctx, conn, "bench-", start)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "bench: timeline: %v\n", err)
 		return
 	}
-	var r0, r1 time.Time
-	_ = st.Pool.QueryRow(ctx, `SELECT min(created_at), max(started_at) FROM runs WHERE playbook_name LIKE 'bench-%' AND created_at >= $1`, start).Scan(&r0, &r1)
 	fmt.Fprintf(a.stderr, "bench: %s: runs recorded from %s, started until %s; items queued %s..%s, posted %s..%s; %d items in %d POSTs\n",
-		conn, r0.Sub(start).Round(time.Millisecond), r1.Sub(start).Round(time.Millisecond), q0.Sub(start).Round(time.Millisecond),
-		q1.Sub(start).Round(time.Millisecond), p0.Sub(start).Round(time.Millisecond), p1.Sub(start).Round(time.Millisecond), items, posts)
+		conn, tl.RunsRecordedFirst.Sub(start).Round(time.Millisecond), tl.RunsStartedLast.Sub(start).Round(time.Millisecond),
+		tl.QueuedFirst.Sub(start).Round(time.Millisecond), tl.QueuedLast.Sub(start).Round(time.Millisecond),
+		tl.PostedFirst.Sub(start).Round(time.Millisecond), tl.PostedLast.Sub(start).Round(time.Millisecond), tl.Items, tl.Posts)
 }

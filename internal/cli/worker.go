@@ -5,7 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/pollers"
+	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/worker"
 )
 
@@ -29,9 +31,28 @@ func (a *app) newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var probes *api.Server
+			if cfg.Worker.Listen != "" {
+				probes = &api.Server{Logger: logger, Metrics: api.NewMetrics(), Checks: service.Checks(deps)}
+				if err := worker.WithMetrics(&opts, probes.Metrics.Registry); err != nil {
+					return err
+				}
+			}
 			w, err := worker.New(tc, opts)
 			if err != nil {
 				return err
+			}
+			if probes != nil {
+				l, err := service.Listen(cfg.Worker.Listen, "--worker-listen")
+				if err != nil {
+					return err
+				}
+				go func() {
+					if err := service.Serve(ctx, l, probes.ProbeHandler(), logger); err != nil {
+						logger.Warn("the worker's probe endpoint stopped", "error", err)
+					}
+				}()
+				logger.Info("worker probes and metrics", "listen", l.Addr().String())
 			}
 			// The pollers are started idempotently: whichever of parry server and parry worker comes first.
 			if names, err := pollers.Start(ctx, tc, cfg); err != nil {
@@ -49,7 +70,7 @@ func (a *app) newWorkerCmd() *cobra.Command {
 			return err
 		},
 	}
-	a.bindSettings(cmd.Flags(), append([]string{"database_url", "data_dir", "secrets.dir",
+	a.bindSettings(cmd.Flags(), append([]string{"database_url", "data_dir", "secrets.dir", "worker.listen",
 		"worker.max_concurrent_activities", "worker.max_concurrent_workflows"}, temporalSettings...)...)
 	return cmd
 }

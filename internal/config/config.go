@@ -156,7 +156,10 @@ type DevConfig struct {
 
 // WorkerConfig tunes the Temporal worker.
 type WorkerConfig struct {
-	MaxConcurrentActivities int `yaml:"max_concurrent_activities"`
+	// Listen, when set, is where `parry worker` serves /healthz, /readyz and /metrics (the broker's
+	// metrics live in the worker): for Kubernetes probes and Prometheus.
+	Listen                  string `yaml:"listen"`
+	MaxConcurrentActivities int    `yaml:"max_concurrent_activities"`
 	MaxConcurrentWorkflows  int `yaml:"max_concurrent_workflows"`
 }
 

@@ -35,6 +35,7 @@ func load(t *testing.T, file string, env map[string]string, flags map[string]str
 }
 
 func TestPrecedence(t *testing.T) {
+	t.Parallel()
 	file := "temporal:\n  address: file:7233\n  namespace: filens\nlog:\n  format: json\n"
 	env := map[string]string{"PARRY_TEMPORAL_ADDRESS": "env:7233", "PARRY_LOG_LEVEL": "debug"}
 	flags := map[string]string{"temporal-address": "flag:7233"}
@@ -51,6 +52,7 @@ func TestPrecedence(t *testing.T) {
 }
 
 func TestUnknownKeysHavePositions(t *testing.T) {
+	t.Parallel()
 	file := "temporal:\n  adress: x\nlogs: {}\ncecp:\n  connections:\n    - name: a\n      base_url: http://x\n      rate_limt: 5/1m\n"
 	_, err := load(t, file, nil, nil)
 	want := strings.Join([]string{
@@ -64,6 +66,7 @@ func TestUnknownKeysHavePositions(t *testing.T) {
 }
 
 func TestBadValues(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, file string
 		env, flags map[string]string
@@ -87,6 +90,7 @@ func TestBadValues(t *testing.T) {
 }
 
 func TestMissingExplicitFile(t *testing.T) {
+	t.Parallel()
 	_, _, err := Load(Sources{File: "/nonexistent/parry.yaml"})
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v", err)
@@ -99,6 +103,7 @@ func TestMissingExplicitFile(t *testing.T) {
 
 // TestUnreadableFile: a config file that cannot be read, or is too large, is named in the error.
 func TestUnreadableFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.yaml")
 	if err := os.WriteFile(big, make([]byte, MaxFileBytes+1), 0o644); err != nil {
@@ -116,6 +121,7 @@ func TestUnreadableFile(t *testing.T) {
 }
 
 func TestParseRate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in     string
 		n      int
@@ -143,6 +149,7 @@ func TestParseRate(t *testing.T) {
 }
 
 func TestListFromEnv(t *testing.T) {
+	t.Parallel()
 	cfg, err := load(t, "", map[string]string{"PARRY_HTTP_ALLOWED_HOSTS": "a.example.com, *.b.com,a.example.com"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +160,7 @@ func TestListFromEnv(t *testing.T) {
 }
 
 func TestEverySettingResolves(t *testing.T) {
+	t.Parallel()
 	var cfg Config
 	for _, s := range Settings() {
 		if err := set(&cfg, s.Key, "1"); err != nil && !strings.Contains(err.Error(), "is not") {

@@ -59,6 +59,7 @@ func Settings() []Setting {
 		{Key: "dev.sim", Flag: "sim", Help: "parry dev: run the CECP simulator and a connection named sim pointing at it"},
 		{Key: "dev.sim_listen", Help: "parry dev: address of the CECP simulator"},
 		{Key: "dev.playbooks", Flag: "playbooks", Help: "parry dev: directory of playbooks loaded into the registry and reloaded on change"},
+		{Key: "worker.listen", Help: "parry worker: address of its /healthz, /readyz and /metrics (none when empty)"},
 		{Key: "worker.max_concurrent_activities", Help: "activities one worker runs at once"},
 		{Key: "worker.max_concurrent_workflows", Help: "workflow tasks one worker runs at once"},
 	}

@@ -18,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestGolden parses every message in testdata/messages and compares the result, as JSON, with its .json file.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/messages/*.eml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test messages: %v", err)
@@ -71,6 +72,7 @@ func checkHashes(t *testing.T, m *Message) {
 }
 
 func TestKnownAttachmentHashes(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/messages/03-alternative-attachment-2231.eml")
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,7 @@ func TestKnownAttachmentHashes(t *testing.T) {
 }
 
 func TestNestedCollections(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/messages/04-forwarded-rfc822.eml")
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +113,7 @@ func TestNestedCollections(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	nested := func(depth int) []byte {
 		var b strings.Builder
 		b.WriteString("Subject: deep\r\n")
@@ -188,6 +192,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestTextURLs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"see https://a.example/x.", "https://a.example/x"},
 		{"(https://a.example/wiki/Foo_(bar)) and", "https://a.example/wiki/Foo_(bar)"},
@@ -204,6 +209,7 @@ func TestTextURLs(t *testing.T) {
 }
 
 func TestHTMLURLs(t *testing.T) {
+	t.Parallel()
 	in := `<a HREF=" https://a.example/1?x=1&amp;y=2 ">a</a><img src=//cdn.example/i.png><a href="javascript:alert(1)">j</a>` +
 		`<a href="data:text/html,hi">d</a><div style="background-image:url('https://bg.example/b.jpg')">see www.text.example</div>` +
 		`<script>var u="https://script.example/s.js"</script>`

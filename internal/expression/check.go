@@ -656,7 +656,7 @@ func (t TypeInfo) Type() Type {
 	if t.Unknown() {
 		return Any
 	}
-	return natureType{nt: t.nt}
+	return natureType(t)
 }
 
 // Info describes a Type.

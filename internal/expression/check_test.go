@@ -18,6 +18,7 @@ func testEnv() *Env {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	env := testEnv()
 	loop := env.With(map[string]Type{"mailbox": String, "index": Int})
 	for _, tc := range []struct {
@@ -66,6 +67,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestRefs(t *testing.T) {
+	t.Parallel()
 	p, err := Parse(`len(steps.sweep.output.mails) > 0 && steps["approve"].output?.approved && inputs.x[0].y == vars.v && map(steps.a.output, .b) != nil && len(steps.c.output[inputs.i].d) > 0 && alert`)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +94,7 @@ func TestRefs(t *testing.T) {
 // TestUnknownNames: every unknown name is reported, in order, each with its did-you-mean; let variables,
 // functions and predicate placeholders are not names of the scope.
 func TestUnknownNames(t *testing.T) {
+	t.Parallel()
 	env := testEnv()
 	for _, tc := range []struct {
 		src  string
@@ -119,6 +122,7 @@ func TestUnknownNames(t *testing.T) {
 // TestBraceHint: a map literal given where map() and the like take a predicate gets a message saying how
 // to write it; other syntax errors keep expr's message.
 func TestBraceHint(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ src, want string }{
 		{`map(l, {"type": "ip"})`, `14: unexpected token Operator(":") (in map(), { starts a predicate such as {# + 1}, not a map: write the map in parentheses, ({"type": "ip"}))`},
 		{`any(l, {kind: "x"}) && true`, `12: unexpected token Operator(":") (in any(), { starts a predicate such as {# + 1}, not a map: write the map in parentheses, ({kind: "x"}))`},

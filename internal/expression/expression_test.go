@@ -39,6 +39,7 @@ func testScope(t testing.TB) Scope {
 }
 
 func TestEval(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	for _, tc := range []struct {
@@ -97,6 +98,7 @@ func TestEval(t *testing.T) {
 }
 
 func TestEvalErrors(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	for _, tc := range []struct{ src, want string }{
@@ -121,6 +123,7 @@ func TestEvalErrors(t *testing.T) {
 }
 
 func TestEvalBool(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	for _, tc := range []struct {
@@ -147,6 +150,7 @@ func TestEvalBool(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	for _, tc := range []struct {
@@ -180,6 +184,7 @@ func TestTemplates(t *testing.T) {
 }
 
 func TestParseTemplateErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		tmpl   string
 		offset int
@@ -205,6 +210,7 @@ func TestParseTemplateErrors(t *testing.T) {
 }
 
 func TestEvalValueDoesNotModifyInput(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	in := map[string]any{"mails": "${{ steps.sweep.output.mails }}", "list": []any{"${{ inputs.sender }}", 5}, "n": int64(3)}
@@ -227,6 +233,7 @@ func TestEvalValueDoesNotModifyInput(t *testing.T) {
 }
 
 func TestEngineConcurrent(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	var wg sync.WaitGroup
@@ -247,6 +254,7 @@ func TestEngineConcurrent(t *testing.T) {
 }
 
 func TestPlain(t *testing.T) {
+	t.Parallel()
 	d := []string{"a", "b"}
 	got, _ := json.Marshal(Plain(map[string]any{"t": clock, "d": time.Hour, "l": d, "m": map[string]int{"x": 1}}))
 	want := `{"d":"1h0m0s","l":["a","b"],"m":{"x":1},"t":"2026-03-04T05:06:07Z"}`

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTextFunctions(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	for _, tc := range []struct {
@@ -68,6 +69,7 @@ func TestTextFunctions(t *testing.T) {
 
 // TestDialects: runs started before DialectTyped keep expr's string() and null for an empty list result.
 func TestDialects(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	old := e.Dialect(DialectOriginal)
 	s := testScope(t)
@@ -90,6 +92,7 @@ func TestDialects(t *testing.T) {
 
 // TestEvalValueTyped: vars keep a time a time, so now() - vars.started works; everything else is plain.
 func TestEvalValueTyped(t *testing.T) {
+	t.Parallel()
 	e := NewEngine()
 	s := testScope(t)
 	v, err := e.EvalValueTyped(map[string]any{"started": "${{ now() }}", "d": `${{ duration("1h") }}`, "text": "at ${{ now() }}"}, s)
@@ -119,6 +122,7 @@ func TestEvalValueTyped(t *testing.T) {
 // TestLiteralPatternsAreChecked: a literal regular expression or time layout that cannot work is a parse
 // error at its offset (lint reports it with the position), whatever the scope.
 func TestLiteralPatternsAreChecked(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ src, want string }{
 		{`matches(inputs.x, "a(")`, `18: matches(): invalid regular expression (RE2 syntax): missing closing ): ` + "`a(`"},
 		{`inputs.x matches "a(b"`, `17: matches: invalid regular expression (RE2 syntax): missing closing ): ` + "`a(b`"},
@@ -162,6 +166,7 @@ func TestLiteralPatternsAreChecked(t *testing.T) {
 }
 
 func TestRewriteCalls(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{`matches(a, "b")`, `ismatch(a, "b")`},
 		{`a matches "b"`, `a matches "b"`},

@@ -9,6 +9,7 @@ import (
 )
 
 func TestReadCapped(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -51,6 +52,7 @@ func TestReadCapped(t *testing.T) {
 }
 
 func TestStripPath(t *testing.T) {
+	t.Parallel()
 	_, err := os.Open("/nonexistent/x")
 	if got := StripPath(err).Error(); got != "no such file or directory" {
 		t.Errorf("got %q", got)

@@ -10,6 +10,7 @@ import (
 
 // TestReadableBy7z checks that archives written here open in a real tool (skipped where 7z is not installed).
 func TestReadableBy7z(t *testing.T) {
+	t.Parallel()
 	sevenZ, err := exec.LookPath("7z")
 	if err != nil {
 		t.Skip("7z not installed (apt-get install p7zip-full)")

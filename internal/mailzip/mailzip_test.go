@@ -26,6 +26,7 @@ func mustWrite(t testing.TB, files []File, opts WriteOptions) []byte {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, enc := range []Encryption{NoEncryption, ZipCrypto, AES128, AES192, AES256} {
 		for _, store := range []bool{false, true} {
 			for _, ae := range []int{1, 2} {
@@ -88,6 +89,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestDeterministicWithSeededRand(t *testing.T) {
+	t.Parallel()
 	a := mustWrite(t, []File{{Name: "m.eml", Data: sample}}, WriteOptions{Encryption: AES256, Password: "x", Rand: seeded()})
 	b := mustWrite(t, []File{{Name: "m.eml", Data: sample}}, WriteOptions{Encryption: AES256, Password: "x", Rand: seeded()})
 	if !bytes.Equal(a, b) {
@@ -96,6 +98,7 @@ func TestDeterministicWithSeededRand(t *testing.T) {
 }
 
 func TestWrongAndMissingPassword(t *testing.T) {
+	t.Parallel()
 	for _, enc := range []Encryption{ZipCrypto, AES128, AES256} {
 		t.Run(enc.String(), func(t *testing.T) {
 			// ZipCrypto's one-byte check accepts 1 wrong password in 256; this seed and password are rejected.
@@ -132,6 +135,7 @@ func corrupt(t *testing.T, data []byte) []byte {
 }
 
 func TestCorruptedData(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		enc  Encryption
 		want string
@@ -159,6 +163,7 @@ func TestCorruptedData(t *testing.T) {
 }
 
 func TestFixturesFromRealTools(t *testing.T) {
+	t.Parallel()
 	want, err := os.ReadFile("testdata/msg.eml")
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +206,7 @@ func TestFixturesFromRealTools(t *testing.T) {
 }
 
 func TestMessageMember(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		names []string
 		want  string
@@ -256,6 +262,7 @@ func rawArchive(t *testing.T, name string, method uint16, body []byte, crc uint3
 }
 
 func TestBombBounds(t *testing.T) {
+	t.Parallel()
 	zeros := make([]byte, 8<<20)
 	bomb := mustWrite(t, []File{{Name: "m.eml", Data: zeros}}, WriteOptions{})
 	if len(bomb) > 64<<10 {
@@ -299,6 +306,7 @@ func TestBombBounds(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -325,6 +333,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestWriteErrors(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := Write(&buf, nil, WriteOptions{Encryption: AES256}); err == nil || err.Error() != "writing archive: encryption needs a password" {
 		t.Errorf("err = %v", err)

@@ -71,6 +71,7 @@ func writeMember(zw *zip.Writer, f File, method uint16, opts WriteOptions, aeVer
 			return errors.New("a directory entry has no content")
 		}
 		date, tm := dosTime(f.Modified)
+		//lint:ignore SA1019 the DOS fields are set directly so that no extended-timestamp field is added, as in the vendor's archives
 		_, err := zw.CreateRaw(&zip.FileHeader{Name: f.Name, ModifiedDate: date, ModifiedTime: tm, CreatorVersion: 3<<8 | 20, ReaderVersion: 20, ExternalAttrs: (0o40755) << 16})
 		return err
 	}
@@ -96,11 +97,13 @@ func writeMember(zw *zip.Writer, f File, method uint16, opts WriteOptions, aeVer
 		Method:             method,
 		CRC32:              crc,
 		UncompressedSize64: uint64(len(f.Data)),
-		ModifiedDate:       date,
-		ModifiedTime:       tm,
-		CreatorVersion:     3<<8 | 20, // Unix, spec 2.0
-		ReaderVersion:      20,
-		ExternalAttrs:      0o644 << 16,
+		//lint:ignore SA1019 the DOS fields are set directly so that no extended-timestamp field is added, as in the vendor's archives
+		ModifiedDate: date,
+		//lint:ignore SA1019 as above
+		ModifiedTime:   tm,
+		CreatorVersion: 3<<8 | 20, // Unix, spec 2.0
+		ReaderVersion:  20,
+		ExternalAttrs:  0o644 << 16,
 	}
 	switch opts.Encryption {
 	case NoEncryption:

@@ -15,6 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // TestGraphGolden pins the mermaid and dot drawings (testdata/graph/NAME.mmd, .dot) of the plans the
 // playbook compiler's golden tests produce (../playbook/testdata/plans/NAME.txtar, file plan.json).
 func TestGraphGolden(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../playbook/testdata/plans/*.txtar")
 	if len(files) == 0 {
 		t.Fatal("no plans")

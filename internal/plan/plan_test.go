@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want time.Duration
@@ -38,6 +39,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	p := &Plan{
 		PlanVersion: Version, Name: "x", SHA256: "abc", Timeout: Duration(24 * time.Hour),
 		Inputs: []Input{{Name: "n", Type: "int", Default: int64(7)}, {Name: "b", Type: "bool", Default: false}},
@@ -73,6 +75,7 @@ func TestRoundTrip(t *testing.T) {
 // TestDecodeUpgradesAlertDefaults: a plan compiled before actions carried AlertDefaults still gives its cecp.*
 // steps the alert's connection; other actions get nothing, and a plan that has them keeps its own.
 func TestDecodeUpgradesAlertDefaults(t *testing.T) {
+	t.Parallel()
 	old := `{"plan_version": 1, "name": "x", "sha256": "a", "timeout": "1h", "steps": [
 		{"id": "s", "kind": "action", "on_error": {"action": "fail"}, "action": {"name": "cecp.sweep", "with": {}, "timeout": "1m", "retry": {}}},
 		{"id": "h", "kind": "action", "on_error": {"action": "fail"}, "action": {"name": "http.request", "with": {}, "timeout": "1m", "retry": {}}},

@@ -58,6 +58,7 @@ steps:
 }
 
 func TestBigPlaybookLintsClean(t *testing.T) {
+	t.Parallel()
 	src := bigPlaybook(200)
 	p, diags := Load("big.yaml", src)
 	if p == nil || len(diags) > 0 {

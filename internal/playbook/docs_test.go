@@ -13,6 +13,7 @@ import (
 // TestDocs keeps docs/playbooks.md honest: every key and function of the language is documented, and every
 // complete playbook in it lints clean.
 func TestDocs(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../../docs/playbooks.md")
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ func diagText(diags []Diagnostic) string {
 // TestGoldenDiagnostics: each testdata/errors/*.txtar holds playbook.yaml and the exact diagnostics lint
 // prints for it (message, line and column).
 func TestGoldenDiagnostics(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("testdata/errors/*.txtar")
 	if len(files) < 40 {
 		t.Fatalf("only %d error cases", len(files))
@@ -95,6 +96,7 @@ func TestGoldenDiagnostics(t *testing.T) {
 // TestGoldenPlans: each testdata/plans/*.txtar holds playbook.yaml and the exact plan JSON it compiles to
 // (and its warnings, if any).
 func TestGoldenPlans(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("testdata/plans/*.txtar")
 	if len(files) == 0 {
 		t.Fatal("no plan cases")

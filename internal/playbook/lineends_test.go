@@ -8,6 +8,7 @@ import (
 // TestLineEndings: a file's problems are at the same lines and columns whether its lines end with LF,
 // CR LF or a lone CR, including problems inside quoted, plain and block scalars that span lines.
 func TestLineEndings(t *testing.T) {
+	t.Parallel()
 	lines := []string{
 		`name: Bad_Name`,
 		`steps:`,

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTooManyDiagnostics(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("name: x\nsteps:\n  - id: a\n    wait: 1m\n")
 	for i := 0; i < 300; i++ {
@@ -23,6 +24,7 @@ func TestTooManyDiagnostics(t *testing.T) {
 }
 
 func TestLintPaths(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) {
 		p := filepath.Join(dir, name)
@@ -64,6 +66,7 @@ func TestLintPaths(t *testing.T) {
 // TestLimits: each bound of Limits is an error at its place, naming the limit, with Diagnostic.Bound set
 // so that a server can answer it as such.
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("a", 60)
 	for _, tc := range []struct {
 		name  string
@@ -103,6 +106,7 @@ func TestLimits(t *testing.T) {
 // TestConnections: with the configuration's connection names, a step naming another connection is a
 // warning (lint --config), or an error when the linter refuses them (a server receiving a push).
 func TestConnections(t *testing.T) {
+	t.Parallel()
 	src := `name: x
 steps:
   - id: a
@@ -152,6 +156,7 @@ steps:
 // TestHintBudget: thousands of wrong names among thousands of right ones get did-you-means until the budget
 // of comparisons is spent, then plain messages: the hints cannot make lint time quadratic.
 func TestHintBudget(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("name: x\ninputs:\n")
 	for i := 0; i < 1000; i++ {

@@ -12,6 +12,7 @@ import (
 // with definition listing all its inputs and its required ones. (It was also checked with ajv against the
 // shipped playbooks and bad variants.)
 func TestSchema(t *testing.T) {
+	t.Parallel()
 	b, err := Schema(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -85,13 +85,13 @@ func TestMemoryBackgroundReserve(t *testing.T) {
 	m := newMemory(t, Limit{Requests: 4, Window: time.Minute, Reserve: 2}, c)
 	bg := WithClass(context.Background(), Background)
 	resp := context.Background()
-	if take(t, m, bg, "k") != 0 || take(t, m, bg, "k") != 0 {
+	if w1, w2 := take(t, m, bg, "k"), take(t, m, bg, "k"); w1 != 0 || w2 != 0 {
 		t.Fatal("background refused inside its share")
 	}
 	if w := take(t, m, bg, "k"); w != time.Minute {
 		t.Fatalf("background took the reserve (wait %s)", w)
 	}
-	if take(t, m, resp, "k") != 0 || take(t, m, resp, "k") != 0 {
+	if w1, w2 := take(t, m, resp, "k"), take(t, m, resp, "k"); w1 != 0 || w2 != 0 {
 		t.Fatal("response refused its reserve")
 	}
 	if w := take(t, m, resp, "k"); w != time.Minute {

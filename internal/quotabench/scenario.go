@@ -127,8 +127,8 @@ func NewTarget(o Options, sc Scenario, seed int64) (*Target, error) {
 
 // Close stops the target.
 func (t *Target) Close() {
+	t.Sim.Close() // first: it releases the requests a hang fault holds, which the server's Close waits for
 	t.Srv.Close()
-	t.Sim.Close()
 }
 
 // Contained reports how many of the scenario's mails the vendor has quarantined, how many it quarantined more

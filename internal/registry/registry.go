@@ -228,12 +228,10 @@ func SyncDir(ctx context.Context, st Store, linter *playbook.Linter, dir string)
 
 // Summary is a one-line account of a sync for logs.
 func (r SyncResult) Summary() string {
-	var created, unchanged []string
+	var created []string
 	for _, p := range r.Pushed {
 		if p.Created {
 			created = append(created, fmt.Sprintf("%s v%d", p.Name, p.Version))
-		} else {
-			unchanged = append(unchanged, p.Name)
 		}
 	}
 	parts := []string{fmt.Sprintf("%d playbooks", len(r.Pushed))}

@@ -141,9 +141,9 @@ func TestSyncDirAndWatcher(t *testing.T) {
 	}
 	waitFor(1)
 	write("a.yaml", pbA+"description: edited\n")
-	got := waitFor(2)
+	waitFor(2)
 	write("a.yaml", "name: alpha\nsteps: []\n")
-	got = waitFor(3)
+	got := waitFor(3)
 	cancel()
 	<-done
 	want := []string{"1 playbooks", "1 playbooks; new: alpha v2"}

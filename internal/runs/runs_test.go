@@ -1,18 +1,24 @@
 package runs
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
-	"go.temporal.io/sdk/converter"
 )
 
 const five = `name: five
@@ -164,5 +170,72 @@ func TestBatchProgress(t *testing.T) {
 	}
 	if status, detail := waitingSummary([]WaitView{{Step: "quarantine", Kind: "batch", Detail: "waiting for batch (3 of 10)"}}); status != store.RunRunning || detail != "quarantine: waiting for batch (3 of 10)" {
 		t.Errorf("summary %s %q", status, detail)
+	}
+}
+
+// liveFake answers liveState's two calls: the workflow's status query and its pending activities.
+type liveFake struct {
+	pending []*workflowpb.PendingActivityInfo
+}
+
+func (f liveFake) QueryWorkflow(context.Context, string, string, string, ...interface{}) (converter.EncodedValue, error) {
+	p, err := converter.GetDefaultDataConverter().ToPayloads(workflows.Status{})
+	if err != nil {
+		return nil, err
+	}
+	return encodedValue{p}, nil
+}
+
+func (f liveFake) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{PendingActivities: f.pending}, nil
+}
+
+type encodedValue struct{ p *commonpb.Payloads }
+
+func (v encodedValue) HasValue() bool { return v.p != nil }
+func (v encodedValue) Get(ptr interface{}) error {
+	return converter.GetDefaultDataConverter().FromPayloads(v.p, ptr)
+}
+
+// TestQuotaWaitInsideAnAttempt: an action that sleeps for a slot of the quota heartbeats a wire.QuotaWait
+// after its progress; the run's view says the step waits for the vendor quota until then, and not once the
+// time has passed. A mitigation's progress with no quota wait stays a batch wait.
+func TestQuotaWaitInsideAnAttempt(t *testing.T) {
+	t.Parallel()
+	dc := converter.GetDefaultDataConverter()
+	until := time.Now().Add(40 * time.Second).UTC()
+	details := func(vals ...any) *commonpb.Payloads {
+		p, err := dc.ToPayloads(vals...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	act := func(step string, d *commonpb.Payloads) *workflowpb.PendingActivityInfo {
+		return &workflowpb.PendingActivityInfo{ActivityId: step, ActivityType: &commonpb.ActivityType{Name: "cecp.sweep"}, Attempt: 1, HeartbeatDetails: d}
+	}
+	_, waits, err := liveState(context.Background(), liveFake{pending: []*workflowpb.PendingActivityInfo{
+		act("sweep", details(nil, wire.QuotaWait{Connection: "tenant-a", Until: until})),
+		act("stale", details(nil, wire.QuotaWait{Connection: "tenant-a", Until: until.Add(-time.Hour)})),
+		act("quarantine", details(mitigation.Progress{Total: 1, Queued: 1})),
+		act("busy", nil),
+	}}, payloadcrypt.Plain(), "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []WaitView{
+		{Step: "quarantine", Kind: "batch", Detail: "1 of 1 waiting for a batch"},
+		{Step: "sweep", Kind: "vendor quota", Until: until, Detail: "cecp.sweep attempt 1 waits for a slot of connection tenant-a's quota"},
+	}
+	if len(waits) != len(want) {
+		t.Fatalf("waits %+v, want %+v", waits, want)
+	}
+	for i := range want {
+		if waits[i].Step != want[i].Step || waits[i].Kind != want[i].Kind || waits[i].Detail != want[i].Detail || !waits[i].Until.Equal(want[i].Until) {
+			t.Errorf("wait %d: %+v, want %+v", i, waits[i], want[i])
+		}
+	}
+	if _, ok := quotaProgress(payloadcrypt.Plain(), details(mitigation.Progress{Total: 1})); ok {
+		t.Error("a lone progress read as a quota wait")
 	}
 }

@@ -1,7 +1,6 @@
 package runs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,6 +162,9 @@ func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters
 		if w.Kind == "activity" {
 			if p, ok := batchProgress(conv, pa.GetHeartbeatDetails()); ok {
 				w.Kind, w.Detail = "batch", p
+			} else if qw, ok := quotaProgress(conv, pa.GetHeartbeatDetails()); ok && qw.Until.After(time.Now()) {
+				w.Kind, w.Until = "vendor quota", qw.Until
+				w.Detail = fmt.Sprintf("%s attempt %d waits for a slot of connection %s's quota", pa.GetActivityType().GetName(), pa.GetAttempt(), qw.Connection)
 			}
 		}
 		if w.Kind != "activity" { // an activity simply running is progress, not a wait
@@ -424,15 +426,21 @@ func Truncate(v any) any {
 	return v
 }
 
-// compactJSON renders a value on one line for text output.
-func compactJSON(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
+// quotaProgress reads the quota wait an action heartbeats as its second detail while it sleeps for a slot.
+func quotaProgress(conv payloadcrypt.Converters, details *commonpb.Payloads) (wire.QuotaWait, bool) {
+	var qw wire.QuotaWait
+	if len(details.GetPayloads()) < 2 {
+		return qw, false
 	}
-	return strings.TrimSpace(b.String())
+	dc := conv.Data
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	var progress any
+	if dc.FromPayloads(details, &progress, &qw) != nil || qw.Until.IsZero() {
+		return wire.QuotaWait{}, false
+	}
+	return qw, true
 }
 
 // batchProgress says what a mitigation step waits for, from the broker's progress in its heartbeat: its items

@@ -10,6 +10,7 @@ import (
 )
 
 func TestChain(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "zip-pass"), []byte("hunter2\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestChain(t *testing.T) {
 }
 
 func TestNestedChainsListEachPlaceOnce(t *testing.T) {
+	t.Parallel()
 	c := Chain{Static{"dev": "x"}, Chain{Env{Getenv: func(string) string { return "" }}, Dir{}}}
 	_, err := c.Secret(context.Background(), "zip")
 	if !errors.Is(err, ErrNotFound) || err.Error() != `secret "zip" not found (PARRY_SECRET_ZIP is not set; no secrets directory is configured (secrets.dir))` {

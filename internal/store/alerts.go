@@ -303,3 +303,20 @@ func (s *Store) Listen(ctx context.Context, channel string, wake func()) error {
 		wake()
 	}
 }
+
+// AlertCounts are how many alerts of a source are stored, how many distinct source ids they carry, and how
+// many still wait for dispatch.
+type AlertCounts struct {
+	Total, DistinctSourceIDs, Pending int
+}
+
+// CountAlerts counts the alerts of a source.
+func (s *Store) CountAlerts(ctx context.Context, source string) (AlertCounts, error) {
+	var c AlertCounts
+	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT source_id), count(*) FILTER (WHERE status = 'pending')
+		FROM alerts WHERE source = $1`, source).Scan(&c.Total, &c.DistinctSourceIDs, &c.Pending)
+	if err != nil {
+		return c, fmt.Errorf("counting the alerts of %s: %w", source, err)
+	}
+	return c, nil
+}

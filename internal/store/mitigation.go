@@ -562,3 +562,37 @@ func (s *Store) SetFlusherPoll(ctx context.Context, connection, kind string, at 
 	}
 	return nil
 }
+
+// MitigationTimeline says when a connection's mitigation items were queued and posted, how many went in how many
+// POSTs, and when the runs of playbooks named with a prefix were recorded and started (parry bench's --verbose).
+type MitigationTimeline struct {
+	QueuedFirst, QueuedLast, PostedFirst, PostedLast time.Time
+	Items, Posts                                     int
+	RunsRecordedFirst, RunsStartedLast               time.Time
+}
+
+// GetMitigationTimeline reads a connection's MitigationTimeline, with the runs of playbooks whose names start
+// with runPrefix recorded since since.
+func (s *Store) GetMitigationTimeline(ctx context.Context, conn, runPrefix string, since time.Time) (MitigationTimeline, error) {
+	var tl MitigationTimeline
+	var q0, q1, p0, p1, r0, r1 *time.Time
+	err := s.Pool.QueryRow(ctx, `SELECT min(enqueued_at), max(enqueued_at), min(posted_at), max(posted_at),
+			count(DISTINCT post_id), count(*) FROM mitigation_items WHERE connection = $1`, conn).Scan(&q0, &q1, &p0, &p1, &tl.Posts, &tl.Items)
+	if err != nil {
+		return tl, fmt.Errorf("reading the mitigation timeline of %s: %w", conn, err)
+	}
+	err = s.Pool.QueryRow(ctx, `SELECT min(created_at), max(started_at) FROM runs WHERE starts_with(playbook_name, $1) AND created_at >= $2`,
+		runPrefix, since).Scan(&r0, &r1)
+	if err != nil {
+		return tl, fmt.Errorf("reading the runs' timeline: %w", err)
+	}
+	for _, p := range []struct {
+		dst *time.Time
+		src *time.Time
+	}{{&tl.QueuedFirst, q0}, {&tl.QueuedLast, q1}, {&tl.PostedFirst, p0}, {&tl.PostedLast, p1}, {&tl.RunsRecordedFirst, r0}, {&tl.RunsStartedLast, r1}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	return tl, nil
+}

@@ -3,6 +3,7 @@ package suggest
 import "testing"
 
 func TestClosest(t *testing.T) {
+	t.Parallel()
 	cands := []string{"steps", "name", "description", "inputs", "on_failure", "timeout"}
 	for _, tc := range []struct{ word, want string }{
 		{"step", "steps"},
@@ -23,6 +24,7 @@ func TestClosest(t *testing.T) {
 }
 
 func TestDistance(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		a, b string
 		want int

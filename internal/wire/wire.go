@@ -10,6 +10,7 @@ package wire
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/parry-soar/parry/internal/plan"
 )
@@ -39,4 +40,12 @@ type RunInfo struct {
 type ActionResult struct {
 	Output  json.RawMessage `json:"output"`
 	Attempt int             `json:"attempt"`
+}
+
+// QuotaWait is what an action activity heartbeats, as the second heartbeat detail (after its own progress),
+// while it sleeps for a slot of its connection's vendor quota inside an attempt: the run's view reads it to
+// say that the step waits for the quota, and until when.
+type QuotaWait struct {
+	Connection string    `json:"connection"`
+	Until      time.Time `json:"until"`
 }

@@ -9,6 +9,7 @@ import (
 
 // TestSpec checks a document against a spec that uses every kind of rule, and pins every message.
 func TestSpec(t *testing.T) {
+	t.Parallel()
 	str := func(what string) *Spec { return &Spec{Kind: StringKind, What: what} }
 	item := &Spec{Kind: MapKind, What: "an item", Fields: []FieldSpec{
 		{Name: "name", Required: true, Spec: &Spec{Kind: StringKind, What: "a name", Check: func(n *yaml.Node) string {

@@ -19,6 +19,7 @@ func parseOK(t *testing.T, text string) *Source {
 }
 
 func TestParseProblems(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, text string
 		lim        Limits
@@ -72,6 +73,7 @@ func laughs(n int) string {
 // TestAliasExpansion: an alias counts as the nodes it stands for, so a few lines of aliases of aliases
 // (each level doubling) cannot stand for millions of nodes.
 func TestAliasExpansion(t *testing.T) {
+	t.Parallel()
 	r := &Reporter{File: "f.yaml"}
 	src := Parse("f.yaml", []byte(laughs(12)), Limits{MaxNodes: 4000}, r)
 	Sort(r.Diags)
@@ -87,6 +89,7 @@ func TestAliasExpansion(t *testing.T) {
 
 // TestBounds: an exceeded bound is an error whose Bound names it, other problems have none.
 func TestBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		text  string
 		lim   Limits
@@ -113,6 +116,7 @@ func TestBounds(t *testing.T) {
 }
 
 func TestValuePos(t *testing.T) {
+	t.Parallel()
 	lines := []string{
 		`plain: a == b`,                    // 1
 		`dq: "x \"y\" == z"`,               // 2
@@ -185,6 +189,7 @@ func testValuePos(t *testing.T, text string) {
 }
 
 func TestDecoderMessages(t *testing.T) {
+	t.Parallel()
 	src := parseOK(t, "a: 5\nb: [1]\nc: yes\nd: true\ne: ~\nstepz: 1\n")
 	r := &Reporter{File: "f.yaml"}
 	d := &Decoder{Src: src, R: r}
@@ -216,6 +221,7 @@ func TestDecoderMessages(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	src := parseOK(t, "a: {b: [1, 2.5, true, null, x, '7', 0x10, 1_000]}\n")
 	got := Value(src.Root)
 	m := got.(map[string]any)["a"].(map[string]any)["b"].([]any)
@@ -228,6 +234,7 @@ func TestValue(t *testing.T) {
 }
 
 func TestPosOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, text string
 		off        int
@@ -263,6 +270,7 @@ func TestPosOf(t *testing.T) {
 // TestLongLines: positions on one long line (a whole playbook in flow style) cost no more than on short
 // ones; this would take minutes if each position were counted from the line's start.
 func TestLongLines(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("a: [")
 	for i := 0; i < 50_000; i++ {

@@ -6,7 +6,6 @@ package alerts_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -260,8 +259,4 @@ func (e *env) deliveredAlerts(t testing.TB, workflowID string) (input []int64, s
 		}
 	}
 	return input, signalled, in
-}
-
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

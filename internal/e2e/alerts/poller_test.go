@@ -178,18 +178,8 @@ func TestPollerAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := startPoller()
-	time.Sleep(2 * time.Second)
-	final := e.cecpAlerts(t)
-	all = vendorEvents(t, srv.URL, in.Streams, time.Time{})
-	if len(final) != backlog+10 {
-		t.Fatalf("%d alerts after the restarts, want %d", len(final), backlog+10)
-	}
-	for id, n := range final {
-		if n != 1 || !all[id] {
-			t.Fatalf("alert %s stored %d times (vendor has it: %v)", id, n, all[id])
-		}
-	}
-	// The run continues as new (two rounds per run).
+	// The restarted run continues as new after two whole rounds: every stream has been read again from its
+	// cursor by then, so a double read would be stored (no sleep: the condition says when).
 	waitFor(t, time.Minute, "continue-as-new", func() bool {
 		desc, err := e.direct.DescribeWorkflowExecution(ctx, pollers.WorkflowID("sim"), "")
 		if err != nil {
@@ -198,8 +188,15 @@ func TestPollerAgainstSimulator(t *testing.T) {
 		runID := desc.WorkflowExecutionInfo.Execution.RunId
 		return runID != firstRun && runID != restarted
 	})
-	if got := e.cecpAlerts(t); len(got) != backlog+10 {
-		t.Fatalf("%d alerts after continue-as-new, want %d", len(got), backlog+10)
+	final := e.cecpAlerts(t)
+	all = vendorEvents(t, srv.URL, in.Streams, time.Time{})
+	if len(final) != backlog+10 {
+		t.Fatalf("%d alerts after the restart and two rounds, want %d", len(final), backlog+10)
+	}
+	for id, n := range final {
+		if n != 1 || !all[id] {
+			t.Fatalf("alert %s stored %d times (vendor has it: %v)", id, n, all[id])
+		}
 	}
 	// A configuration without streams stops it.
 	if err := e.direct.SignalWorkflow(ctx, pollers.WorkflowID("sim"), "", workflows.SignalPollerConfig, workflows.PollerInput{Connection: "sim"}); err != nil {
