@@ -160,7 +160,7 @@ type WorkerConfig struct {
 	// metrics live in the worker): for Kubernetes probes and Prometheus.
 	Listen                  string `yaml:"listen"`
 	MaxConcurrentActivities int    `yaml:"max_concurrent_activities"`
-	MaxConcurrentWorkflows  int `yaml:"max_concurrent_workflows"`
+	MaxConcurrentWorkflows  int    `yaml:"max_concurrent_workflows"`
 }
 
 // Default returns the configuration used when nothing overrides it. home is the user's home directory.
