@@ -303,3 +303,24 @@ func TestEnvelopeObservedAtDefaults(t *testing.T) {
 		t.Fatalf("observed_at %v, want about now", a.ObservedAt)
 	}
 }
+
+// TestSourceNewVersionServes: a push takes effect with the next request (mappings are cached by version).
+func TestSourceNewVersionServes(t *testing.T) {
+	f := newSourceFixture(t)
+	def := "sources:\n  - name: ver\n    auth: bearer\n    secret: cfg-secret\n    severity_default: low\n    map:\n      kind: '\"k\"'\n      title: '\"TITLE\"'\n      source_id: body.id\n"
+	for i, title := range []string{"v1", "v2", "v1"} {
+		if code, body := f.push(t, "ver.yaml", strings.Replace(def, "TITLE", title, 1)+strings.Repeat("#\n", i)); code != 200 {
+			t.Fatalf("push %s: %d %s", title, code, body)
+		}
+		code, body := f.send(t, "ver", `{"id":"`+title+`-`+string(rune('a'+i))+`"}`, bearer("cfg-value"))
+		var r api.IntakeResponse
+		_ = json.Unmarshal([]byte(body), &r)
+		if code != 202 {
+			t.Fatalf("send: %d %s", code, body)
+		}
+		a, err := f.store.GetAlert(context.Background(), r.Alerts[0].ID)
+		if err != nil || a.Title != title {
+			t.Fatalf("after pushing %s the alert is %q (%v)", title, a.Title, err)
+		}
+	}
+}
