@@ -2,7 +2,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api histories docs lint-playbooks screenshots
+.PHONY: test test-short lint dev build bench bench-go bench-quota bench-chaos fuzz fuzz-api fuzz-sources histories docs lint-playbooks screenshots
 
 ## test: vet everything and run every test (starts its own throwaway PostgreSQL; needs its server binaries)
 test:
@@ -51,12 +51,17 @@ bench-chaos:
 
 ## fuzz: run the fuzz targets CI runs for a short time (FUZZTIME each)
 FUZZTIME ?= 30s
-fuzz: fuzz-api
+fuzz: fuzz-api fuzz-sources
 
 ## fuzz-api: fuzz the whole API request path (alerts, playbook push, runs, tokens; real PostgreSQL) for FUZZTIME;
 ## every answer must be below 500 and nothing may panic (plain `go test` runs the seed corpus)
 fuzz-api:
 	$(GO) test -run '^$$' -fuzz '^FuzzAPIRequest$$' -fuzztime $(FUZZTIME) ./internal/api/
+
+## fuzz-sources: fuzz the source linter and the shipped sources' mappings for FUZZTIME each
+fuzz-sources:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzMap$$' -fuzztime $(FUZZTIME) ./internal/sources/
 
 ## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
 ## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)

@@ -101,24 +101,36 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, body []byte, by 
 	if len(raws) > MaxAlertsPerRequest {
 		return Errorf(http.StatusRequestEntityTooLarge, apitypes.CodeTooManyAlerts, "%d alerts in one request; at most %d", len(raws), MaxAlertsPerRequest)
 	}
+	receivedAt := time.Now().UTC()
 	alerts := make([]store.NewAlert, 0, len(raws))
 	replaced := make([][]string, 0, len(raws))
 	var problems []AlertProblem
 	for i, raw := range raws {
-		a, rep, ps := s.parseAlert(i, raw)
+		a, rep, ps := s.parseAlert(i, raw, receivedAt)
 		problems = append(problems, ps...)
 		alerts = append(alerts, a)
 		replaced = append(replaced, rep)
 	}
 	if len(problems) > 0 {
-		msg := fmt.Sprintf("alert %d: %s", problems[0].Index, problems[0].Message)
-		if len(problems) > 1 {
-			msg += fmt.Sprintf(" (and %d more problems; nothing was stored)", len(problems)-1)
-		} else {
-			msg += " (nothing was stored)"
-		}
-		return &Error{Status: http.StatusBadRequest, Code: apitypes.CodeInvalidAlerts, Message: msg, Details: problems}
+		return invalidAlerts(problems, "nothing was stored")
 	}
+	return s.storeAlerts(w, r, alerts, replaced, by)
+}
+
+// invalidAlerts is the 400 answer listing every problem of every alert of a request.
+func invalidAlerts(problems []AlertProblem, outcome string) error {
+	msg := fmt.Sprintf("alert %d: %s", problems[0].Index, problems[0].Message)
+	if len(problems) > 1 {
+		msg += fmt.Sprintf(" (and %d more problems; %s)", len(problems)-1, outcome)
+	} else {
+		msg += " (" + outcome + ")"
+	}
+	return &Error{Status: http.StatusBadRequest, Code: apitypes.CodeInvalidAlerts, Message: msg, Details: problems}
+}
+
+// storeAlerts commits validated alerts and answers 202 with their ids (a repeat of a stored source id answers
+// the stored alert's id with duplicate set).
+func (s *Server) storeAlerts(w http.ResponseWriter, r *http.Request, alerts []store.NewAlert, replaced [][]string, by string) error {
 	ids, err := s.Store.InsertAlerts(r.Context(), alerts, by)
 	if err != nil {
 		return err
@@ -185,17 +197,10 @@ func splitAlerts(body []byte) ([]json.RawMessage, error) {
 
 var alertFields = []string{"id", "source", "kind", "severity", "title", "connection", "observed_at", "data"}
 
-// parseAlert validates one alert of a request. Its text fields are refused when PostgreSQL cannot store them
-// (a NUL, which JSON allows as \u0000); its data is kept, with what PostgreSQL cannot store replaced (see
-// sanitizeData); the paths replaced are returned.
-func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []string, []AlertProblem) {
-	var problems []AlertProblem
-	add := func(field, format string, args ...any) {
-		problems = append(problems, AlertProblem{Index: i, Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+// parseAlert decodes and validates one alert of a request (see validateAlert).
+func (s *Server) parseAlert(i int, raw json.RawMessage, receivedAt time.Time) (store.NewAlert, []string, []AlertProblem) {
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		add("", "an alert must be a JSON object")
-		return store.NewAlert{}, nil, problems
+		return store.NewAlert{}, nil, []AlertProblem{{Index: i, Message: "an alert must be a JSON object"}}
 	}
 	var in AlertIn
 	if p := decodeStrict(raw, &in); p != nil {
@@ -203,8 +208,19 @@ func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []strin
 		if p.Unknown {
 			msg = fmt.Sprintf("unknown field %q%s (alert fields: %s)", p.Field, suggest.Hint(p.Field, alertFields), strings.Join(alertFields, ", "))
 		}
-		add(p.Field, "%s", msg)
-		return store.NewAlert{}, nil, problems
+		return store.NewAlert{}, nil, []AlertProblem{{Index: i, Field: p.Field, Message: msg}}
+	}
+	return s.validateAlert(i, in, receivedAt)
+}
+
+// validateAlert validates one alert, sent as parry's envelope or mapped by a source. Its text fields are
+// refused when PostgreSQL cannot store them (a NUL, which JSON allows as \u0000); its data is kept, with what
+// PostgreSQL cannot store replaced (see sanitizeData); the paths replaced are returned. An alert without
+// observed_at was observed when parry received it.
+func (s *Server) validateAlert(i int, in AlertIn, receivedAt time.Time) (store.NewAlert, []string, []AlertProblem) {
+	var problems []AlertProblem
+	add := func(field, format string, args ...any) {
+		problems = append(problems, AlertProblem{Index: i, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	a := store.NewAlert{Source: in.Source, Kind: in.Kind, Severity: in.Severity, Title: in.Title, Connection: in.Connection}
 	text := func(field, v string, maxLen int, required bool) {
@@ -229,7 +245,7 @@ func (s *Server) parseAlert(i int, raw json.RawMessage) (store.NewAlert, []strin
 		}
 	}
 	if in.ObservedAt == "" {
-		add("observed_at", "observed_at is required (RFC 3339, like 2026-01-02T03:04:05Z)")
+		a.ObservedAt = receivedAt
 	} else if t, err := time.Parse(time.RFC3339Nano, in.ObservedAt); err != nil {
 		add("observed_at", "observed_at %q is not an RFC 3339 time (like 2026-01-02T03:04:05Z)", clip(in.ObservedAt, 40))
 	} else {

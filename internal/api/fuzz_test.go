@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,8 +15,8 @@ import (
 )
 
 // fuzzSeeds are requests the fuzzer starts from besides the probes: a valid request of every endpoint family.
-// To cover a new endpoint family (the alert sources endpoints, when they exist), add a valid request of each of
-// its routes here; the fuzzer mutates method, target and body from there.
+// To cover a new endpoint family, add a valid request of each of its routes here; the fuzzer mutates method,
+// target and body from there.
 var fuzzSeeds = []struct{ method, target, body string }{
 	{"POST", "/v1/alerts", alertA},
 	{"POST", "/v1/alerts", "[" + alertA + "," + alertB + "]"},
@@ -31,7 +33,17 @@ var fuzzSeeds = []struct{ method, target, body string }{
 	{"POST", "/v1/runs/probe-1/replay", `{"source":` + jsonString(fivePB) + `}`},
 	{"GET", "/v1/incidents?status=open&playbook=probe&limit=3", ""},
 	{"POST", "/v1/tokens", `{"name":"fuzz","role":"viewer","webhook":true}`},
+	{"GET", "/v1/sources", ""},
+	{"GET", "/v1/sources/cfgsrc", ""},
+	{"POST", "/v1/sources", `{"file":"s.yaml","source":` + jsonString("sources:\n  - name: fz\n    auth: bearer\n    secret: cfg-secret\n    split: body.items\n    severity_default: low\n    map:\n      kind: '\"k\"'\n      title: item.t\n      source_id: item.id\n      data: item\n") + `}`},
+	{"POST", "/v1/sources/cfgsrc/alerts", `{"id":"c-1","title":"from config"}`},
+	{"POST", "/v1/sources/fz/alerts", `{"items":[{"t":"a","id":1},{"t":"b","id":"x","z":[1,{"y":null}]}]}`},
+	{"POST", "/v1/sources/alertmanager/alerts", `{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A","severity":"critical"},"startsAt":"2026-12-02T09:00:00Z","fingerprint":"f1"}]}`},
 }
+
+// sourceBearer is the secret the fuzzer sends to a source's intake endpoint (the sources of the harness use
+// bearer secrets), so that mutated bodies reach the mapping instead of stopping at a 401.
+var sourceBearer = map[string]string{"cfgsrc": "cfg-value", "fz": "cfg-value", "alertmanager": "am-s3cret-value"}
 
 // FuzzAPIRequest sends arbitrary requests through the whole API (routing, auth, checks, handlers, the real
 // store): no answer is a 5xx and nothing panics. `go test` runs the seeds; `make fuzz-api` fuzzes for 30 s.
@@ -45,6 +57,14 @@ func FuzzAPIRequest(f *testing.F) {
 		f.Add(s.method, s.target, s.body)
 	}
 	admin := fx.tokens[store.RoleAdmin]
+	am, err := os.ReadFile("../../deploy/sources/alertmanager.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, _, err := fx.store.PutSourceVersion(context.Background(), store.SourceVersion{Name: "alertmanager", SHA256: "fuzz", File: "alertmanager.yaml",
+		Definition: string(am), Auth: "bearer", SecretRef: "alertmanager-webhook", CreatedBy: "fuzz"}); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, method, target, body string) {
 		switch method {
 		case "GET", "POST", "DELETE", "PUT":
@@ -59,6 +79,11 @@ func FuzzAPIRequest(f *testing.F) {
 			return // not a request a client can send
 		}
 		req.Header.Set("Authorization", "Bearer "+admin)
+		if rest, ok := strings.CutPrefix(req.URL.Path, "/v1/sources/"); ok {
+			if name, ok := strings.CutSuffix(rest, "/alerts"); ok && sourceBearer[name] != "" {
+				req.Header.Set("Authorization", "Bearer "+sourceBearer[name])
+			}
+		}
 		rec := httptest.NewRecorder()
 		fx.handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 {

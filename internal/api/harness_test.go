@@ -14,6 +14,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/runs"
+	"github.com/parry-soar/parry/internal/sources"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
 )
@@ -92,6 +93,15 @@ func newFullFixtureWith(t testing.TB, temporal client.Client) *fullFixture {
 	s := &api.Server{Store: st, Runs: svc, MaxBodyBytes: 1 << 20, Connections: []string{"prod"},
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Extra:  append(api.PlaybookRoutes(st, nil), api.IncidentRoutes(st)...)}
+	cfg, diags := sources.Parse("parry.yaml", []byte(configSources), true)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	srcRoutes, err := s.SourceRoutes(api.SourceOptions{Secrets: sourceSecrets, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Extra = append(s.Extra, srcRoutes...)
 	f.handler = s.Handler()
 	f.srv = httptest.NewServer(f.handler)
 	t.Cleanup(f.srv.Close)

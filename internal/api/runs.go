@@ -69,7 +69,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	sp := runs.StartParams{Playbook: req.Playbook, Version: req.Version, Source: req.Source, Inputs: req.Inputs,
 		StartedBy: "token:" + TokenFrom(r.Context()).Name, RunID: req.RunID}
 	if len(req.Alert) > 0 && string(req.Alert) != "null" {
-		a, _, problems := s.parseAlert(0, req.Alert)
+		a, _, problems := s.parseAlert(0, req.Alert, time.Now().UTC())
 		if len(problems) > 0 {
 			return &Error{Status: http.StatusBadRequest, Code: apitypes.CodeInvalidAlerts, Message: "alert: " + problems[0].Message, Details: problems}
 		}

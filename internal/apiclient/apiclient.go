@@ -510,3 +510,26 @@ func (c *Client) CreateSigninCode(ctx context.Context, req apitypes.SigninCodeRe
 	var out apitypes.SigninCode
 	return out, c.post(ctx, "/v1/console/codes", req, &out)
 }
+
+// PushSources stores a file of source definitions; a lint failure is an *Error with Code lint_failed and the
+// diagnostics ([]apitypes.Diagnostic) in Details.
+func (c *Client) PushSources(ctx context.Context, req apitypes.SourcePushRequest) (apitypes.SourcePushResponse, error) {
+	var out apitypes.SourcePushResponse
+	return out, c.post(ctx, "/v1/sources", req, &out)
+}
+
+// ListSources lists the sources of the server's parry.yaml and of the registry.
+func (c *Client) ListSources(ctx context.Context) ([]apitypes.SourceSummary, error) {
+	var out apitypes.SourceList
+	return out.Sources, c.get(ctx, "/v1/sources", nil, &out)
+}
+
+// GetSource returns one source: its mapping, and its latest rejected bodies.
+func (c *Client) GetSource(ctx context.Context, name string) (apitypes.SourceDetail, error) {
+	var out apitypes.SourceDetail
+	seg, err := segment("source name", name)
+	if err != nil {
+		return out, err
+	}
+	return out, c.get(ctx, "/v1/sources/"+seg, nil, &out)
+}

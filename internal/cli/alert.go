@@ -24,8 +24,8 @@ func (a *app) newAlertSendCmd() *cobra.Command {
 		Use:   "send FILE",
 		Short: "Post alerts from a file (one JSON object, a JSON array, or NDJSON; - reads stdin)",
 		Long: "Post alerts from a file: one JSON object, a JSON array of objects, or NDJSON. Each alert has source, kind, " +
-			"severity (info|low|medium|high|critical), title, observed_at (RFC 3339), and optionally id (the source's own " +
-			"id: repeats are dropped), connection (the CECP tenant it concerns) and data (any JSON object). " +
+			"severity (info|low|medium|high|critical), title, and optionally observed_at (RFC 3339; default: when the " +
+			"server received it), id (the source's own id: repeats are dropped), connection (the CECP tenant it concerns) and data (any JSON object). " +
 			"Nothing is stored unless every alert is valid.",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {

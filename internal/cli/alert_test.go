@@ -32,7 +32,7 @@ func TestAlertSend(t *testing.T) {
 		t.Fatalf("send: %d %q %q", code, out, errOut)
 	}
 	_, errOut, code = runCLI(t, env, `{"source":"siem"}`, "alert", "send", "-")
-	if code != 1 || !strings.HasPrefix(errOut, "parry: alert 0: kind is required (and 3 more problems; nothing was stored) (HTTP 400 invalid_alerts)") {
+	if code != 1 || !strings.HasPrefix(errOut, "parry: alert 0: kind is required (and 2 more problems; nothing was stored) (HTTP 400 invalid_alerts)") {
 		t.Fatalf("invalid: %d %q", code, errOut)
 	}
 	_, errOut, code = runCLI(t, env, "", "alert", "send", "/nonexistent.json")

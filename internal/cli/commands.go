@@ -22,6 +22,7 @@ func (a *app) commands() []*cobra.Command {
 		a.newSimCmd(),
 		a.newTestCmd(),
 		a.newPlaybookCmd(),
+		a.newSourceCmd(),
 		a.newIncidentCmd(),
 		a.newPayloadKeyCmd(),
 		a.newBenchCmd(),

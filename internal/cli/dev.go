@@ -262,8 +262,13 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		l.Close()
 		return err
 	}
+	srcs, err := service.LoadSources(cfg)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: metrics, Converters: conv,
-		CodecOrigins: []string{uiURL}}
+		CodecOrigins: []string{uiURL}, Sources: srcs}
 	svc := service.Runs(deps)
 	srv := service.API(deps, svc)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))

@@ -86,5 +86,10 @@ func (a *app) connect(cmd *cobra.Command) (service.Deps, func(), error) {
 		closeAll()
 		return service.Deps{}, nil, err
 	}
-	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Converters: conv}, closeAll, nil
+	srcs, err := service.LoadSources(cfg)
+	if err != nil {
+		closeAll()
+		return service.Deps{}, nil, err
+	}
+	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Converters: conv, Sources: srcs}, closeAll, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Config is every setting parry reads. The yaml tags are the keys of parry.yaml.
@@ -24,6 +26,11 @@ type Config struct {
 	Notify      NotifyConfig   `yaml:"notify"`
 	Dev         DevConfig      `yaml:"dev"`
 	Worker      WorkerConfig   `yaml:"worker"`
+	// Sources are alert sources (mappings of a tool's own JSON to alerts, internal/sources), kept as the YAML
+	// node: the server lints them with their positions in File.
+	Sources yaml.Node `yaml:"sources"`
+	// File is the parry.yaml the configuration was read from ("" when none was).
+	File string `yaml:"-"`
 }
 
 // LogConfig is how parry writes its own logs (always to stderr).
@@ -153,7 +160,7 @@ type WorkerConfig struct {
 	// metrics live in the worker): for Kubernetes probes and Prometheus.
 	Listen                  string `yaml:"listen"`
 	MaxConcurrentActivities int    `yaml:"max_concurrent_activities"`
-	MaxConcurrentWorkflows  int `yaml:"max_concurrent_workflows"`
+	MaxConcurrentWorkflows  int    `yaml:"max_concurrent_workflows"`
 }
 
 // Default returns the configuration used when nothing overrides it. home is the user's home directory.

@@ -124,6 +124,7 @@ func Load(src Sources) (Config, string, error) {
 		if err := decodeFile(path, data, &cfg); err != nil {
 			return cfg, path, err
 		}
+		cfg.File = path
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		path = ""
 	default:

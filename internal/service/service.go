@@ -31,7 +31,9 @@ import (
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/schedules"
 	"github.com/parry-soar/parry/internal/secret"
+	"github.com/parry-soar/parry/internal/sources"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
 // Deps are the shared dependencies of the long-running parts.
@@ -49,6 +51,29 @@ type Deps struct {
 	Converters payloadcrypt.Converters
 	// CodecOrigins are the Temporal Web UI origins allowed to call /codec from a browser.
 	CodecOrigins []string
+	// Sources are the alert sources of parry.yaml (LoadSources).
+	Sources []*sources.Source
+}
+
+// LoadSources lints the sources: section of the configuration's parry.yaml; any error refuses the whole
+// configuration, with every problem at its file:line:col.
+func LoadSources(cfg config.Config) ([]*sources.Source, error) {
+	if cfg.File == "" || cfg.Sources.Kind == 0 {
+		return nil, nil
+	}
+	data, err := fileread.ReadCapped(cfg.File, config.MaxFileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sources of %s: %w", cfg.File, err)
+	}
+	srcs, diags := sources.Parse(cfg.File, data, true)
+	if yamlnode.HasErrors(diags) {
+		lines := make([]string, 0, len(diags))
+		for _, d := range diags {
+			lines = append(lines, d.String())
+		}
+		return nil, errors.New(strings.Join(lines, "\n"))
+	}
+	return srcs, nil
 }
 
 // Secrets is the secret provider the configuration describes: PARRY_SECRET_<NAME>, then secrets.dir.
@@ -190,12 +215,20 @@ func API(d Deps, svc *runs.Service) *api.Server {
 		names = append(names, c.Name)
 	}
 	extra := append(api.PlaybookRoutes(d.Store, api.PushLinter(names)), api.IncidentRoutes(d.Store)...)
-	return &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
+	srv := &api.Server{Store: d.Store, Logger: d.Logger, Checks: Checks(d), MaxBodyBytes: d.Config.API.MaxBodyBytes,
 		Codec: d.Converters.Codec, CodecOrigins: append(slices.Clone(d.Config.API.CodecOrigins), d.CodecOrigins...),
 		Connections: names, Runs: svc, Metrics: d.Metrics, Console: console.Handler(),
 		// The worker writes artifacts under the same data dir (parry dev) or a shared volume (server).
 		Artifacts: artifact.New(filepath.Join(d.Config.DataDir, "artifacts"), d.Store),
 		Extra:     append(extra, api.ScheduleRoutes(Schedules(d))...)}
+	srcRoutes, err := srv.SourceRoutes(api.SourceOptions{Secrets: d.Secrets, Config: d.Sources})
+	if err != nil {
+		// LoadSources linted them: a source that lints clean and does not compile is a bug, not configuration.
+		d.logger().Error("the sources endpoints are off: a configured source does not compile", "error", err)
+		return srv
+	}
+	srv.Extra = append(srv.Extra, srcRoutes...)
+	return srv
 }
 
 // Schedules is the reconciler of the playbooks' schedules over the dependencies.

@@ -69,3 +69,34 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatalf("content %q mode %v files %d", b, fi.Mode().Perm(), len(entries))
 	}
 }
+
+// TestLoadSources reads parry.yaml's sources: with their positions and refuses the file on any error.
+func TestLoadSources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "parry.yaml")
+	good := "log:\n  level: info\nsources:\n  - name: siem\n    auth: hmac\n    secret: siem-key\n    severity_default: low\n    map: {kind: '\"siem\"', title: body.title}\n"
+	for _, tc := range []struct{ file, want string }{
+		{good, "siem"},
+		{strings.Replace(good, "body.title", "bod.title", 1), path + `:8:34: error: title: unknown name "bod" (did you mean "body"?)`},
+		{"log:\n  level: info\n", ""},
+	} {
+		if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := config.Load(config.Sources{File: path, Getenv: func(string) string { return "" }, Home: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs, err := LoadSources(cfg)
+		var got []string
+		for _, s := range srcs {
+			got = append(got, s.Name)
+		}
+		if err != nil {
+			got = append(got, err.Error())
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.file, strings.Join(got, ","), tc.want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ type AlertIn struct {
 	Severity   string          `json:"severity"`
 	Title      string          `json:"title"`
 	Connection string          `json:"connection,omitempty"`
-	ObservedAt string          `json:"observed_at"`
+	ObservedAt string          `json:"observed_at"` // RFC 3339; empty: when parry received the alert
 	Data       json.RawMessage `json:"data,omitempty"`
 }
 
