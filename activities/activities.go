@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/parry-soar/parry/internal/action"
@@ -64,6 +65,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (mitigation ledger, lookup windows); time.Now when nil.
 	Now func() time.Time
+	// Tracer makes the vendor requests' spans (internal/tracing); none when nil.
+	Tracer trace.Tracer
 	// PollInterval is the first wait between result polls of a connection's mitigations, doubling up to
 	// MaxPollInterval while nothing changes.
 	PollInterval    time.Duration

@@ -60,6 +60,7 @@ func (a *Activities) client(conn config.CECPConnection) (*cecp.Client, error) {
 		// An activity never sleeps for quota: it fails with the wait and Temporal retries it durably.
 		WaitForQuota: false,
 		Now:          a.deps.Now,
+		Tracer:       a.deps.Tracer,
 	})
 	if err != nil {
 		return nil, failf(action.InvalidInput, "connection %q: %v", conn.Name, err)

@@ -23,6 +23,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/version"
 )
@@ -156,6 +161,8 @@ type Options struct {
 	QuotaKey     string
 	WaitForQuota bool
 	OnQuotaWait  func(wait time.Duration)
+	// Tracer makes a span per request and per quota wait (internal/tracing); none when nil.
+	Tracer trace.Tracer
 	// Now is the clock used to validate time windows; time.Now when nil.
 	Now func() time.Time
 }
@@ -315,7 +322,48 @@ func (c *Client) exchange(ctx context.Context, r *request, decode decodeFunc) er
 	}
 }
 
-func (c *Client) exchangeOnce(ctx context.Context, r *request, decode decodeFunc) error {
+// exchangeOnce sends r once, in a client span (the quota wait is a child span of it). The span carries the
+// method, the path, the connection and the answer's status; never a token, a query or a vendor message.
+func (c *Client) exchangeOnce(ctx context.Context, r *request, decode decodeFunc) (err error) {
+	ctx, span := c.tracer().Start(ctx, "cecp "+r.method+" "+r.op(), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", r.method), attribute.String("url.path", r.op()),
+			attribute.String("cecp.connection", c.opts.QuotaKey)))
+	defer func() {
+		var e *Error
+		switch {
+		case errors.As(err, &e):
+			if e.Status != 0 {
+				span.SetAttributes(attribute.Int("http.response.status_code", e.Status))
+			}
+			if e.RetryAfter > 0 {
+				span.SetAttributes(attribute.String("cecp.retry_after", e.RetryAfter.String()))
+			}
+			what := "vendor error"
+			switch {
+			case e.RateLimited():
+				what = "rate limited"
+			case e.Auth():
+				what = "not authorised"
+			case e.Transient():
+				what = "transient failure"
+			}
+			span.SetStatus(codes.Error, what)
+		case err != nil:
+			span.SetStatus(codes.Error, "failed")
+		}
+		span.End()
+	}()
+	return c.exchangeTraced(ctx, r, decode)
+}
+
+func (c *Client) tracer() trace.Tracer {
+	if c.opts.Tracer == nil {
+		return noop.NewTracerProvider().Tracer("parry/cecp")
+	}
+	return c.opts.Tracer
+}
+
+func (c *Client) exchangeTraced(ctx context.Context, r *request, decode decodeFunc) error {
 	if err := c.takeSlot(ctx, r); err != nil {
 		return err
 	}
@@ -377,13 +425,17 @@ func (c *Client) takeSlot(ctx context.Context, r *request) error {
 		if qw, ok := ctx.Value(quotaWaitingKey{}).(quotaWaiting); ok && qw.told != nil {
 			qw.told(c.opts.QuotaKey, wait)
 		}
+		_, span := c.tracer().Start(ctx, "quota wait", trace.WithAttributes(attribute.String("cecp.connection", c.opts.QuotaKey),
+			attribute.String("cecp.quota_wait", wait.String())))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			span.End()
 			return &Error{Method: r.method, Path: r.op(), kind: kindTransport, Err: ctx.Err()}
 		case <-t.C:
 		}
+		span.End()
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
+	"github.com/parry-soar/parry/internal/tracing"
 	"github.com/parry-soar/parry/internal/worker"
 )
 
@@ -72,8 +73,8 @@ func (a *app) newDevCmd() *cobra.Command {
 			return a.runDev(cmd, df)
 		},
 	}
-	a.bindSettings(cmd.Flags(), "data_dir", "database_url", "api.listen", "dev.temporal_listen", "dev.ui_listen",
-		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir")
+	a.bindSettings(cmd.Flags(), append([]string{"data_dir", "database_url", "api.listen", "dev.temporal_listen", "dev.ui_listen",
+		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir"}, otelSettings...)...)
 	cmd.Flags().StringVar(&df.simRateLimit, "sim-rate-limit", "20/1m", "the simulator's request window, like the vendor's 20/1m, or off (parry's quota for the sim connection follows it)")
 	cmd.Flags().BoolVar(&df.simReset, "sim-reset", false, "start the simulator afresh from its seed, moving its state file aside")
 	cmd.Flags().BoolVar(&df.reset, "reset", false, "remove everything parry dev created for the data dir (its PostgreSQL cluster included), say where, and exit")
@@ -221,7 +222,16 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		}
 		secrets = secret.Chain{devSecrets, secrets}
 	}
-	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 30*time.Second)
+	tr, err := tracing.Setup(ctx, cfg.OTel, "parry-dev")
+	if err != nil {
+		return err
+	}
+	stack.add("trace exporter", tr.Shutdown)
+	interceptors, err := tr.Interceptors()
+	if err != nil {
+		return err
+	}
+	tc, err := temporalclient.DialWith(ctx, cfg.Temporal, secrets, logger, 30*time.Second, interceptors)
 	if err != nil {
 		return err
 	}
@@ -231,6 +241,7 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	if err != nil {
 		return err
 	}
+	wopts.Activities.Tracer = tr.Tracer("parry/cecp")
 	metrics := api.NewMetrics() // one /metrics for everything in the process
 	if err := worker.WithMetrics(&wopts, metrics.Registry); err != nil {
 		return err
@@ -268,7 +279,7 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		return err
 	}
 	deps := service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Metrics: metrics, Converters: conv,
-		CodecOrigins: []string{uiURL}, Sources: srcs}
+		CodecOrigins: []string{uiURL}, Sources: srcs, Tracing: tr}
 	svc := service.Runs(deps)
 	srv := service.API(deps, svc)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -10,12 +11,16 @@ import (
 	"github.com/parry-soar/parry/internal/service"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/temporalclient"
+	"github.com/parry-soar/parry/internal/tracing"
 )
 
 // temporalSettings are the flags of commands that reach an external Temporal.
 var temporalSettings = []string{"temporal.address", "temporal.namespace", "temporal.task_queue", "temporal.tls",
 	"temporal.tls_ca_file", "temporal.tls_cert_file", "temporal.tls_key_file", "temporal.tls_server_name", "temporal.api_key_secret",
 	"temporal.encrypt_payloads", "temporal.payload_key_secret"}
+
+// otelSettings are the flags of commands that send traces.
+var otelSettings = []string{"otel.endpoint", "otel.insecure", "otel.service_name", "otel.sample_ratio"}
 
 func (a *app) newServerCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -53,7 +58,7 @@ func (a *app) newServerCmd() *cobra.Command {
 			return service.Serve(ctx, l, srv.Handler(), logger)
 		},
 	}
-	a.bindSettings(cmd.Flags(), append([]string{"database_url", "api.listen", "api.max_body_bytes", "api.codec_origins", "data_dir", "secrets.dir"}, temporalSettings...)...)
+	a.bindSettings(cmd.Flags(), append([]string{"database_url", "api.listen", "api.max_body_bytes", "api.codec_origins", "data_dir", "secrets.dir"}, append(temporalSettings, otelSettings...)...)...)
 	return cmd
 }
 
@@ -75,12 +80,22 @@ func (a *app) connect(cmd *cobra.Command) (service.Deps, func(), error) {
 		return service.Deps{}, nil, err
 	}
 	secrets := service.Secrets(cfg, a.getenv)
-	tc, err := temporalclient.Dial(ctx, cfg.Temporal, secrets, logger, 10*time.Second)
+	tr, err := tracing.Setup(ctx, cfg.OTel, "parry-"+cmd.Name())
 	if err != nil {
 		closeStore()
 		return service.Deps{}, nil, err
 	}
-	closeAll := func() { tc.Close(); closeStore() }
+	interceptors, err := tr.Interceptors()
+	if err != nil {
+		closeStore()
+		return service.Deps{}, nil, err
+	}
+	tc, err := temporalclient.DialWith(ctx, cfg.Temporal, secrets, logger, 10*time.Second, interceptors)
+	if err != nil {
+		closeStore()
+		return service.Deps{}, nil, err
+	}
+	closeAll := func() { tc.Close(); _ = tr.Shutdown(context.Background()); closeStore() }
 	conv, err := temporalclient.Converters(ctx, cfg.Temporal, secrets)
 	if err != nil {
 		closeAll()
@@ -91,5 +106,5 @@ func (a *app) connect(cmd *cobra.Command) (service.Deps, func(), error) {
 		closeAll()
 		return service.Deps{}, nil, err
 	}
-	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Converters: conv, Sources: srcs}, closeAll, nil
+	return service.Deps{Config: cfg, Logger: logger, Store: st, Temporal: tc, Secrets: secrets, Converters: conv, Sources: srcs, Tracing: tr}, closeAll, nil
 }

@@ -31,6 +31,7 @@ func (a *app) newWorkerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.Activities.Tracer = deps.Tracing.Tracer("parry/cecp")
 			var probes *api.Server
 			if cfg.Worker.Listen != "" {
 				probes = &api.Server{Logger: logger, Metrics: api.NewMetrics(), Checks: service.Checks(deps)}
@@ -71,6 +72,6 @@ func (a *app) newWorkerCmd() *cobra.Command {
 		},
 	}
 	a.bindSettings(cmd.Flags(), append([]string{"database_url", "data_dir", "secrets.dir", "worker.listen",
-		"worker.max_concurrent_activities", "worker.max_concurrent_workflows"}, temporalSettings...)...)
+		"worker.max_concurrent_activities", "worker.max_concurrent_workflows"}, append(temporalSettings, otelSettings...)...)...)
 	return cmd
 }

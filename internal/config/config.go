@@ -26,6 +26,7 @@ type Config struct {
 	Notify      NotifyConfig   `yaml:"notify"`
 	Dev         DevConfig      `yaml:"dev"`
 	Worker      WorkerConfig   `yaml:"worker"`
+	OTel        OTelConfig     `yaml:"otel"`
 	// Sources are alert sources (mappings of a tool's own JSON to alerts, internal/sources), kept as the YAML
 	// node: the server lints them with their positions in File.
 	Sources yaml.Node `yaml:"sources"`
@@ -155,6 +156,18 @@ type DevConfig struct {
 }
 
 // WorkerConfig tunes the Temporal worker.
+// OTelConfig is where parry sends OpenTelemetry traces: nowhere unless Endpoint is set.
+type OTelConfig struct {
+	// Endpoint is an OTLP/gRPC collector's host:port (an OpenTelemetry Collector, Jaeger, Tempo…).
+	Endpoint string `yaml:"endpoint"`
+	// Insecure sends without TLS (a collector on localhost or in the same pod).
+	Insecure bool `yaml:"insecure"`
+	// ServiceName names the process in traces; parry-server, parry-worker or parry-dev when empty.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the fraction of runs traced (0 means 1: every run).
+	SampleRatio float64 `yaml:"sample_ratio"`
+}
+
 type WorkerConfig struct {
 	// Listen, when set, is where `parry worker` serves /healthz, /readyz and /metrics (the broker's
 	// metrics live in the worker): for Kubernetes probes and Prometheus.

@@ -59,6 +59,10 @@ func Settings() []Setting {
 		{Key: "dev.sim", Flag: "sim", Help: "parry dev: run the CECP simulator and a connection named sim pointing at it"},
 		{Key: "dev.sim_listen", Help: "parry dev: address of the CECP simulator"},
 		{Key: "dev.playbooks", Flag: "playbooks", Help: "parry dev: directory of playbooks loaded into the registry and reloaded on change"},
+		{Key: "otel.endpoint", Help: "OTLP/gRPC collector (host:port) that receives parry's traces; none are made when empty"},
+		{Key: "otel.insecure", Help: "send traces without TLS (a collector on localhost or in the pod)"},
+		{Key: "otel.service_name", Help: "service name in traces (default parry-server, parry-worker or parry-dev)"},
+		{Key: "otel.sample_ratio", Help: "fraction of runs traced, 0 to 1 (0: every run)"},
 		{Key: "worker.listen", Help: "parry worker: address of its /healthz, /readyz and /metrics (none when empty)"},
 		{Key: "worker.max_concurrent_activities", Help: "activities one worker runs at once"},
 		{Key: "worker.max_concurrent_workflows", Help: "workflow tasks one worker runs at once"},
@@ -264,6 +268,12 @@ func set(cfg *Config, key, value string) error {
 			return fmt.Errorf("%q is not a whole number", value)
 		}
 		v.SetInt(n)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", value)
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for _, s := range strings.Split(value, ",") {

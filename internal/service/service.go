@@ -33,6 +33,7 @@ import (
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/sources"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/tracing"
 	"github.com/parry-soar/parry/internal/yamlnode"
 )
 
@@ -53,6 +54,8 @@ type Deps struct {
 	CodecOrigins []string
 	// Sources are the alert sources of parry.yaml (LoadSources).
 	Sources []*sources.Source
+	// Tracing is the process's OpenTelemetry tracing (tracing.Off when otel.endpoint is empty).
+	Tracing tracing.Tracing
 }
 
 // LoadSources lints the sources: section of the configuration's parry.yaml; any error refuses the whole

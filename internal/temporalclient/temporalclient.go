@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/parry-soar/parry/internal/config"
@@ -88,10 +89,17 @@ func Converters(ctx context.Context, cfg config.TemporalConfig, secrets secret.P
 
 // Dial connects and checks the frontend answers, within timeout. The error names the address and what to do.
 func Dial(ctx context.Context, cfg config.TemporalConfig, secrets secret.Provider, logger *slog.Logger, timeout time.Duration) (client.Client, error) {
+	return DialWith(ctx, cfg, secrets, logger, timeout, nil)
+}
+
+// DialWith is Dial with client interceptors (tracing): workers built on the client inherit them.
+func DialWith(ctx context.Context, cfg config.TemporalConfig, secrets secret.Provider, logger *slog.Logger, timeout time.Duration,
+	interceptors []interceptor.ClientInterceptor) (client.Client, error) {
 	opts, err := Options(ctx, cfg, secrets, logger)
 	if err != nil {
 		return nil, err
 	}
+	opts.Interceptors = append(opts.Interceptors, interceptors...)
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
