@@ -20,6 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parry-soar/parry/internal/expression"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/store"
@@ -79,7 +82,10 @@ type Dispatcher struct {
 	// Runs checks the inputs of the runs the dispatcher records and builds their rows.
 	Runs *runs.Starter
 	// Outbox carries out what a committed batch queued.
-	Outbox  *runs.Outbox
+	Outbox *runs.Outbox
+	// Tracer, when set, records a span per batch of alerts, the parent of the runs' workflow starts (the trace
+	// of each run begins there).
+	Tracer  trace.Tracer
 	Logger  *slog.Logger
 	Metrics *Metrics
 	// BatchSize is how many alerts one transaction claims.
@@ -202,6 +208,12 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (Result, error) {
 	d.observe(alerts, res)
 	if d.Outbox == nil {
 		return res, nil
+	}
+	if d.Tracer != nil && res.Alerts > 0 {
+		var span trace.Span
+		ctx, span = d.Tracer.Start(ctx, "dispatch", trace.WithAttributes(attribute.Int("parry.alerts", res.Alerts),
+			attribute.Int("parry.incidents_opened", res.Opened)))
+		defer span.End()
 	}
 	ores, err := d.Outbox.Drain(ctx)
 	res.Started, res.Signalled = ores.Started, ores.Signalled

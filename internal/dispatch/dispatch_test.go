@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -35,6 +38,8 @@ type fakeTemporal struct {
 	started map[string]*fakeRun
 	order   []string
 	starts  int
+	// spans are the spans current in the starts' contexts (tracing).
+	spans []trace.SpanContext
 }
 
 type fakeRun struct {
@@ -75,6 +80,7 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, opts client.StartWor
 	var got workflows.Input
 	_ = json.Unmarshal(b, &got)
 	f.starts++
+	f.spans = append(f.spans, trace.SpanContextFromContext(ctx))
 	r := &fakeRun{id: opts.ID, runID: fmt.Sprintf("wfrun-%d", f.starts), input: got, opts: opts}
 	f.started[opts.ID] = r
 	f.order = append(f.order, opts.ID)
@@ -783,4 +789,31 @@ func TestNoWorkflowForAnUncommittedIncidentPostgres(t *testing.T) {
 	if f.tc.starts != 1 || f.tc.run(dispatch.RunID("phish", ids[1])) == nil || len(incs) != 1 || incs[0].AlertCount != 2 {
 		t.Fatalf("starts %v, incidents %+v", f.tc.order, incs)
 	}
+}
+
+// TestDispatchSpanParentsTheStarts: with a tracer, a batch that held alerts is a "dispatch" span and the runs
+// it starts are started inside it (Temporal's client interceptor makes StartWorkflow its child, and the run's
+// spans follow); a sweep that found nothing makes no span.
+func TestDispatchSpanParentsTheStarts(t *testing.T) {
+	each(t, func(t *testing.T, newFixture func(...string) *fixture) {
+		f := newFixture(phish)
+		rec := tracetest.NewSpanRecorder()
+		f.d.Tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
+		f.alerts(t, `phish {"sender":"a@evil.test"}`, `phish {"sender":"b@evil.test"}`)
+		if _, err := f.d.Drain(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		spans := rec.Ended()
+		if len(spans) != 1 || spans[0].Name() != "dispatch" {
+			t.Fatalf("spans %v, want one dispatch span", spans)
+		}
+		if len(f.tc.spans) != 2 {
+			t.Fatalf("%d starts", len(f.tc.spans))
+		}
+		for i, sc := range f.tc.spans {
+			if sc.SpanID() != spans[0].SpanContext().SpanID() {
+				t.Errorf("start %d is not inside the dispatch span", i)
+			}
+		}
+	})
 }

@@ -250,6 +250,9 @@ func Background(ctx context.Context, d Deps, svc *runs.Service) {
 	}
 	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: d.Store}, Runs: svc.Starter, Outbox: svc.Outbox,
 		Logger: logger.With("component", "dispatcher")}
+	if d.Tracing.On {
+		disp.Tracer = d.Tracing.Tracer("parry/dispatch")
+	}
 	if d.Metrics != nil {
 		m, err := dispatch.NewMetrics(d.Metrics.Registry)
 		if err != nil {
