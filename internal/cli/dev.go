@@ -242,6 +242,9 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 		return err
 	}
 	wopts.Activities.Tracer = tr.Tracer("parry/cecp")
+	if m := wopts.Activities.Mitigation; m != nil && tr.On {
+		m.Tracer = tr.Tracer("parry/mitigation")
+	}
 	metrics := api.NewMetrics() // one /metrics for everything in the process
 	if err := worker.WithMetrics(&wopts, metrics.Registry); err != nil {
 		return err

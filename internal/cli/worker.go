@@ -32,6 +32,9 @@ func (a *app) newWorkerCmd() *cobra.Command {
 				return err
 			}
 			opts.Activities.Tracer = deps.Tracing.Tracer("parry/cecp")
+			if m := opts.Activities.Mitigation; m != nil && deps.Tracing.On {
+				m.Tracer = deps.Tracing.Tracer("parry/mitigation")
+			}
 			var probes *api.Server
 			if cfg.Worker.Listen != "" {
 				probes = &api.Server{Logger: logger, Metrics: api.NewMetrics(), Checks: service.Checks(deps)}

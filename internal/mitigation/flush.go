@@ -184,6 +184,8 @@ func (f *flusher) post(ctx context.Context, actionType string, items []store.Mit
 	if err != nil {
 		return err
 	}
+	ctx, span := f.s.batchSpan(ctx, postID, f.conn.Name, f.kind, len(items))
+	defer span.End()
 	res, err := f.send(ctx, items)
 	// Whatever happened at the vendor is recorded, even when ctx ended meanwhile.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

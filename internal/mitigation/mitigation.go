@@ -33,6 +33,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/quota"
 	"github.com/parry-soar/parry/internal/store"
@@ -113,6 +117,9 @@ type Service struct {
 	Store   Store
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Tracer makes a span per POST, linked to the traces of the runs whose items it carries (internal/tracing);
+	// none when nil.
+	Tracer trace.Tracer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// PollInterval is how long after the latest POST a connection's outcomes are first read, and the wait
@@ -240,7 +247,8 @@ func (s *Service) Mitigate(ctx context.Context, conn Connection, req Request, re
 	}
 	ctx = quota.WithClass(ctx, req.Priority)
 	sreq := store.MitigationRequest{RunID: req.RunID, Step: req.Step, Connection: conn.Name, Kind: req.Kind,
-		ActionType: req.ActionType, Priority: int(req.Priority), ReuseFor: or(s.ReuseFor, DefaultReuseFor), Wait: req.Wait}
+		ActionType: req.ActionType, Priority: int(req.Priority), ReuseFor: or(s.ReuseFor, DefaultReuseFor), Wait: req.Wait,
+		TraceParent: traceParent(ctx)}
 	for _, it := range req.Items {
 		payload, err := itemPayload(it)
 		if err != nil {
@@ -536,4 +544,37 @@ func summarize(items []store.MitigationItem) Result {
 		}
 	}
 	return r
+}
+
+// traceParent is ctx's span as a W3C traceparent, empty when ctx carries none (tracing off).
+func traceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c.Get("traceparent")
+}
+
+// batchSpan starts the span of one POST the broker makes for many runs: linked to the trace of each run step
+// whose items it carries (links, not a parent: a batch belongs to no single run). Without a Tracer it is a
+// span that records nothing.
+func (s *Service) batchSpan(ctx context.Context, postID int64, conn, kind string, items int) (context.Context, trace.Span) {
+	if s.Tracer == nil {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	var links []trace.Link
+	if reqs, err := s.Store.PostRequesters(ctx, postID); err == nil {
+		for _, r := range reqs {
+			if r.TraceParent == "" {
+				continue
+			}
+			sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": r.TraceParent}))
+			if sc.IsValid() {
+				links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("parry.run_id", r.RunID), attribute.String("parry.step", r.Step)}})
+			}
+		}
+	}
+	return s.Tracer.Start(ctx, "mitigation batch", trace.WithNewRoot(), trace.WithLinks(links...), trace.WithAttributes(attribute.String("cecp.connection", conn),
+		attribute.String("parry.kind", kind), attribute.Int("parry.items", items), attribute.Int64("parry.post_id", postID)))
 }

@@ -3,6 +3,7 @@ package mitigation_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/cecpsim"
@@ -442,6 +447,54 @@ func TestBrokerLoop(t *testing.T) {
 		}
 		if got := f.rec.count("GET /v1/mitigation/mails by window"); got != 1 {
 			t.Errorf("%d window queries, want 1", got)
+		}
+	})
+}
+
+// TestBatchSpanLinksTheRuns: with a tracer, the POST of a batch that carries two runs' mails is one span
+// linked to each run's span (the runs' traces stay theirs: a batch belongs to none of them).
+func TestBatchSpanLinksTheRuns(t *testing.T) {
+	each(t, func(t *testing.T, newFixture func(int, time.Duration) *fixture) {
+		f := newFixture(2, time.Hour) // a batch of two goes as soon as both are queued
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		f.svc.Tracer = tp.Tracer("test")
+		items := f.mails(t, 2, cecp.MailQuarantine)
+		want := map[trace.SpanID]bool{}
+		errs := make([]error, len(items))
+		var wg sync.WaitGroup
+		for i, it := range items {
+			ctx, span := tp.Tracer("run").Start(context.Background(), fmt.Sprintf("run-%d step", i))
+			want[span.SpanContext().SpanID()] = true
+			wg.Go(func() {
+				defer span.End()
+				_, errs[i] = f.svc.Mitigate(ctx, f.conn, request(fmt.Sprintf("run-%d", i), it), nil)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		}
+		var batches []sdktrace.ReadOnlySpan
+		for _, s := range rec.Ended() {
+			if s.Name() == "mitigation batch" {
+				batches = append(batches, s)
+			}
+		}
+		if len(batches) != 1 {
+			t.Fatalf("%d batch spans, want 1", len(batches))
+		}
+		got := map[trace.SpanID]bool{}
+		for _, l := range batches[0].Links() {
+			got[l.SpanContext.SpanID()] = true
+		}
+		if len(got) != 2 || !maps.Equal(got, want) {
+			t.Errorf("the batch links %v, want the two runs' spans %v", got, want)
+		}
+		if batches[0].Parent().IsValid() {
+			t.Error("the batch span has a parent run")
 		}
 	})
 }

@@ -63,6 +63,8 @@ type MitigationRequest struct {
 	ReuseFor time.Duration
 	// Wait: the request waits for the outcomes, so its items are polled.
 	Wait bool
+	// TraceParent is the asking step's W3C trace context (empty without tracing).
+	TraceParent string
 }
 
 // ErrRequestChanged is returned when a run step asks again with other items or another action than it first
@@ -120,8 +122,8 @@ func (s *Store) EnqueueMitigation(ctx context.Context, req MitigationRequest) ([
 			if err != nil {
 				return err
 			}
-			if _, err := tx.tx.Exec(ctx, `INSERT INTO mitigation_requests (run_id, step_id, item_id, ord) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, req.RunID, req.Step, it.ID, ord); err != nil {
+			if _, err := tx.tx.Exec(ctx, `INSERT INTO mitigation_requests (run_id, step_id, item_id, ord, trace_parent) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT DO NOTHING`, req.RunID, req.Step, it.ID, ord, req.TraceParent); err != nil {
 				return err
 			}
 			out = append(out, it)
@@ -490,18 +492,20 @@ type Requester struct {
 	RunID string
 	Step  string
 	Items int
+	// TraceParent is the step's W3C trace context when it asked (empty without tracing).
+	TraceParent string
 }
 
 // PostRequesters lists the run steps whose items a post carries (for their audit rows).
 func (s *Store) PostRequesters(ctx context.Context, postID int64) ([]Requester, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT r.run_id, r.step_id, count(*) FROM mitigation_requests r
+	rows, err := s.Pool.Query(ctx, `SELECT r.run_id, r.step_id, count(*), max(r.trace_parent) FROM mitigation_requests r
 		JOIN mitigation_items i ON i.id = r.item_id WHERE i.post_id = $1 GROUP BY r.run_id, r.step_id ORDER BY r.run_id, r.step_id`, postID)
 	if err != nil {
 		return nil, fmt.Errorf("reading who asked for a POST's items: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Requester, error) {
 		var r Requester
-		return r, row.Scan(&r.RunID, &r.Step, &r.Items)
+		return r, row.Scan(&r.RunID, &r.Step, &r.Items, &r.TraceParent)
 	})
 	if err != nil {
 		return nil, err

@@ -165,7 +165,6 @@ type browser struct {
 	base    string
 	mu      sync.Mutex
 	dialogs int
-	errors  []string
 }
 
 func (e *env) browser() *browser {

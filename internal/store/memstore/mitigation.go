@@ -13,6 +13,7 @@ import (
 
 type mitRequest struct {
 	runID, step string
+	traceParent string
 	itemID      int64
 	ord         int
 	seq         int64 // request order (requested_at)
@@ -85,7 +86,7 @@ func (s *Store) EnqueueMitigation(ctx context.Context, req store.MitigationReque
 			m.awaited[live.ID] = true
 		}
 		m.nextReq++
-		m.requests = append(m.requests, mitRequest{runID: req.RunID, step: req.Step, itemID: live.ID, ord: ord, seq: m.nextReq})
+		m.requests = append(m.requests, mitRequest{runID: req.RunID, step: req.Step, traceParent: req.TraceParent, itemID: live.ID, ord: ord, seq: m.nextReq})
 		out = append(out, cloneItem(live))
 	}
 	return out, nil
@@ -314,14 +315,17 @@ func (s *Store) PostRequesters(ctx context.Context, postID int64) ([]store.Reque
 	defer s.mu.Unlock()
 	m := s.mit()
 	counts := map[[2]string]int{}
+	parents := map[[2]string]string{}
 	for _, r := range m.requests {
 		if it := m.items[r.itemID]; it != nil && it.PostID == postID {
-			counts[[2]string{r.runID, r.step}]++
+			k := [2]string{r.runID, r.step}
+			counts[k]++
+			parents[k] = max(parents[k], r.traceParent)
 		}
 	}
 	out := make([]store.Requester, 0, len(counts))
 	for k, n := range counts {
-		out = append(out, store.Requester{RunID: k[0], Step: k[1], Items: n})
+		out = append(out, store.Requester{RunID: k[0], Step: k[1], Items: n, TraceParent: parents[k]})
 	}
 	slices.SortFunc(out, func(a, b store.Requester) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Step, b.Step))
