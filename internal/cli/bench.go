@@ -154,28 +154,10 @@ func (a *app) benchQuota(ctx context.Context, o quotabench.Options, scenarios []
 	}
 
 	say("time scale 1/%g: the vendor's %s window is %s; starting PostgreSQL and Temporal in %s", o.Scale, o.Window, o.ScaledWindow(), dir)
-	cluster, err := a.devCluster(ctx, dir, logger)
+	_, st, taddr, err := a.benchStack(ctx, dir, logger, chain)
 	if err != nil {
 		return nil, err
 	}
-	chain(func() {
-		_ = cluster.Stop(context.Background())
-		_ = pglocal.RemoveAll(cluster.Dir)
-	})
-	pool, err := store.Open(ctx, cluster.URL("postgres"))
-	if err != nil {
-		return nil, err
-	}
-	chain(pool.Close)
-	st := store.New(pool)
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	taddr, stopTemporal, err := a.embedded.StartTemporal(ctx, filepath.Join(dir, "temporal"), "127.0.0.1:0", logger)
-	if err != nil {
-		return nil, err
-	}
-	chain(func() { _ = stopTemporal(context.Background()) })
 
 	// Two fresh simulators per scenario, one for parry and one for the pattern it is compared with.
 	type pair struct{ parry, xsoar *quotabench.Target }
@@ -273,6 +255,35 @@ func (a *app) benchQuota(ctx context.Context, o quotabench.Options, scenarios []
 	}
 	rep.Sort()
 	return rep, nil
+}
+
+// benchStack starts what a bench runs against, in dir: a PostgreSQL cluster (migrated) and an embedded
+// Temporal server. Each part's stop goes to chain (run in reverse at the end); it returns the database URL,
+// the store and Temporal's address.
+func (a *app) benchStack(ctx context.Context, dir string, logger *slog.Logger, chain func(func())) (string, *store.Store, string, error) {
+	cluster, err := a.devCluster(ctx, dir, logger)
+	if err != nil {
+		return "", nil, "", err
+	}
+	chain(func() {
+		_ = cluster.Stop(context.Background())
+		_ = pglocal.RemoveAll(cluster.Dir)
+	})
+	dbURL := cluster.URL("postgres")
+	pool, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return "", nil, "", err
+	}
+	chain(pool.Close)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		return "", nil, "", err
+	}
+	taddr, stopTemporal, err := a.embedded.StartTemporal(ctx, filepath.Join(dir, "temporal"), "127.0.0.1:0", logger)
+	if err != nil {
+		return "", nil, "", err
+	}
+	chain(func() { _ = stopTemporal(context.Background()) })
+	return dbURL, store.New(pool), taddr, nil
 }
 
 // benchAlerts sends a scenario's alerts: the campaign's one alert, and the single-mail incidents spread over

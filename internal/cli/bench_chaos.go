@@ -26,7 +26,6 @@ import (
 	"github.com/parry-soar/parry/internal/chaosbench"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
-	"github.com/parry-soar/parry/internal/pglocal"
 	"github.com/parry-soar/parry/internal/quotabench"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/secret"
@@ -209,29 +208,10 @@ func (a *app) benchChaos(ctx context.Context, o chaosOptions) (*chaosbench.Repor
 	}
 
 	say("starting PostgreSQL, Temporal and the simulator in %s", dir)
-	cluster, err := a.devCluster(ctx, dir, logger)
+	dbURL, st, taddr, err := a.benchStack(ctx, dir, logger, chain)
 	if err != nil {
 		return nil, err
 	}
-	chain(func() {
-		_ = cluster.Stop(context.Background())
-		_ = pglocal.RemoveAll(cluster.Dir)
-	})
-	dbURL := cluster.URL("postgres")
-	pool, err := store.Open(ctx, dbURL)
-	if err != nil {
-		return nil, err
-	}
-	chain(pool.Close)
-	st := store.New(pool)
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	taddr, stopTemporal, err := a.embedded.StartTemporal(ctx, filepath.Join(dir, "temporal"), "127.0.0.1:0", logger)
-	if err != nil {
-		return nil, err
-	}
-	chain(func() { _ = stopTemporal(context.Background()) })
 	qo := quotabench.Options{Scale: 1, BatchSize: 10}.Defaults()
 	target, err := quotabench.NewTarget(qo, quotabench.Scenario{Name: "chaos", Label: "chaos soak", Singles: o.Incidents}, 7)
 	if err != nil {

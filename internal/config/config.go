@@ -29,7 +29,7 @@ type Config struct {
 	OTel        OTelConfig     `yaml:"otel"`
 	// Sources are alert sources (mappings of a tool's own JSON to alerts, internal/sources), kept as the YAML
 	// node: the server lints them with their positions in File.
-	Sources yaml.Node `yaml:"sources"`
+	Sources yaml.Node `yaml:"sources,omitempty"`
 	// File is the parry.yaml the configuration was read from ("" when none was).
 	File string `yaml:"-"`
 }

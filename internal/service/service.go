@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"gopkg.in/yaml.v3"
 
 	"github.com/parry-soar/parry/internal/api"
 	"github.com/parry-soar/parry/internal/artifact"
@@ -61,8 +62,8 @@ type Deps struct {
 // LoadSources lints the sources: section of the configuration's parry.yaml; any error refuses the whole
 // configuration, with every problem at its file:line:col.
 func LoadSources(cfg config.Config) ([]*sources.Source, error) {
-	if cfg.File == "" || cfg.Sources.Kind == 0 {
-		return nil, nil
+	if cfg.File == "" || cfg.Sources.Kind == 0 || cfg.Sources.Kind == yaml.ScalarNode && cfg.Sources.Tag == "!!null" {
+		return nil, nil // no sources: key, or an empty one
 	}
 	data, err := fileread.ReadCapped(cfg.File, config.MaxFileBytes)
 	if err != nil {

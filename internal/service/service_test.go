@@ -79,6 +79,8 @@ func TestLoadSources(t *testing.T) {
 		{good, "siem"},
 		{strings.Replace(good, "body.title", "bod.title", 1), path + `:8:34: error: title: unknown name "bod" (did you mean "body"?)`},
 		{"log:\n  level: info\n", ""},
+		{"log:\n  level: info\nsources:\n", ""},      // an empty key: no sources
+		{"log:\n  level: info\nsources: null\n", ""}, // as a marshalled Config writes it
 	} {
 		if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ package tracing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -99,7 +98,7 @@ func (t Tracing) Interceptors() ([]interceptor.ClientInterceptor, error) {
 	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: t.Tracer("parry/temporal"),
 		TextMapPropagator: propagation.TraceContext{}})
 	if err != nil {
-		return nil, errors.Join(errors.New("setting up Temporal's tracing interceptor"), err)
+		return nil, fmt.Errorf("setting up Temporal's tracing interceptor: %w", err)
 	}
 	return []interceptor.ClientInterceptor{ti}, nil
 }
