@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -142,7 +143,7 @@ func (s *Server) ProbeHandler() http.Handler {
 	mux.Handle("GET /readyz", s.wrap(Route{Pattern: "GET /readyz", Handler: s.readyz}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
-	return securityHeaders(mux)
+	return securityHeaders(s.canonicalPaths(mux))
 }
 
 // Handler returns the API's root handler.
@@ -172,7 +173,41 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /ui/", s.Console)
 	}
 	mux.Handle("/", s.wrap(Route{Pattern: "unmatched", Handler: s.unmatched(mux)}))
-	return securityHeaders(mux)
+	return securityHeaders(s.canonicalPaths(mux))
+}
+
+// canonicalPaths answers a request whose path is not in canonical form ("/v1/.", "//v1/alerts",
+// "/v1/runs/../tokens") with a JSON 404 naming the canonical path, where http.ServeMux would answer an empty
+// redirect: a program posting to the wrong path learns which one it meant, and no POST is silently redirected.
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	unclean := s.wrap(Route{Pattern: "unclean path", Handler: func(w http.ResponseWriter, r *http.Request) error {
+		return Errorf(http.StatusNotFound, apitypes.CodeNotFound, "no endpoint %s %s: paths are matched as written (no '.', '..' or '//' segments); did you mean %s?",
+			r.Method, clip(r.URL.EscapedPath(), 200), clip(cleanPath(r.URL.EscapedPath()), 200))
+	}})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// As the mux does, on the path as sent: an escaped slash ("..%2Fmail.zip") is a path value, not a segment.
+		if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && cleanPath(p) != p {
+			unclean.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the canonical form http.ServeMux redirects to: rooted, '.' and '..' resolved, no empty
+// segments, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // Routes lists every endpoint the server serves besides health, readiness and metrics.

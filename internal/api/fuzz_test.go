@@ -38,6 +38,10 @@ var fuzzSeeds = []struct{ method, target, body string }{
 	{"POST", "/v1/sources", `{"file":"s.yaml","source":` + jsonString("sources:\n  - name: fz\n    auth: bearer\n    secret: cfg-secret\n    split: body.items\n    severity_default: low\n    map:\n      kind: '\"k\"'\n      title: item.t\n      source_id: item.id\n      data: item\n") + `}`},
 	{"POST", "/v1/sources/cfgsrc/alerts", `{"id":"c-1","title":"from config"}`},
 	{"POST", "/v1/sources/fz/alerts", `{"items":[{"t":"a","id":1},{"t":"b","id":"x","z":[1,{"y":null}]}]}`},
+	{"POST", "/v1/.", ""},
+	{"GET", "//v1/alerts", ""},
+	{"POST", "/v1/runs/../tokens/", `{"name":"x","role":"viewer"}`},
+	{"GET", "/ui/../v1/whoami", ""},
 	{"POST", "/v1/sources/alertmanager/alerts", `{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A","severity":"critical"},"startsAt":"2026-12-02T09:00:00Z","fingerprint":"f1"}]}`},
 }
 

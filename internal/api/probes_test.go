@@ -94,6 +94,9 @@ var apiProbes = []probe{
 	{"overlong step", "POST", "/v1/runs/probe-1/approvals/" + strings.Repeat("s", 300), store.RoleResponder, `{"approved":true}`, 400, apitypes.CodeInvalidParameter, "step id is longer"},
 	{"approve while Temporal is down", "POST", "/v1/runs/probe-1/approvals/s1", store.RoleResponder, `{"approved":true}`, 503, apitypes.CodeTemporalUnavailable, "Temporal is unreachable; the request was not done, try again when it is back (request id "},
 	{"export a run not started", "GET", "/v1/runs/probe-1/export", store.RoleViewer, "", 409, apitypes.CodeConflict, "has not started"},
+	{"dot segment", "POST", "/v1/.", store.RoleAdmin, "", 404, apitypes.CodeNotFound, "no endpoint POST /v1/.: paths are matched as written (no '.', '..' or '//' segments); did you mean /v1?"},
+	{"double slash", "GET", "//v1/runs", store.RoleViewer, "", 404, apitypes.CodeNotFound, "did you mean /v1/runs?"},
+	{"dot-dot segment", "POST", "/v1/runs/x/../../tokens", store.RoleAdmin, `{"name":"n","role":"viewer"}`, 404, apitypes.CodeNotFound, "did you mean /v1/tokens?"},
 	{"wrong method", "DELETE", "/v1/runs", store.RoleAdmin, "", 405, apitypes.CodeMethodNotAllowed, "this path takes GET, POST"},
 
 	// Playbooks.
