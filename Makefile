@@ -63,10 +63,12 @@ fuzz-sources:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/sources/
 	$(GO) test -run '^$$' -fuzz '^FuzzMap$$' -fuzztime $(FUZZTIME) ./internal/sources/
 
-## histories: re-record workflows/testdata/histories, which TestReplayRecordedHistories replays in every test run
-## (on purpose only: after an intended change to how plans are interpreted, guarded by workflow.GetVersion)
+## histories: re-record workflows/testdata/histories (CASE=name: only that one), which TestReplayRecordedHistories
+## replays in every test run (on purpose only: after an intended change to how plans are interpreted, guarded by
+## a new interpreter version; keep the histories of runs the earlier versions started)
+CASE ?=
 histories:
-	PARRY_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./internal/e2e/
+	PARRY_RECORD_HISTORIES=1 $(GO) test -count=1 -run 'TestRecordHistories/$(CASE)' -v ./internal/e2e/
 
 ## docs: regenerate docs/actions.md from the action catalog
 docs:

@@ -30,14 +30,17 @@ func New() *Workflows { return &Workflows{Engine: expression.NewEngine()} }
 // Playbook interprets a plan. Every condition and template is evaluated here, deterministically, with the
 // workflow clock as now(); each action step is one activity (type = action name, ActivityID = step id, id#N in
 // for_each loops). Interpreting adds no history events of its own: no markers, side effects or local
-// activities. A run that succeeds returns a Result; a run that fails returns an application error of type
+// activities (a run started before inputs carried the interpreter version has one version marker). A run that succeeds returns a Result; a run that fails returns an application error of type
 // FailureType whose details are a Failure.
 func (w *Workflows) Playbook(ctx workflow.Context, in Input) (*Result, error) {
 	p, err := plan.Decode(in.Plan)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), wire.InvalidInput, nil)
 	}
-	v := workflow.GetVersion(ctx, VersionChangeID, interpreterOriginal, InterpreterVersion)
+	v, err := interpreterVersion(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	r := newRunner(ctx, w.Engine, in, p, v)
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
@@ -95,6 +98,21 @@ const (
 	// InterpreterVersion is the version new runs get.
 	InterpreterVersion = interpreterTyped
 )
+
+// interpreterVersion is the interpreter version a run executes with: the one its input names, or for a run
+// started before inputs named it, the one its version marker recorded (workflow.GetVersion, which adds the
+// marker and a search-attribute upsert when it runs first).
+func interpreterVersion(ctx workflow.Context, in Input) (workflow.Version, error) {
+	if in.Interpreter == 0 {
+		return workflow.GetVersion(ctx, VersionChangeID, interpreterOriginal, InterpreterVersion), nil
+	}
+	v := workflow.Version(in.Interpreter)
+	if v < interpreterTyped || v > InterpreterVersion {
+		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the run asks for interpreter version %d; this parry runs versions %d to %d (a run started by a newer parry runs on a worker of that version)",
+			in.Interpreter, interpreterTyped, InterpreterVersion), wire.InvalidInput, nil)
+	}
+	return v, nil
+}
 
 // runner is the state of one execution of the interpreter.
 type runner struct {
@@ -1051,7 +1069,7 @@ func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, sco
 	child := Input{
 		RunID: childID, Plan: raw, Playbook: PlaybookRef{Name: sub.Name, SHA256: sub.SHA256},
 		Inputs: with, Alert: r.in.Alert, Incident: r.in.Incident, Subplans: r.in.Subplans,
-		StartedBy: "call:" + r.in.RunID, Limits: r.in.Limits,
+		StartedBy: "call:" + r.in.RunID, Limits: r.in.Limits, Interpreter: int(InterpreterVersion),
 	}
 	r.waits[execID] = Wait{Step: execID, Kind: "call"}
 	defer delete(r.waits, execID)

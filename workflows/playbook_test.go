@@ -664,3 +664,16 @@ func TestApproversByNameOrRole(t *testing.T) {
 		}
 	}
 }
+
+func TestAnInterpreterVersionThisCodeDoesNotRunFailsTheRun(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int{-1, int(InterpreterVersion) + 1} {
+		h := newHarness(t)
+		_, err := h.run(Input{RunID: "r1", Plan: compilePlan(t, phishing), Interpreter: v})
+		var app *temporal.ApplicationError
+		want := fmt.Sprintf("the run asks for interpreter version %d; this parry runs versions 1 to %d (a run started by a newer parry runs on a worker of that version)", v, InterpreterVersion)
+		if !errors.As(err, &app) || app.Type() != wire.InvalidInput || app.Message() != want || !app.NonRetryable() {
+			t.Fatalf("version %d: %v", v, err)
+		}
+	}
+}

@@ -71,13 +71,17 @@ func historyCases() []historyCase {
 		{name: "feature-failure", file: "../../workflows/testdata/features/failure.yaml", fail: map[string]string{"refused": "VendorRejected"}},
 		{name: "feature-steps", file: "../../workflows/testdata/features/steps.yaml", fail: map[string]string{"refused": "VendorRejected"},
 			approve: []string{"per_ioc#0.decide", "per_ioc#1.decide"}},
+		// The same run with the interpreter version in its input, as parry starts runs now (no version marker).
+		// feature-steps keeps the marker of the runs started before; the others predate both.
+		{name: "interpreter-in-input", file: "../../workflows/testdata/features/steps.yaml", fail: map[string]string{"refused": "VendorRejected"},
+			approve: []string{"per_ioc#0.decide", "per_ioc#1.decide"}},
 	}
 }
 
 // TestRecordHistories re-records workflows/testdata/histories, which TestReplayRecordedHistories (in package
-// workflows) replays against the current code in every test run. Run it on purpose, with `make histories`,
-// when the interpreter changes in a way that is meant to change histories (and guard old ones with
-// workflow.GetVersion).
+// workflows) replays against the current code in every test run. Run it on purpose, with `make histories
+// CASE=name`, for the cases an intended change to the interpreter affects (guarded by a new interpreter
+// version); re-recording every case would lose the histories of runs started by earlier versions.
 func TestRecordHistories(t *testing.T) {
 	if os.Getenv("PARRY_RECORD_HISTORIES") == "" {
 		t.Skip("set PARRY_RECORD_HISTORIES=1 (make histories) to re-record workflows/testdata/histories")
@@ -98,7 +102,7 @@ func TestRecordHistories(t *testing.T) {
 			p := mustPlan(t, readFile(t, hc.file))
 			raw, _ := plan.Encode(p)
 			in := workflows.Input{RunID: "history-" + hc.name, Plan: raw, Playbook: workflows.PlaybookRef{Name: p.Name, SHA256: p.SHA256},
-				Inputs: hc.inputs, Alert: hc.alert}
+				Inputs: hc.inputs, Alert: hc.alert, Interpreter: int(workflows.InterpreterVersion)}
 			if hc.alert != nil {
 				in.Incident = &workflows.Incident{ID: 1, Key: "k", Alerts: []map[string]any{hc.alert}}
 			}

@@ -362,6 +362,13 @@ func TestExportAndReplay(t *testing.T) {
 	if !bytes.Contains(data, []byte(`"history"`)) || !bytes.Contains(data, []byte(`"plan"`)) {
 		t.Fatalf("export lacks parts: %.300s", data)
 	}
+	// The interpreter version travels in the run's input: no version marker, no search-attribute upsert (each
+	// upsert is a visibility write of its own on the server).
+	for _, ev := range []string{"EVENT_TYPE_MARKER_RECORDED", "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "MarkerRecorded", "UpsertWorkflowSearchAttributes"} {
+		if bytes.Contains(data, []byte(ev)) {
+			t.Errorf("the run's history holds %s", ev)
+		}
+	}
 	out, _, code = s.parry("run", "replay", "--file", exportFile)
 	if code != 0 || !strings.HasPrefix(out, "run "+id+": replayed ") || !strings.HasSuffix(out, "events: the current code makes the same decisions\n") {
 		t.Fatalf("replay: %d %q", code, out)

@@ -271,6 +271,8 @@ func (cr *caseRun) execute() (o *outcome) {
 		Inputs:   cr.c.Inputs,
 		Alert:    cr.c.Alert,
 		Subplans: cr.f.subplans,
+		// As every run parry starts (runs.Starter).
+		Interpreter: int(workflows.InterpreterVersion),
 	}
 	if cr.c.Schedule != nil {
 		in.StartedBy = fmt.Sprintf("schedule:%s#%d", cr.f.plan.Name, *cr.c.Schedule)

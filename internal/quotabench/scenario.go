@@ -60,6 +60,22 @@ func (o Options) Defaults() Options {
 	return o
 }
 
+// ArrivalGroups is how the single-mail incidents arrive: in this many groups, evenly over the spread, the
+// first at once.
+const ArrivalGroups = 20
+
+// ArrivalGap is the (scaled) time between two groups of single-mail incidents.
+func (o Options) ArrivalGap() time.Duration { return o.Scaled(o.Spread) / ArrivalGroups }
+
+// LastArrival is when (scaled, after the first) the scenario's last alert arrives: no client can post its
+// mail earlier.
+func (o Options) LastArrival(sc Scenario) time.Duration {
+	if sc.Singles == 0 {
+		return 0
+	}
+	return (ArrivalGroups - 1) * o.ArrivalGap()
+}
+
 // Scaled is d under the time scale.
 func (o Options) Scaled(d time.Duration) time.Duration { return time.Duration(float64(d) / o.Scale) }
 
@@ -156,20 +172,21 @@ func (t *Target) Contained() (done, twice int, last time.Time) {
 // Bound is the least any client can do for a scenario under the quota.
 type Bound struct {
 	Requests int
-	// Time is the earliest the last mail can be quarantined: the requests the last POST needs before it, 20
-	// to a window, then the vendor's action delay.
+	// Time is the earliest the last mail can be quarantined: the last POST goes no earlier than the window
+	// its request number falls in (20 to a window) and than the last alert's arrival; then the vendor takes
+	// its action delay.
 	Time time.Duration
 }
 
 // LowerBound is what the scenario takes at the least: the campaign's sweep (a page of 1,000), one POST per
-// full batch, one result query per 500 actions; the last POST goes in the window its request number falls in.
+// full batch, one result query per 500 actions; the last POST goes in the window its request number falls in,
+// after the last alert arrived.
 func LowerBound(o Options, sc Scenario) Bound {
 	sweeps := (sc.Campaign + 999) / 1000
 	mails := sc.Campaign + sc.Singles
 	posts := (mails + o.BatchSize - 1) / o.BatchSize
 	reads := (mails + 499) / 500
 	beforeLast := sweeps + posts
-	// The vendor then takes its action delay to carry the last action out.
-	return Bound{Requests: sweeps + posts + reads,
-		Time: time.Duration((beforeLast-1)/o.Requests)*o.ScaledWindow() + o.Scaled(cecpsim.DefaultActionDelay)}
+	lastPost := max(time.Duration((beforeLast-1)/o.Requests)*o.ScaledWindow(), o.LastArrival(sc))
+	return Bound{Requests: sweeps + posts + reads, Time: lastPost + o.Scaled(cecpsim.DefaultActionDelay)}
 }

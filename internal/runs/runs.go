@@ -147,6 +147,8 @@ func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, erro
 		RetryOf:   r.RetryOf,
 		StartedBy: r.StartedBy,
 		Limits:    s.Limits,
+		// Interpreter: every run starts with the newest semantics (see workflows.Input.Interpreter).
+		Interpreter: int(workflows.InterpreterVersion),
 	}
 	if len(r.Inputs) > 0 {
 		var m map[string]any
@@ -263,9 +265,12 @@ func (s *Starter) subplans(ctx context.Context, p *plan.Plan) (map[string]json.R
 }
 
 // WorkflowOptions are the start options of a run: its id is the run id (so a second start is refused, not
-// duplicated) and the run's timeout is the playbook's.
+// duplicated) and the run's timeout is the playbook's. The start is eager: when a worker of the task queue
+// runs in this process (parry dev, one binary), the start's answer carries the run's first workflow task to
+// it, saving the trip through Temporal's matching; elsewhere it is an ordinary start.
 func (s *Starter) WorkflowOptions(runID string, p *plan.Plan) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
+		EnableEagerStart:         true,
 		ID:                       runID,
 		TaskQueue:                s.TaskQueue,
 		WorkflowExecutionTimeout: p.Timeout.D(),
