@@ -100,8 +100,9 @@ type CECPConnection struct {
 	BatchLinger time.Duration `yaml:"batch_linger"`
 	// RateLimit is the vendor quota as N/DURATION, 20/1m by default.
 	RateLimit string `yaml:"rate_limit"`
-	// RateLimitMargin lengthens parry's quota window beyond the vendor's (latency and clock skew); 1s by
-	// default (a sixtieth of a shorter window), a negative value for none.
+	// RateLimitMargin guards both ends of parry's quota window (latency and clock skew): the window outlasts
+	// the vendor's by it and grants no slot in its last margin; 1s by default (a sixtieth of a shorter
+	// window), a negative value for none.
 	RateLimitMargin time.Duration `yaml:"rate_limit_margin"`
 	// BackgroundReserve is how many slots of each window background work (log polling) leaves to response work.
 	BackgroundReserve int `yaml:"background_reserve"`

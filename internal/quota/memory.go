@@ -22,7 +22,7 @@ func (w *window) take(now time.Time, l Limit, c Class) time.Duration {
 	if w.start.IsZero() || !now.Before(w.start.Add(l.span())) || w.start.Before(w.blockedUntil) {
 		w.start, w.used = now, 0
 	}
-	if w.used < l.capacity(c) {
+	if w.used < l.capacity(c) && now.Before(w.start.Add(l.grants())) {
 		w.used++
 		return 0
 	}

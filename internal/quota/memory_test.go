@@ -334,6 +334,25 @@ func TestMarginOutlastsTheVendorWindow(t *testing.T) {
 	if w, _ := m.Take(ctx, "k"); w != 0 {
 		t.Errorf("after the margin: wait %s", w)
 	}
+	// The end of a window is guarded too: a slot granted in the last margin could reach the vendor after its
+	// window ended and count in the next one, which parry then fills again. Such a slot waits for the next window.
+	l = Limit{Requests: 5, Window: time.Minute, Margin: time.Second}
+	m, _ = NewMemory(Options{Default: l, Now: func() time.Time { return now }})
+	if w, _ := m.Take(ctx, "tail"); w != 0 {
+		t.Fatal("refused a slot of a fresh window")
+	}
+	now = now.Add(59*time.Second - time.Millisecond)
+	if w, _ := m.Take(ctx, "tail"); w != 0 {
+		t.Errorf("a millisecond before the last margin: wait %s", w)
+	}
+	now = now.Add(time.Millisecond)
+	if w, _ := m.Take(ctx, "tail"); w != 2*time.Second {
+		t.Errorf("in the last margin, with 3 slots left: wait %s, want 2s (the margin left of the window, and one after)", w)
+	}
+	now = now.Add(2 * time.Second)
+	if w, _ := m.Take(ctx, "tail"); w != 0 {
+		t.Errorf("the next window: wait %s", w)
+	}
 	if err := (Limit{Requests: 2, Window: time.Second, Margin: time.Second}).Validate(); err == nil {
 		t.Error("a margin as long as the window was accepted")
 	}

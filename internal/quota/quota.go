@@ -69,10 +69,12 @@ type Limit struct {
 	Window   time.Duration
 	// Reserve is how many slots of each window background work leaves to response work.
 	Reserve int
-	// Margin lengthens parry's window beyond the vendor's: the vendor's window opens when the first request
-	// arrives there, a little after parry granted its slot, and its clock may run a little behind. Without the
-	// margin parry's next window could open while the vendor's is still full, and its first requests would be
-	// answered 429.
+	// Margin guards both ends of parry's window against the time between granting a slot and the request
+	// reaching the vendor (and the vendor's clock): slots are granted only in the first Window−Margin of a
+	// window, and the next window opens Window+Margin after the first slot. The vendor's window opens when the
+	// first request arrives there, up to Margin after parry granted it, so it is over when parry's next one
+	// opens; and the last request parry grants reaches the vendor up to Margin later still inside it. Without
+	// the margin either a new window's first requests or an old window's last one would be answered 429.
 	Margin time.Duration
 }
 
@@ -86,6 +88,9 @@ func DefaultLimit() Limit {
 
 // span is how long parry keeps one window: the vendor's window and the margin.
 func (l Limit) span() time.Duration { return l.Window + l.Margin }
+
+// grants is the part of a window in which slots are granted: the vendor's window less the margin.
+func (l Limit) grants() time.Duration { return l.Window - l.Margin }
 
 // Validate reports a limit that cannot work.
 func (l Limit) Validate() error {

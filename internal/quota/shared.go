@@ -8,9 +8,9 @@ import (
 // Windows keeps the fixed windows of a cluster-wide limiter: *store.Store keeps them in PostgreSQL, shared by
 // every parry process, on the database's clock.
 type Windows interface {
-	// TakeQuotaSlot takes one slot of key's window (window long, capacity slots for the caller's class): 0
-	// when taken, else how long until the caller may try again.
-	TakeQuotaSlot(ctx context.Context, key string, window time.Duration, capacity int) (time.Duration, error)
+	// TakeQuotaSlot takes one slot of key's window (window long, granting slots in its first grants,
+	// capacity slots for the caller's class): 0 when taken, else how long until the caller may try again.
+	TakeQuotaSlot(ctx context.Context, key string, window, grants time.Duration, capacity int) (time.Duration, error)
 	// BlockQuota closes key's window until until, or (zero until) until its current window ends.
 	BlockQuota(ctx context.Context, key string, until time.Time, window time.Duration) error
 }
@@ -36,7 +36,7 @@ func (p *Shared) Limit(key string) Limit { return p.opts.limit(key) }
 // Take implements Limiter.
 func (p *Shared) Take(ctx context.Context, key string) (time.Duration, error) {
 	l := p.opts.limit(key)
-	return p.windows.TakeQuotaSlot(ctx, key, l.span(), l.capacity(ClassFrom(ctx)))
+	return p.windows.TakeQuotaSlot(ctx, key, l.span(), l.grants(), l.capacity(ClassFrom(ctx)))
 }
 
 // Block implements Limiter.

@@ -121,6 +121,31 @@ func TestPostgresWindow(t *testing.T) {
 	}
 }
 
+// TestPostgresWindowTail: no slot is granted in the last margin of a window (it could reach the vendor in
+// its next window); the caller waits until the next window opens, a margin after the vendor's ends.
+func TestPostgresWindowTail(t *testing.T) {
+	pool := pools(t, 1)[0]
+	// A wide margin, so that the time the statements themselves take (on a loaded machine) decides nothing.
+	p := newPostgres(t, pool, Limit{Requests: 5, Window: time.Minute, Margin: 10 * time.Second})
+	ctx := context.Background()
+	if w, err := p.Take(ctx, "k"); w != 0 || err != nil {
+		t.Fatalf("first take: %s %v", w, err)
+	}
+	storetest.AgeQuota(t, pool, "k", 45*time.Second)
+	if w, err := p.Take(ctx, "k"); w != 0 || err != nil {
+		t.Fatalf("15 s before the window ends: %s %v", w, err)
+	}
+	storetest.AgeQuota(t, pool, "k", 10*time.Second) // 5 s of the vendor's window left: its last margin
+	w, err := p.Take(ctx, "k")
+	if err != nil || w <= 10*time.Second || w > 15*time.Second {
+		t.Fatalf("in the last margin: wait %s %v, want the 15 s until the next window", w, err)
+	}
+	storetest.AgeQuota(t, pool, "k", 15*time.Second)
+	if w, err := p.Take(ctx, "k"); w != 0 || err != nil {
+		t.Fatalf("the next window: %s %v", w, err)
+	}
+}
+
 func TestPostgresBlock(t *testing.T) {
 	pool := pools(t, 1)[0]
 	ctx := context.Background()

@@ -14,9 +14,9 @@ import (
 // takers, in any process, queue on the row and each see the count the previous one left, so no window ever
 // grants more than its limit. The database's clock decides windows, so processes with skewed clocks agree.
 
-// takeSlotSQL grants a slot when the key is not blocked and its window has room for the class ($3 = capacity),
-// opening a new window when the old one has run out or predates the end of a block. It returns no row when
-// the slot is refused.
+// takeSlotSQL grants a slot when the key is not blocked and its window has room for the class ($3 = capacity)
+// and is in its granting part ($4 long from its start), opening a new window when the old one has run out
+// ($2 long) or predates the end of a block. It returns no row when the slot is refused.
 const takeSlotSQL = `
 INSERT INTO quota_windows AS q (key, window_start, used)
 VALUES ($1, statement_timestamp(), 1)
@@ -30,7 +30,7 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE q.blocked_until <= statement_timestamp()
   AND (q.window_start + $2::bigint * interval '1 microsecond' <= statement_timestamp()
        OR q.window_start < q.blocked_until
-       OR q.used < $3)
+       OR (q.used < $3 AND q.window_start + $4::bigint * interval '1 microsecond' > statement_timestamp()))
 RETURNING true`
 
 // quotaWaitSQL says how long a refused key waits, in microseconds: until the block ends, else until the window
@@ -44,14 +44,15 @@ SELECT CASE
     ELSE 0 END
 FROM quota_windows WHERE key = $1`
 
-// TakeQuotaSlot takes one slot of key's window (window long, capacity slots for the caller's class). It
-// returns 0 when the slot is taken, or how long until the caller may try again.
-func (s *Store) TakeQuotaSlot(ctx context.Context, key string, window time.Duration, capacity int) (time.Duration, error) {
+// TakeQuotaSlot takes one slot of key's window (window long, granting slots in its first grants, capacity
+// slots for the caller's class). It returns 0 when the slot is taken, or how long until the caller may try
+// again.
+func (s *Store) TakeQuotaSlot(ctx context.Context, key string, window, grants time.Duration, capacity int) (time.Duration, error) {
 	// The state read after a refusal can find the window already over (it ended between the two statements):
 	// then taking again is the right answer, a few times at most.
 	for range 3 {
 		var granted bool
-		err := s.Pool.QueryRow(ctx, takeSlotSQL, key, window.Microseconds(), capacity).Scan(&granted)
+		err := s.Pool.QueryRow(ctx, takeSlotSQL, key, window.Microseconds(), capacity, grants.Microseconds()).Scan(&granted)
 		if err == nil {
 			return 0, nil
 		}
