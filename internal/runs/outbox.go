@@ -272,7 +272,8 @@ func (o *Outbox) start(ctx context.Context, runID string) error {
 }
 
 // signal delivers an alert to its run's workflow. A workflow that does not exist yet (its start entry is with
-// another processor) is started first; one that has ended takes no signal: the alert is attached only.
+// another processor) is started first, and one that another processor started meanwhile is signalled again;
+// one that has ended takes no signal: the alert is attached only.
 func (o *Outbox) signal(ctx context.Context, e store.OutboxEntry) (string, error) {
 	a, err := o.Store.GetAlert(ctx, e.AlertID)
 	if err != nil {
@@ -297,11 +298,15 @@ func (o *Outbox) signal(ctx context.Context, e store.OutboxEntry) (string, error
 		if err != nil {
 			return "", err
 		}
-		if r.WorkflowRunID != "" || store.Terminal(r.Status) {
+		if store.Terminal(r.Status) {
 			return "closed", nil
 		}
-		if err := o.start(ctx, e.RunID); err != nil {
-			return "", err
+		// Not started yet: start it here. Started meanwhile (another processor's start landed between the
+		// signal and the read): the signal is tried again; only a workflow that is still not found has ended.
+		if r.WorkflowRunID == "" {
+			if err := o.start(ctx, e.RunID); err != nil {
+				return "", err
+			}
 		}
 	}
 }

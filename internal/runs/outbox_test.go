@@ -162,3 +162,55 @@ func TestOutboxRunNow(t *testing.T) {
 		t.Fatalf("outbox %+v", o)
 	}
 }
+
+// startsMeanwhile is a Temporal where another processor's start of the run lands just after this processor's
+// first signal found no workflow.
+type startsMeanwhile struct {
+	*starts
+	other func()
+	once  sync.Once
+}
+
+func (s *startsMeanwhile) SignalWorkflow(ctx context.Context, id, runID, name string, arg interface{}) error {
+	err := s.starts.SignalWorkflow(ctx, id, runID, name, arg)
+	s.once.Do(s.other)
+	return err
+}
+
+// A signal that finds no workflow because another processor's start is landing at that moment signals again:
+// the alert reaches the workflow (it was taken for an ended run and attached only, found by the concurrent
+// dispatchers' test).
+func TestOutboxSignalWhileAnotherProcessorStarts(t *testing.T) {
+	t.Parallel()
+	st, tc, ob, starter := outboxFixture(t)
+	ctx := context.Background()
+	record(t, st, starter, "r1")
+	ids, _ := st.InsertAlerts(ctx, []store.NewAlert{{Source: "t", Kind: "k", Severity: "low", Title: "a"}}, "t")
+	if err := st.InTx(ctx, func(tx *memstore.Tx) error {
+		return tx.Enqueue(ctx, []store.OutboxEntry{{Kind: store.OutboxSignal, RunID: "r1", AlertID: ids[0].ID}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	held, _ := st.ClaimOutbox(ctx, 1, runs.DefaultOutboxLease)
+	if len(held) != 1 || held[0].Kind != store.OutboxStart {
+		t.Fatalf("held %+v", held)
+	}
+	other := &runs.Outbox{Store: st, Starter: starter, Temporal: tc}
+	ob.Temporal = &startsMeanwhile{starts: tc, other: func() {
+		r, err := st.GetRun(ctx, "r1")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := other.Starter.Start(ctx, r); err != nil {
+			t.Error(err)
+		}
+	}}
+	res, err := ob.Drain(ctx)
+	if err != nil || res.Signalled != 1 || res.Closed != 0 {
+		t.Fatalf("drain: %+v %v", res, err)
+	}
+	if len(tc.signals["r1"]) != 1 {
+		t.Fatalf("signals %v", tc.signals)
+	}
+}
