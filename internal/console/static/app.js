@@ -82,6 +82,15 @@ async function api(method, path, body) {
   return data;
 }
 const get = (p) => api("GET", p);
+
+// The Temporal Web UI decrypts payloads through parry's /codec, which it cannot send a bearer header to: a
+// signed-in console asks the server for the HttpOnly cookie that /codec accepts instead (and drops it on sign
+// out). A server without payload encryption has no codec (404): nothing to do.
+async function codecSession(method) {
+  try { await api(method, "/v1/codec/session", method === "POST" ? {} : undefined); } catch (e) {
+    if (!(e instanceof APIError && e.status === 404)) flash("The Temporal Web UI cannot decrypt payloads: " + e.message);
+  }
+}
 const post = (p, b) => api("POST", p, b === undefined ? {} : b);
 function qs(params) {
   const q = new URLSearchParams();
@@ -193,6 +202,7 @@ async function viewSignin() {
       const s = await post("/v1/console/session", { code });
       sessionStorage.setItem(TOKEN_KEY, s.token);
       state.me = null;
+      await codecSession("POST");
       location.hash = "#/incidents";
       return;
     } catch (e) {
@@ -206,6 +216,7 @@ async function viewSignin() {
     state.me = null;
     try {
       state.me = await get("/v1/whoami");
+      await codecSession("POST");
       location.hash = "#/incidents";
     } catch (e) {
       sessionStorage.removeItem(TOKEN_KEY);
@@ -687,7 +698,8 @@ async function viewAudit() {
 }
 
 // ---- Start ---------------------------------------------------------------------------------------------
-document.getElementById("signout").addEventListener("click", () => {
+document.getElementById("signout").addEventListener("click", async () => {
+  if (sessionStorage.getItem(TOKEN_KEY)) await codecSession("DELETE");
   sessionStorage.removeItem(TOKEN_KEY);
   state.me = null;
   location.hash = "#/signin";

@@ -1,6 +1,6 @@
 // Package console_test drives the web console in a headless Chromium against parry-dev-like wiring: an
 // embedded Temporal server, a real PostgreSQL, the API with the console, the dispatcher, the run tracker and a
-// worker whose actions are fakes. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages
+// worker whose actions are fakes; payloads are encrypted in history as parry dev does. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages
 // there (make screenshots writes docs/console/).
 package console_test
 
@@ -22,13 +22,16 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/api"
@@ -38,6 +41,7 @@ import (
 	"github.com/parry-soar/parry/internal/cli"
 	"github.com/parry-soar/parry/internal/console"
 	"github.com/parry-soar/parry/internal/dispatch"
+	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/runs"
@@ -58,6 +62,7 @@ type env struct {
 	mu    sync.Mutex
 	fail  map[string]int // step id → how many more calls fail
 	calls map[string]int
+	codec converter.PayloadCodec
 }
 
 func (e *env) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
@@ -91,13 +96,19 @@ func newEnv(t *testing.T) *env {
 		t.Skip("browser test: no Chromium found (apt-get install chromium, or set PARRY_CHROMIUM to its path)")
 	}
 	quiet := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+	ring, err := payloadcrypt.ParseKeyring(payloadcrypt.NewKeyText("console-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := payloadcrypt.New(ring)
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(client.Options{Logger: quiet,
+		DataConverter: conv.Data, FailureConverter: conv.Failure}))
 	tc := ts.GetDefaultClient()
-	e := &env{t: t, st: storetest.NewStore(t), fail: map[string]int{}, calls: map[string]int{}}
+	e := &env{t: t, st: storetest.NewStore(t), fail: map[string]int{}, calls: map[string]int{}, codec: conv.Codec}
 	const queue = "parry-console"
 	starter := &runs.Starter{Store: e.st, Temporal: tc, TaskQueue: queue}
-	svc := &runs.Service{Store: e.st, Temporal: tc, Starter: starter, Outbox: &runs.Outbox{Store: e.st, Starter: starter, Temporal: tc}}
-	tracker := &runs.Tracker{Store: e.st, Temporal: tc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace()}
+	svc := &runs.Service{Store: e.st, Temporal: tc, Starter: starter, Outbox: &runs.Outbox{Store: e.st, Starter: starter, Temporal: tc}, Converters: conv}
+	tracker := &runs.Tracker{Store: e.st, Temporal: tc, Logger: slog.New(slog.DiscardHandler), Interval: 100 * time.Millisecond, Namespace: ts.GetDefaultNamespace(), Converters: conv}
 	disp := &dispatch.Dispatcher{Inbox: dispatch.StoreInbox{Store: e.st}, Runs: starter, Outbox: svc.Outbox,
 		SweepInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -106,7 +117,7 @@ func newEnv(t *testing.T) *env {
 	go func() { defer wg.Done(); _ = tracker.Run(ctx) }()
 	go func() { defer wg.Done(); _ = disp.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	srv := &api.Server{Store: e.st, Runs: svc, Console: console.Handler(), Artifacts: artifact.New(t.TempDir(), e.st),
+	srv := &api.Server{Store: e.st, Runs: svc, Console: console.Handler(), Artifacts: artifact.New(t.TempDir(), e.st), Codec: conv.Codec,
 		Extra: append(api.PlaybookRoutes(e.st, nil), api.IncidentRoutes(e.st)...)}
 	e.api = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.api.Close)
@@ -263,6 +274,61 @@ steps:
 // TestConsoleSignInAlertApprove: the sign-in link of parry dev signs in once; an alert's incident appears in
 // the open page without a reload; its run waits for an approval, which is answered in the page, and the run
 // is seen to finish with the decision and who made it on its timeline.
+// Signing in to the console lets the Temporal Web UI of the same browser decrypt payloads: the console asks for
+// the HttpOnly cookie /codec accepts in place of a bearer header (the UI cannot send one), and signing out drops
+// it.
+func TestConsoleSignInLetsTheTemporalUIDecrypt(t *testing.T) {
+	e := newEnv(t)
+	p, err := converter.GetDefaultDataConverter().ToPayload("bob@x.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := e.codec.Encode([]*commonpb.Payload{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted, _ := json.Marshal(string(body))
+	var res struct {
+		Status int
+		Body   string
+	}
+	decode := `fetch("/codec/decode", {method: "POST", headers: {"Content-Type": "application/json"}, body: ` + string(quoted) +
+		`}).then(async r => ({Status: r.status, Body: await r.text()}))`
+	b := e.browser()
+	b.run("open the console", chromedp.Navigate(e.api.URL+"/#/signin"), chromedp.WaitVisible("#token", chromedp.ByQuery))
+	b.eval(decode, &res)
+	if res.Status != 401 {
+		t.Fatalf("decode before sign-in: HTTP %d %s", res.Status, res.Body)
+	}
+	b.signInWithToken(e.token("ann", store.RoleViewer))
+	b.eval(decode, &res)
+	if res.Status != 200 {
+		t.Fatalf("decode after sign-in: HTTP %d %s", res.Status, res.Body)
+	}
+	var out commonpb.Payloads
+	if err := protojson.Unmarshal([]byte(res.Body), &out); err != nil || len(out.Payloads) != 1 {
+		t.Fatalf("decoded %q: %v", res.Body, err)
+	}
+	var got string
+	if err := converter.GetDefaultDataConverter().FromPayload(out.Payloads[0], &got); err != nil || got != "bob@x.test" {
+		t.Fatalf("decoded %q, %v", got, err)
+	}
+	var cookieVisible bool
+	b.eval(`document.cookie.includes("parry_codec")`, &cookieVisible)
+	if cookieVisible {
+		t.Fatal("the codec cookie is readable by scripts")
+	}
+	b.run("sign out", chromedp.Click("#signout", chromedp.ByQuery), chromedp.WaitVisible("#token", chromedp.ByQuery))
+	b.eval(decode, &res)
+	if res.Status != 401 {
+		t.Fatalf("decode after sign-out: HTTP %d %s", res.Status, res.Body)
+	}
+}
+
 func TestConsoleSignInAlertApprove(t *testing.T) {
 	e := newEnv(t)
 	e.push(approvalPlaybook)
