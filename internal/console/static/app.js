@@ -626,6 +626,8 @@ async function viewEditor(name) {
   const gutter = el("pre", { class: "gutter", id: "gutter" });
   const text = el("textarea", { id: "source", spellcheck: "false", autocomplete: "off", wrap: "off" });
   text.value = source;
+  // The diagnostics are underlined in a copy of the text laid under the (transparent) textarea.
+  const marks = el("pre", { class: "marks", id: "marks", "aria-hidden": "true" });
   const diags = el("ul", { class: "diags", id: "diagnostics" });
   const graph = el("div", { id: "editor-graph" });
   const graphNote = el("p", { class: "muted", id: "graph-note" });
@@ -641,7 +643,7 @@ async function viewEditor(name) {
   } } }, "Push") : null;
   main().replaceChildren(el("h1", {}, name ? "Edit " + name : "Playbook editor"),
     el("div", { class: "actions" }, el("label", {}, "file ", file), pushBtn ? [el("label", {}, enable, " enable"), pushBtn] : el("span", { class: "muted" }, "Pushing needs the author role.")),
-    el("div", { class: "row" }, el("div", {}, el("div", { class: "editor" }, gutter, text), summary, diags), el("div", {}, graphNote, graph)));
+    el("div", { class: "row" }, el("div", {}, el("div", { class: "editor" }, gutter, el("div", { class: "code" }, marks, text)), summary, diags), el("div", {}, graphNote, graph)));
   let bad = new Set();
   const numbers = () => {
     const n = text.value.split("\n").length;
@@ -650,7 +652,54 @@ async function viewEditor(name) {
     gutter.replaceChildren(...lines);
     gutter.scrollTop = text.scrollTop;
   };
-  text.addEventListener("scroll", () => { gutter.scrollTop = text.scrollTop; });
+  const sync = () => { gutter.scrollTop = text.scrollTop; marks.scrollTop = text.scrollTop; marks.scrollLeft = text.scrollLeft; };
+  text.addEventListener("scroll", sync);
+  // underline draws each diagnostic of the text as linted: from its column to the end of the word there (up to a
+  // space or YAML punctuation; one character at least). Columns count characters, as the linter does.
+  let shown = [];
+  const underline = () => {
+    const lines = text.value.split("\n");
+    const at = new Map();
+    for (const d of shown) {
+      if (d.line < 1 || d.line > lines.length) continue;
+      if (!at.has(d.line)) at.set(d.line, []);
+      at.get(d.line).push(d);
+    }
+    const nodes = [];
+    let plain = "";
+    lines.forEach((line, i) => {
+      const ds = at.get(i + 1);
+      if (!ds) { plain += line + "\n"; return; }
+      const chars = Array.from(line);
+      let pos = 0;
+      for (const d of ds.sort((a, b) => a.column - b.column)) {
+        const start = Math.min(Math.max(d.column - 1, pos), chars.length);
+        let end = start;
+        while (end < chars.length && !/[\s:,{}[\]]/.test(chars[end])) end++;
+        if (end === start && start < chars.length) end++;
+        plain += chars.slice(pos, start).join("");
+        nodes.push(plain);
+        plain = "";
+        nodes.push(el("span", { class: "squiggle " + d.severity, title: d.message, dataset: { line: d.line, column: d.column } },
+          end > start ? chars.slice(start, end).join("") : " "));
+        pos = Math.max(end, start + (end > start ? 0 : 1));
+      }
+      plain += chars.slice(Math.min(pos, chars.length)).join("") + "\n";
+    });
+    nodes.push(plain);
+    marks.replaceChildren(...nodes);
+    sync();
+  };
+  // goTo puts the caret at a diagnostic's line and column.
+  const goTo = (d) => {
+    const lines = text.value.split("\n");
+    let off = 0;
+    for (let i = 0; i < d.line - 1 && i < lines.length; i++) off += lines[i].length + 1;
+    const line = lines[d.line - 1] || "";
+    off += Array.from(line).slice(0, Math.max(d.column - 1, 0)).join("").length;
+    text.focus();
+    text.setSelectionRange(off, off);
+  };
   let timer = 0, seq = 0;
   const lint = async () => {
     const mine = ++seq;
@@ -658,8 +707,10 @@ async function viewEditor(name) {
       const out = await post("/v1/lint", { file: file.value, source: text.value });
       if (mine !== seq) return; // a newer edit is being linted
       bad = new Set(out.diagnostics.filter((d) => d.severity === "error").map((d) => d.line));
-      diags.replaceChildren(...out.diagnostics.map((d) => el("li", { class: d.severity, dataset: { line: d.line, column: d.column } },
+      diags.replaceChildren(...out.diagnostics.map((d) => el("li", { class: d.severity, dataset: { line: d.line, column: d.column }, on: { click: () => goTo(d) } },
         `${d.line}:${d.column}: ${d.severity}: ${d.message}`)));
+      shown = out.diagnostics;
+      underline();
       const errs = out.diagnostics.filter((d) => d.severity === "error").length;
       summary.textContent = errs ? errs + " error" + (errs > 1 ? "s" : "") : "no errors";
       summary.dataset.errors = String(errs);
@@ -669,7 +720,8 @@ async function viewEditor(name) {
       numbers();
     } catch (e) { flash(e.message); }
   };
-  text.addEventListener("input", () => { numbers(); clearTimeout(timer); timer = setTimeout(lint, 300); });
+  // An edit moves the text under the underlines: they go until the edited text is linted.
+  text.addEventListener("input", () => { numbers(); shown = []; underline(); clearTimeout(timer); timer = setTimeout(lint, 300); });
   text.addEventListener("keydown", (e) => {
     if (e.key === "Tab") { e.preventDefault(); text.setRangeText("  ", text.selectionStart, text.selectionEnd, "end"); text.dispatchEvent(new Event("input")); }
   });

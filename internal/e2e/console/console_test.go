@@ -544,6 +544,33 @@ func TestConsoleEditorDiagnostics(t *testing.T) {
 	if n := b.text("#gutter .bad"); strings.TrimSpace(n) != fmt.Sprint(want.Line) {
 		t.Fatalf("gutter marks line %q, want %d", n, want.Line)
 	}
+	// The diagnostic is underlined in the text at its column, up to the end of the word there.
+	b.run("underlined", chromedp.WaitVisible(fmt.Sprintf(`#marks .squiggle.error[data-line="%d"][data-column="%d"]`, want.Line, want.Column), chromedp.ByQuery))
+	line := []rune(strings.Split(typo, "\n")[want.Line-1])
+	end := want.Column - 1
+	for end < len(line) && !strings.ContainsRune(" \t:,{}[]", line[end]) {
+		end++
+	}
+	if u, w := b.text("#marks .squiggle.error"), string(line[want.Column-1:end]); u != w {
+		t.Fatalf("underlined %q, want %q", u, w)
+	}
+	var marked string
+	b.eval(`document.getElementById("marks").textContent`, &marked)
+	if marked != typo+"\n" && marked != typo {
+		t.Fatalf("the underlay's text differs from the source")
+	}
+	// Clicking the diagnostic puts the caret there.
+	var caret int
+	b.run("go to", chromedp.Click("#diagnostics li", chromedp.ByQuery))
+	b.eval(`document.getElementById("source").selectionStart`, &caret)
+	lines := strings.Split(typo, "\n")
+	off := 0
+	for _, l := range lines[:want.Line-1] {
+		off += len([]rune(l)) + 1
+	}
+	if caret != off+want.Column-1 {
+		t.Fatalf("caret at %d, want %d", caret, off+want.Column-1)
+	}
 	b.screenshot("editor-diagnostic")
 	b.run("fixed", setSource(failingPlaybook), chromedp.WaitVisible(`#lint-summary[data-errors="0"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#editor-graph g.node[data-step="block"]`, chromedp.ByQuery))
@@ -551,6 +578,10 @@ func TestConsoleEditorDiagnostics(t *testing.T) {
 	b.eval(`document.querySelectorAll("#diagnostics li.error").length`, &left)
 	if left != 0 {
 		t.Fatalf("%d diagnostics left after the fix", left)
+	}
+	b.eval(`document.querySelectorAll("#marks .squiggle").length`, &left)
+	if left != 0 {
+		t.Fatalf("%d underlines left after the fix", left)
 	}
 	b.screenshot("editor")
 	b.run("push", chromedp.Click("#push", chromedp.ByQuery), chromedp.WaitVisible(`#flash.ok`, chromedp.ByQuery))
