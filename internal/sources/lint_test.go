@@ -158,3 +158,40 @@ func TestMapProblems(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('0' + i)) }
+
+// A mapping reads headers by lower-case name (the first value of each); credential headers — the bearer token,
+// proxy credentials, cookies and the webhook signatures — are never in its scope, so no secret can reach an
+// alert's data however the mapping is written.
+func TestMapHeaders(t *testing.T) {
+	m := compileOne(t, `sources:
+  - name: s
+    auth: bearer
+    secret: s
+    severity_default: low
+    map:
+      kind: '"k"'
+      title: 'headers["x-event-type"] + " from " + (headers["user-agent"] ?? "?")'
+      data: headers
+`)
+	h := http.Header{}
+	h.Set("X-Event-Type", "incident")
+	h.Add("User-Agent", "Logic Apps/2.0")
+	h.Add("User-Agent", "second value")
+	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Parry-Signature", "X-Parry-Signature-256", "X-Hub-Signature", "X-Hub-Signature-256"} {
+		h.Set(k, "secret-"+k)
+	}
+	alerts, problems := m.Map(sources.Input{Body: []byte(`{}`), Headers: h})
+	if len(problems) > 0 || len(alerts) != 1 {
+		t.Fatalf("got %+v %v", alerts, problems)
+	}
+	if alerts[0].Title != "incident from Logic Apps/2.0" {
+		t.Fatalf("title %q", alerts[0].Title)
+	}
+	data := string(alerts[0].Data)
+	if want := `{"user-agent":"Logic Apps/2.0","x-event-type":"incident"}`; data != want {
+		t.Fatalf("data %s, want %s", data, want)
+	}
+	if strings.Contains(data, "secret-") {
+		t.Fatalf("a credential header reached the mapping: %s", data)
+	}
+}
