@@ -8,6 +8,7 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
@@ -237,5 +238,36 @@ func TestQuotaWaitInsideAnAttempt(t *testing.T) {
 	}
 	if _, ok := quotaProgress(payloadcrypt.Plain(), details(mitigation.Progress{Total: 1})); ok {
 		t.Error("a lone progress read as a quota wait")
+	}
+}
+
+// A retry back-off after a failure that carries no application type (a heartbeat timeout, a cancellation, a
+// worker's panic) names a type anyway: no message has an empty part ("failed: : activity Heartbeat timeout").
+func TestRetryBackOffAfterAFailureWithoutAType(t *testing.T) {
+	t.Parallel()
+	fail := func(f *failurepb.Failure) *workflowpb.PendingActivityInfo {
+		return &workflowpb.PendingActivityInfo{ActivityId: "quarantine", ActivityType: &commonpb.ActivityType{Name: "cecp.mitigate_mails"}, Attempt: 3, LastFailure: f}
+	}
+	cases := []struct {
+		failure *failurepb.Failure
+		want    string
+	}{
+		{&failurepb.Failure{Message: "activity Heartbeat timeout", FailureInfo: &failurepb.Failure_TimeoutFailureInfo{TimeoutFailureInfo: &failurepb.TimeoutFailureInfo{}}},
+			"attempt 2 of cecp.mitigate_mails failed: Timeout: activity Heartbeat timeout"},
+		{&failurepb.Failure{Message: "canceled", FailureInfo: &failurepb.Failure_CanceledFailureInfo{CanceledFailureInfo: &failurepb.CanceledFailureInfo{}}},
+			"attempt 2 of cecp.mitigate_mails failed: Cancelled: canceled"},
+		{&failurepb.Failure{Message: "panic: boom", FailureInfo: &failurepb.Failure_ApplicationFailureInfo{ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{}}},
+			"attempt 2 of cecp.mitigate_mails failed: InternalError: panic: boom"},
+		{&failurepb.Failure{Message: "HTTP 503", FailureInfo: &failurepb.Failure_ApplicationFailureInfo{ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: wire.VendorUnavailable}}},
+			"attempt 2 of cecp.mitigate_mails failed: " + wire.VendorUnavailable + ": HTTP 503"},
+	}
+	for _, c := range cases {
+		_, waits, err := liveState(context.Background(), liveFake{pending: []*workflowpb.PendingActivityInfo{fail(c.failure)}}, payloadcrypt.Plain(), "run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(waits) != 1 || waits[0].Kind != "retry back-off" || waits[0].Detail != c.want {
+			t.Errorf("waits %+v, want one retry back-off %q", waits, c.want)
+		}
 	}
 }
