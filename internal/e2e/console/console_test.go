@@ -90,10 +90,7 @@ func (e *env) failNext(step string, n int) {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("browser test: needs PostgreSQL, an embedded Temporal server and Chromium")
-	}
-	if chromium() == "" {
-		t.Skip("browser test: no Chromium found (apt-get install chromium, or set PARRY_CHROMIUM to its path)")
+		t.Skip("needs PostgreSQL and an embedded Temporal server")
 	}
 	quiet := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	ring, err := payloadcrypt.ParseKeyring(payloadcrypt.NewKeyText("console-test"))
@@ -178,8 +175,13 @@ type browser struct {
 	dialogs int
 }
 
+// browser starts a headless Chromium for the test (skipping it when there is none: the tests that need no
+// browser, such as TestCLIRunWatch, still run).
 func (e *env) browser() *browser {
 	e.t.Helper()
+	if chromium() == "" {
+		e.t.Skip("browser test: no Chromium found (apt-get install chromium, or set PARRY_CHROMIUM to its path)")
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium()), chromedp.NoSandbox,
 		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-gpu", true))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
