@@ -23,10 +23,12 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/parry-soar/parry/internal/api"
+	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
+	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/runs"
 	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
@@ -505,7 +507,7 @@ steps:
 // checkEncrypted: the run's history, fetched straight from Temporal without parry's key, holds none of the
 // campaign's strings (sender, subject, mailboxes); parry's own views and export show them decrypted, and the
 // export replays.
-func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campaign) {
+func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campaign, also ...string) {
 	t.Helper()
 	raw := rs.ts.NewClientWithOptions(client.Options{Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	defer raw.Close()
@@ -522,7 +524,7 @@ func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campai
 		events++
 	}
 	boxes, _ := rs.campaignMails(t, c)
-	secrets := []string{c.Sender, c.Subject}
+	secrets := append([]string{c.Sender, c.Subject}, also...)
 	for box := range boxes {
 		secrets = append(secrets, box)
 	}
@@ -542,6 +544,34 @@ func (rs *realStack) checkEncrypted(t *testing.T, runID string, c cecpsim.Campai
 	if _, errOut, code := rs.parry("run", "replay", "--file", file); code != 0 {
 		t.Fatalf("replay of the decrypted export: %d %s", code, errOut)
 	}
+}
+
+// TestAlertStartedRunIsEncrypted: a run an alert started holds the alert (title, data) in its workflow input and
+// signals; in Temporal they are ciphertext like every other payload.
+func TestAlertStartedRunIsEncrypted(t *testing.T) {
+	rs := newRealStack(t, cecpsim.Options{})
+	rs.startWorker(t)
+	c := rs.campaign(t, "phishing")
+	ctx := context.Background()
+	src, err := os.ReadFile("../../playbooks/phishing-containment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.Push(ctx, rs.st, nil, []registry.File{{Name: "phishing-containment.yaml", Source: string(src)}}, "test", true); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "alert-data-marker-5b2f"
+	body, _ := json.Marshal(map[string]any{"source": "cecp", "kind": "securityrisk", "severity": "high", "title": "Phish to finance " + marker,
+		"data": map[string]any{"mail_message_sender": c.Sender, "mail_message_subject": c.Subject, "reported_by": "reporter-" + marker}})
+	resp, err := apiclient.New(rs.api.URL, rs.token).SendAlerts(ctx, body)
+	if err != nil || len(resp.Alerts) != 1 {
+		t.Fatalf("sending the alert: %+v %v", resp, err)
+	}
+	r := rs.waitRun(dispatch.RunID("phishing-containment", resp.Alerts[0].ID), store.RunSucceeded, store.RunFailed)
+	if r.Status != store.RunSucceeded {
+		t.Fatalf("the alert's run %s: %s %q\n%s", r.ID, r.Status, r.Error, rs.logs.String())
+	}
+	rs.checkEncrypted(t, r.ID, c, marker)
 }
 
 // TestCLIMitigationGoesThroughTheBroker: `parry cecp mitigate-mails` is a one-step run on the server: the mails
