@@ -378,7 +378,7 @@ func (a *app) newRunShowCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, v)
 			}
-			a.printView(v)
+			a.printView(cmd.Context(), c, v, full)
 			return nil
 		},
 	}
@@ -388,7 +388,9 @@ func (a *app) newRunShowCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) printView(v apitypes.RunView) {
+// printView prints a run's view: what the run is (with its triggering alert, read from the API, and its
+// inputs), its timeline and the detail of its steps, what it waits for.
+func (a *app) printView(ctx context.Context, c *apiclient.Client, v apitypes.RunView, full bool) {
 	r := v.Run
 	w := a.stdout
 	fmt.Fprintf(w, "run       %s\n", r.ID)
@@ -407,6 +409,9 @@ func (a *app) printView(v apitypes.RunView) {
 	if r.IncidentID != nil {
 		fmt.Fprintf(w, "incident  %d\n", *r.IncidentID)
 	}
+	if r.AlertID != nil {
+		fmt.Fprintf(w, "alert     %s\n", a.alertLine(ctx, c, *r.AlertID))
+	}
 	if r.RetryOf != "" {
 		fmt.Fprintf(w, "retry of  %s (from step %s)\n", r.RetryOf, r.RetryFromStep)
 	}
@@ -418,6 +423,9 @@ func (a *app) printView(v apitypes.RunView) {
 		fmt.Fprintf(w, "note      %s\n", v.Note)
 	}
 	fmt.Fprintln(w)
+	if printRunInputs(w, r.Inputs, full) {
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tKIND\tSTATUS\tATTEMPTS\tDURATION\tERROR")
 	var rows func([]apitypes.Step)

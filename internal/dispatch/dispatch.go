@@ -173,6 +173,9 @@ type work struct {
 	inc    store.Incident
 	isNew  bool
 	alerts []store.Alert // the batch's alerts for this incident, in id order
+	// inputs are a new incident's run inputs, resolved from its first alert: the run records them and its
+	// workflow is given them (see record).
+	inputs map[string]any
 }
 
 // DispatchOnce claims one batch of pending alerts and commits what becomes of them, then carries out the
@@ -342,9 +345,13 @@ func (d *Dispatcher) group(ctx context.Context, tx Tx, hits []hit, alerts []stor
 				continue
 			}
 		}
-		// A new incident: check now that the alert gives the playbook valid inputs, so that a run that could
-		// only fail is never started (the alert records why).
-		if _, err := workflows.ResolveInputs(d.engine(), h.t.plan, nil, h.value, d.now()); err != nil {
+		// A new incident: check now that the alert gives the playbook valid inputs the runs row can hold, so that
+		// a run that could only fail is never started and the batch is not refused (the alert records why).
+		inputs, err := workflows.ResolveInputs(d.engine(), h.t.plan, nil, h.value, d.now())
+		if err == nil {
+			_, err = runs.EncodeInputs(inputs)
+		}
+		if err != nil {
 			msg := fmt.Sprintf("playbook %s (version %d): inputs: %v", h.t.name, h.t.version, err)
 			if outcomes[h.alert].Error == "" {
 				res.Errors++
@@ -354,7 +361,7 @@ func (d *Dispatcher) group(ctx context.Context, tx Tx, hits []hit, alerts []stor
 			}
 			continue
 		}
-		w := &work{t: h.t, isNew: true, alerts: []store.Alert{a}, inc: store.Incident{
+		w := &work{t: h.t, isNew: true, alerts: []store.Alert{a}, inputs: inputs, inc: store.Incident{
 			PlaybookName: h.t.name, PlaybookVersion: h.t.version, DedupKey: h.key, Status: store.IncidentOpen,
 			RunID: RunID(h.t.name, a.ID), FirstAlertID: a.ID, WindowEndsAt: a.ReceivedAt.Add(h.t.window),
 			LastAlertAt: a.ReceivedAt,
@@ -399,9 +406,11 @@ func (d *Dispatcher) record(ctx context.Context, tx Tx, works []*work, res *Resu
 			return err
 		}
 		first := w.alerts[0]
+		// The run records the inputs its alert resolved to, and its workflow is started with those (not
+		// resolving them again), so what `run show` says the run ran with is what it ran with.
 		r, err := d.Runs.Prepare(runs.Request{
-			RunID: w.inc.RunID, Plan: w.t.plan, Version: w.t.version, AlertID: &first.ID, Alert: runs.AlertValue(first),
-			Incident: &id, StartedBy: StartedBy,
+			RunID: w.inc.RunID, Plan: w.t.plan, Version: w.t.version, Inputs: w.inputs, AlertID: &first.ID,
+			Alert: runs.AlertValue(first), Incident: &id, StartedBy: StartedBy,
 		})
 		if err != nil {
 			return err

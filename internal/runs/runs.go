@@ -98,9 +98,9 @@ func (s *Starter) Prepare(req Request) (store.Run, error) {
 	if err != nil {
 		return store.Run{}, err
 	}
-	inputs, err := json.Marshal(orEmpty(req.Inputs))
+	inputs, err := EncodeInputs(req.Inputs)
 	if err != nil {
-		return store.Run{}, &InputError{Err: fmt.Errorf("inputs are not JSON: %w", err)}
+		return store.Run{}, &InputError{Err: err}
 	}
 	return store.Run{
 		ID: req.RunID, PlaybookName: req.Plan.Name, PlaybookVersion: req.Version, PlaybookSHA256: req.Plan.SHA256,
@@ -118,6 +118,31 @@ func (s *Starter) Record(ctx context.Context, rec Recorder, req Request) (store.
 	}
 	inserted, err := rec.RecordRun(ctx, r)
 	return r, inserted, err
+}
+
+// EncodeInputs is a run's inputs as its runs row records them ({} for none). It refuses what PostgreSQL's jsonb
+// cannot hold (a NUL character, a number beyond its numeric type), naming the input, so that a caller refuses
+// the run rather than failing the transaction that records it (the dispatcher's batch of alerts).
+func EncodeInputs(m map[string]any) (json.RawMessage, error) {
+	b, err := json.Marshal(orEmpty(m))
+	if err != nil {
+		return nil, fmt.Errorf("inputs are not JSON: %w", err)
+	}
+	if store.CheckJSON("inputs", b) == nil {
+		return b, nil
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, _ := json.Marshal(m[k])
+		if err := store.CheckJSON("input "+k, v); err != nil {
+			return nil, err
+		}
+	}
+	return nil, store.CheckJSON("inputs", b)
 }
 
 func orEmpty(m map[string]any) map[string]any {

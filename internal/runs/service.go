@@ -318,6 +318,11 @@ func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (stor
 			return store.Run{}, err
 		}
 	}
+	if old.AlertID != nil {
+		// An alert's run records the inputs resolved from the alert: the retry keeps them (its reused steps ran
+		// with them) but not one that the version it runs no longer declares, which no one asked for.
+		inputs = declaredInputs(p, inputs)
+	}
 	var alert map[string]any
 	if old.AlertID != nil {
 		a, err := s.Store.GetAlert(ctx, *old.AlertID)
@@ -333,6 +338,17 @@ func (s *Service) Retry(ctx context.Context, runID string, rp RetryParams) (stor
 	req := Request{RunID: id, Plan: p, Version: version, Inputs: inputs, AlertID: old.AlertID, Alert: alert, Incident: old.IncidentID,
 		RetryOf: runID, RetryFrom: from, StartedBy: rp.StartedBy}
 	return s.startNow(ctx, req)
+}
+
+// declaredInputs keeps of inputs those p declares.
+func declaredInputs(p *plan.Plan, inputs map[string]any) map[string]any {
+	out := make(map[string]any, len(inputs))
+	for _, in := range p.Inputs {
+		if v, ok := inputs[in.Name]; ok {
+			out[in.Name] = v
+		}
+	}
+	return out
 }
 
 // temporalProblem says in a few words why a Temporal call did not answer, for notes shown to people; it never

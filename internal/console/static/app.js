@@ -400,11 +400,14 @@ async function viewRun(id) {
   let last = "";
   let drawnActions = "";
   let ended = null;
+  let trigger; // the run's triggering alert, read once (null: it could not be read)
   const refresh = async () => {
     // A run that has ended does not change: read it once (its view asks Temporal), then only look for retries.
     const v = ended || await get(path);
     if (TERMINAL.has(v.run.status)) ended = v;
     const r = v.run;
+    if (r.alert_id && trigger === undefined) trigger = await get("/v1/alerts/" + r.alert_id).catch(() => null);
+    const inputs = r.inputs && typeof r.inputs === "object" ? Object.keys(r.inputs).sort() : [];
     const retries = TERMINAL.has(r.status) && r.status !== "succeeded" ? (await get("/v1/runs" + qs({ retry_of: r.id, limit: 20 }))).runs : [];
     const sig = JSON.stringify(v) + JSON.stringify(retries);
     if (sig === last) return;
@@ -414,6 +417,10 @@ async function viewRun(id) {
         el("dt", {}, "playbook"), el("dd", {}, r.version ? link("#/playbooks/" + r.playbook, r.playbook) : r.playbook,
           r.version ? " version " + r.version : " (from a file)", el("span", { class: "muted" }, " sha256 " + r.sha256.slice(0, 12))),
         r.incident_id ? [el("dt", {}, "incident"), el("dd", {}, link("#/incidents/" + r.incident_id, "#" + r.incident_id))] : null,
+        r.alert_id ? [el("dt", {}, "alert"), el("dd", { id: "run-alert" }, link("#/alerts/" + r.alert_id, "#" + r.alert_id),
+          trigger ? " " + trigger.kind + " “" + trigger.title + "” (severity " + trigger.severity + ", source " + trigger.source + ")" : "")] : null,
+        inputs.length ? [el("dt", {}, "inputs"), el("dd", { id: "run-inputs" }, el("details", {}, el("summary", {}, inputs.join(", ")),
+          el("pre", {}, json(Object.fromEntries(inputs.map((k) => [k, r.inputs[k]]))))))] : null,
         el("dt", {}, "started"), el("dd", {}, when(r.started_at || r.created_at) + (r.started_by ? " by " + r.started_by : "")),
         r.finished_at ? [el("dt", {}, "finished"), el("dd", {}, when(r.finished_at))] : null,
         retries.length ? [el("dt", {}, "retried by"), el("dd", { id: "retried-by" }, retries.flatMap((x, i) => [i ? ", " : "", link("#/runs/" + encodeURIComponent(x.id), x.id), " (" + x.status + ")"]))] : null,

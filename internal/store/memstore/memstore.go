@@ -291,9 +291,30 @@ func (s *Store) EnabledVersions(ctx context.Context) ([]store.EnabledVersion, er
 
 // InsertRun records a run unless its id exists.
 func (s *Store) InsertRun(ctx context.Context, r store.Run) (bool, error) {
+	if err := checkRun(&r); err != nil {
+		return false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.insertRun(r), nil
+}
+
+// checkRun refuses what store.InsertRun refuses and defaults what it defaults (inputs: {}), so a consumer
+// tested here meets PostgreSQL's rules.
+func checkRun(r *store.Run) error {
+	if len(r.Inputs) == 0 {
+		r.Inputs = json.RawMessage("{}")
+	}
+	for _, t := range []struct{ field, v string }{{"run id", r.ID}, {"playbook", r.PlaybookName}, {"started_by", r.StartedBy},
+		{"retry_from_step", r.RetryFromStep}} {
+		if err := store.CheckText(t.field, t.v); err != nil {
+			return err
+		}
+	}
+	if err := store.CheckJSON("inputs", r.Inputs); err != nil {
+		return err
+	}
+	return store.CheckJSON("the compiled plan", r.Plan)
 }
 
 func (s *Store) insertRun(r store.Run) bool {
@@ -314,6 +335,9 @@ func (s *Store) insertRun(r store.Run) bool {
 
 // RecordRun stores a run and the outbox entry that starts it.
 func (s *Store) RecordRun(ctx context.Context, r store.Run) (bool, error) {
+	if err := checkRun(&r); err != nil {
+		return false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.insertRun(r) {
@@ -714,6 +738,9 @@ func (t *Tx) AttachAlerts(ctx context.Context, incidentID int64, alertIDs []int6
 
 // InsertRun records a run at commit (an existing id is left alone).
 func (t *Tx) InsertRun(ctx context.Context, r store.Run) (bool, error) {
+	if err := checkRun(&r); err != nil {
+		return false, err
+	}
 	s := t.s
 	s.mu.Lock()
 	_, exists := s.runs[r.ID]
