@@ -42,7 +42,8 @@ type Input struct {
 	RunID    string          `json:"run_id"`
 	Plan     json.RawMessage `json:"plan"`
 	Playbook PlaybookRef     `json:"playbook"`
-	// Inputs are the manual run's values (`--with key=value`); alert runs take theirs from the plan's `from`.
+	// Inputs are the manual run's values (`--with key=value`), or, for an alert's run, the values its alert resolved
+	// to at dispatch (the plan's `from`), as recorded on the run.
 	Inputs   map[string]any `json:"inputs,omitempty"`
 	Alert    map[string]any `json:"alert,omitempty"`
 	Incident *Incident      `json:"incident,omitempty"`
