@@ -276,13 +276,14 @@ func (c *Client) Approve(ctx context.Context, id, step string, req apitypes.Appr
 	return out, c.post(ctx, "/v1/runs/"+seg+"/approvals/"+st, req, &out)
 }
 
-// Cancel asks a run to stop.
-func (c *Client) Cancel(ctx context.Context, id string) error {
+// Cancel asks a run to stop; the answer's status is cancelling.
+func (c *Client) Cancel(ctx context.Context, id string) (apitypes.CancelResponse, error) {
+	var out apitypes.CancelResponse
 	seg, err := segment("run id", id)
 	if err != nil {
-		return err
+		return out, err
 	}
-	return c.post(ctx, "/v1/runs/"+seg+"/cancel", struct{}{}, nil)
+	return out, c.post(ctx, "/v1/runs/"+seg+"/cancel", struct{}{}, &out)
 }
 
 // Retry starts a run that reuses a failed run's completed steps.

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/parry-soar/parry/internal/api/apitypes"
+	"github.com/parry-soar/parry/internal/apiclient"
 )
 
 func (a *app) newAlertCmd() *cobra.Command {
@@ -39,7 +44,7 @@ func (a *app) newAlertSendCmd() *cobra.Command {
 			}
 			resp, err := c.SendAlerts(cmd.Context(), body)
 			if err != nil {
-				return err
+				return a.alertProblems(err, func(i int) string { return fmt.Sprintf("alert %d", i) }, "nothing was stored")
 			}
 			if asJSON {
 				return writeJSON(a.stdout, resp)
@@ -61,4 +66,27 @@ func (a *app) newAlertSendCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's answer as JSON")
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
+}
+
+// alertProblems prints every problem of alerts the API refused, one a line, as source push prints every
+// diagnostic (the API's message names only the first), then what came of the request, and exits 1: the input
+// was wrong, not a flag. name names an alert by its index in the request. Other errors are returned as they are.
+func (a *app) alertProblems(err error, name func(index int) string, outcome string) error {
+	var apiErr *apiclient.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != apitypes.CodeInvalidAlerts {
+		return err
+	}
+	var problems []apitypes.AlertProblem
+	if json.Unmarshal(apiErr.Details, &problems) != nil || len(problems) == 0 {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(a.stderr, "parry: %s: %s\n", name(p.Index), p.Message)
+	}
+	what := "1 problem"
+	if len(problems) > 1 {
+		what = fmt.Sprintf("%d problems", len(problems))
+	}
+	fmt.Fprintf(a.stderr, "parry: %s; %s\n", what, outcome)
+	return silentFailure()
 }

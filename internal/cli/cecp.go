@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,7 @@ func (a *app) newCECPCmd() *cobra.Command {
 			"in secrets.dir), else the " + cecpTokenEnv + " environment variable.\n\n" +
 			"Requests share the connection's quota (20 per minute unless rate_limit says otherwise); a command waits for " +
 			"a free slot and says so on stderr. Each vendor parameter is a flag of the same name with - for _. " +
-			"--json prints the vendor's items with the vendor's field names.",
+			"--json prints {\"items\": [...]}, the shape of every list command, each item with the vendor's field names.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
@@ -166,10 +167,11 @@ func (a *app) cecpToken(f *cecpFlags, cfg config.Config, conn config.CECPConnect
 	if tok := strings.TrimSpace(a.getenv(cecpTokenEnv)); tok != "" {
 		return cecp.StaticToken(tok), nil
 	}
+	// A missing token is not a usage mistake (the command line was right): exit 1 with how to give one.
 	if adHoc {
-		return nil, usageErrorf("no CECP token: use --token-file FILE or set %s", cecpTokenEnv)
+		return nil, fmt.Errorf("no CECP token: give one with --token-file FILE or set %s", cecpTokenEnv)
 	}
-	return nil, usageErrorf("no CECP token: connection %q has no token_secret; use --token-file FILE or set %s", conn.Name, cecpTokenEnv)
+	return nil, fmt.Errorf("no CECP token: connection %q has no token_secret; give one with --token-file FILE, set %s, or give the connection a token_secret in the config", conn.Name, cecpTokenEnv)
 }
 
 // readSecretFile reads a small file holding one secret, trimming surrounding whitespace.
@@ -287,7 +289,7 @@ func (l *listFlags) add(fs *pflag.FlagSet, max int) {
 	fs.IntVar(&l.limit, "limit", 0, fmt.Sprintf("page size, at most %d (the vendor's limit parameter)", max))
 	fs.BoolVar(&l.all, "all", false, "follow next_link through every page (up to --max-results)")
 	fs.IntVar(&l.maxResults, "max-results", cecp.DefaultMaxResults, "with --all, stop after this many items")
-	fs.BoolVar(&l.asJSON, "json", false, "print the vendor's items as a JSON array, with the vendor's field names")
+	fs.BoolVar(&l.asJSON, "json", false, `print {"items": [the vendor's items]} as JSON, with the vendor's field names`)
 }
 
 // bound is the MaxResults of the query: one page without --all.
@@ -304,8 +306,9 @@ func (l *listFlags) bound(defaultPage int) (int, error) {
 	return defaultPage, nil
 }
 
-// table is a list printed as a JSON array or a table, item by item, so that the items read before an error
-// are still printed (and the array still closed) when the error is reported.
+// table is a list printed as a table or as JSON in the shape of every list command, {"items": [...]}, item by
+// item, so that the items read before an error are still printed (and the JSON still closed) when the error is
+// reported.
 type table[T any] struct {
 	w      io.Writer
 	asJSON bool
@@ -333,15 +336,19 @@ func (t *table[T]) add(v T) error {
 		_, err := fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 		return err
 	}
-	b, err := json.MarshalIndent(v, "  ", "  ")
-	if err != nil {
+	// Indented as writeList indents a list, without HTML escapes (as writeJSON).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	sep := ",\n  "
+	sep := ",\n    "
 	if t.n == 0 {
-		sep = "[\n  "
+		sep = "{\n  \"items\": [\n    "
 	}
-	_, err = fmt.Fprintf(t.w, "%s%s", sep, b)
+	_, err := fmt.Fprintf(t.w, "%s%s", sep, bytes.TrimRight(buf.Bytes(), "\n"))
 	return err
 }
 
@@ -350,10 +357,10 @@ func (t *table[T]) close() error {
 		return t.tw.Flush()
 	}
 	if t.n == 0 {
-		_, err := io.WriteString(t.w, "[]\n")
+		_, err := io.WriteString(t.w, "{\n  \"items\": []\n}\n")
 		return err
 	}
-	_, err := io.WriteString(t.w, "\n]\n")
+	_, err := io.WriteString(t.w, "\n  ]\n}\n")
 	return err
 }
 

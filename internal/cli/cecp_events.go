@@ -111,8 +111,8 @@ func (a *app) newCECPQuarantineDownloadCmd(f *cecpFlags) *cobra.Command {
 		Use:   "quarantine-download -o FILE (--from FILE | --mail-unique-id ID --mail-blob-path P ...)",
 		Short: "Download one quarantined Exchange Online mail as the vendor's ZIP (POST /v1/siem/quarantine_mails)",
 		Long: "Download one quarantined Exchange Online mail as the vendor's ZIP, written to -o FILE (- for stdout). " +
-			"Name the mail with --from FILE (a quarantine event as printed by `quarantine-events --json`: one object, or " +
-			"an array holding one; - reads stdin) and/or the fields as flags, which win over the file. The ZIP is " +
+			"Name the mail with --from FILE (a quarantine event: the output of `quarantine-events --json` holding one, one " +
+			"object, or an array holding one; - reads stdin) and/or the fields as flags, which win over the file. The ZIP is " +
 			"protected with the password in --password-file, else $" + cecpZipPasswordEnv + ", else none.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -181,9 +181,14 @@ func (a *app) newCECPQuarantineDownloadCmd(f *cecpFlags) *cobra.Command {
 	return cmd
 }
 
-// parseOneQuarantineEvent reads a quarantine event: an object or an array of exactly one.
+// parseOneQuarantineEvent reads a quarantine event: an object, or an array or quarantine-events --json output
+// ({"items": [...]}) of exactly one.
 func parseOneQuarantineEvent(data []byte) (cecp.QuarantineEvent, error) {
 	data = bytes.TrimSpace(data)
+	var list map[string]json.RawMessage
+	if len(data) > 0 && data[0] == '{' && json.Unmarshal(data, &list) == nil && len(list) == 1 && list["items"] != nil {
+		data = bytes.TrimSpace(list["items"])
+	}
 	var evs []cecp.QuarantineEvent
 	if len(data) > 0 && data[0] == '[' {
 		if err := json.Unmarshal(data, &evs); err != nil {

@@ -25,7 +25,8 @@ func actionName(flag, v string, names map[string]string, order []string) (string
 	return "", usageErrorf("--%s %q is not one of %s%s", flag, v, strings.Join(order, ", "), suggest.Hint(v, order))
 }
 
-// parseItems reads JSON values — an array, one object, or a stream of them (NDJSON) — into one list.
+// parseItems reads JSON values — an array, one object, a list command's {"items": [...]}, or a stream of them
+// (NDJSON) — into one list.
 func parseItems(data []byte) ([]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -41,12 +42,26 @@ func parseItems(data []byte) ([]any, error) {
 		case []any:
 			out = append(out, x...)
 		case map[string]any:
-			out = append(out, x)
+			if items, ok := listItems(x); ok {
+				out = append(out, items...)
+			} else {
+				out = append(out, x)
+			}
 		default:
 			return nil, fmt.Errorf("value %d is neither a mail object nor a list of them", n)
 		}
 	}
 	return out, nil
+}
+
+// listItems is the array of a list command's --json, {"items": [...]}: an object with that one field (no mail
+// or event of the vendor's is).
+func listItems(v map[string]any) ([]any, bool) {
+	if len(v) != 1 {
+		return nil, false
+	}
+	items, ok := v["items"].([]any)
+	return items, ok
 }
 
 // jsonProblem says what is wrong with JSON in words, without Go's type names.

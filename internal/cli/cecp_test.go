@@ -188,12 +188,12 @@ func TestCECPSweep(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var mails []map[string]any
-	if err := json.Unmarshal([]byte(out), &mails); err != nil || len(mails) != 3 {
-		t.Fatalf("--json output %d mails, %v:\n%s", len(mails), err, out)
+	var list struct{ Items []map[string]any }
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Items) != 3 {
+		t.Fatalf("--json output %d mails, %v:\n%s", len(list.Items), err, out)
 	}
-	if !strings.HasPrefix(out, "[\n  {\n    \"mailbox\": \"alice@contoso.example\",\n    \"mail_message_sender\": \"billing@evil.example\",\n") ||
-		!strings.Contains(out, `"mail_message_delivery_time": "2026-01-02T00:51:01.000Z"`) || !strings.HasSuffix(out, "  }\n]\n") {
+	if !strings.HasPrefix(out, "{\n  \"items\": [\n    {\n      \"mailbox\": \"alice@contoso.example\",\n      \"mail_message_sender\": \"billing@evil.example\",\n") ||
+		!strings.Contains(out, `"mail_message_delivery_time": "2026-01-02T00:51:01.000Z"`) || !strings.HasSuffix(out, "    }\n  ]\n}\n") {
 		t.Errorf("--json output:\n%s", out)
 	}
 }
@@ -415,6 +415,8 @@ func TestCECPErrors(t *testing.T) {
 	_ = os.WriteFile(badTok, []byte("wrong-token-123\n"), 0o600)
 	empty := filepath.Join(dir, "empty")
 	_ = os.WriteFile(empty, nil, 0o600)
+	noSecretCfg := filepath.Join(dir, "no-secret.yaml")
+	_ = os.WriteFile(noSecretCfg, []byte("cecp:\n  connections:\n    - name: prod\n      region: eu\n"), 0o600)
 	simEnv := map[string]string{"PARRY_SECRET_CECP_SIM": cliToken}
 	for _, tc := range []struct {
 		name   string
@@ -433,8 +435,11 @@ func TestCECPErrors(t *testing.T) {
 			"parry: --connection cannot be combined with --base-url or --region\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"unknown connection", simEnv, []string{"--config", cfgPath, "cecp", "sweep", "--connection", "prod"}, 2,
 			"parry: unknown CECP connection \"prod\" (configured: sim)\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
-		{"no token", nil, []string{"cecp", "sweep", "--region", "eu"}, 2,
-			"parry: no CECP token: use --token-file FILE or set PARRY_CECP_TOKEN\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
+		// A missing token is a failure saying how to give one, not a usage mistake (issue 12).
+		{"no token", nil, []string{"cecp", "sweep", "--region", "eu"}, 1,
+			"parry: no CECP token: give one with --token-file FILE or set PARRY_CECP_TOKEN\n"},
+		{"no token for the connection", nil, []string{"--config", noSecretCfg, "cecp", "sweep", "--connection", "prod"}, 1,
+			"parry: no CECP token: connection \"prod\" has no token_secret; give one with --token-file FILE, set PARRY_CECP_TOKEN, or give the connection a token_secret in the config\n"},
 		{"empty token file", nil, []string{"cecp", "sweep", "--region", "eu", "--token-file", empty}, 2,
 			"parry: reading --token-file: " + empty + " is empty\nRun 'parry help' or 'parry <command> --help' for usage.\n"},
 		{"bad region", f.env(), []string{"cecp", "sweep", "--region", "mars"}, 2,

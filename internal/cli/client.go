@@ -61,6 +61,10 @@ func (a *app) apiClient(cmd *cobra.Command) (*apiclient.Client, config.Config, e
 		default:
 			return nil, cfg, fileError("reading the API token from", path, err)
 		}
+		if token == "" {
+			// Sent as is, the API would answer "missing Authorization header": say which file is empty instead.
+			return nil, cfg, fmt.Errorf("no API token: %s is empty; write a token into it (create one with `parry token create`) or set PARRY_TOKEN", path)
+		}
 	}
 	return apiclient.New(url, token), cfg, nil
 }

@@ -10,7 +10,7 @@ import (
 type playbookPlan struct{ *plan.Plan }
 
 func (a *app) newCompileCmd() *cobra.Command {
-	return &cobra.Command{
+	return jsonAlready(&cobra.Command{
 		Use:   "compile FILE",
 		Short: "Compile a playbook and print its plan as JSON",
 		Long: "Compile validates a playbook and prints the versioned plan the Playbook workflow runs, with every\n" +
@@ -29,5 +29,5 @@ func (a *app) newCompileCmd() *cobra.Command {
 			_, err = a.stdout.Write(b)
 			return err
 		},
-	}
+	})
 }

@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/parry-soar/parry/internal/api"
-	"github.com/parry-soar/parry/internal/runs"
-	"github.com/parry-soar/parry/internal/store"
-	"github.com/parry-soar/parry/internal/store/storetest"
+	"github.com/parry-soar/parry/internal/config"
 )
 
 // unreachableTemporal answers every start with Unavailable: runs are recorded and stay pending.
@@ -26,20 +23,12 @@ func (unreachableTemporal) ExecuteWorkflow(context.Context, client.StartWorkflow
 	return nil, serviceerror.NewUnavailable("connection refused")
 }
 
-// fullEnv serves every API route (runs with Temporal unreachable, registry, incidents, tokens) and returns the
-// CLI's environment with an admin token.
+// fullEnv serves every API route (runs with Temporal unreachable, registry, incidents, tokens, sources,
+// schedules, artifacts) and returns the CLI's environment with an admin token.
 func fullEnv(t *testing.T) map[string]string {
 	t.Helper()
-	st := storetest.NewStore(t)
-	tc := unreachableTemporal{}
-	svc := &runs.Service{Store: st, Temporal: tc, Starter: &runs.Starter{Store: st, Temporal: tc, TaskQueue: "q"}}
-	srv := httptest.NewServer((&api.Server{Store: st, Runs: svc, Extra: append(api.PlaybookRoutes(st, nil), api.IncidentRoutes(st)...)}).Handler())
-	t.Cleanup(srv.Close)
-	tok, _, err := st.CreateToken(context.Background(), "root", store.RoleAdmin, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"PARRY_URL": srv.URL, "PARRY_TOKEN": tok, "PARRY_DATA_DIR": t.TempDir()}
+	env, _ := everyRouteEnv(t, false)
+	return env
 }
 
 const usageHint = "Run 'parry help' or 'parry <command> --help' for usage.\n"
@@ -88,40 +77,56 @@ func TestBadValuesAreUsageErrors(t *testing.T) {
 	}
 }
 
-// listCommands are every list command; each prints {"items": [...]} with --json.
+// listCommands are every list command of the API's objects; each prints {"items": [...]} with --json (the
+// cecp commands' lists of the vendor's items are cecpListCommands).
 var listCommands = [][]string{
 	{"run", "list"},
 	{"incident", "list"},
 	{"playbook", "list"},
 	{"playbook", "versions", "p"},
 	{"token", "list"},
+	{"alert", "list"},
+	{"approval", "list"},
+	{"audit", "list"},
+	{"run", "artifacts", "r-wait"},
+	{"schedule", "list"},
+	{"source", "list"},
 }
 
 func TestListJSONHasOneShape(t *testing.T) {
-	env := fullEnv(t)
-	pb := filepath.Join(t.TempDir(), "p.yaml")
-	os.WriteFile(pb, []byte("name: p\nsteps:\n  - id: s1\n    action: cecp.sweep\n    with: { sender: a@evil.test }\n"), 0o600)
-	for _, args := range [][]string{{"playbook", "push", pb}, {"run", "start", pb}} {
-		if _, errOut, code := runCLI(t, env, "", args...); code != 0 {
-			t.Fatalf("%v: %d %s", args, code, errOut)
-		}
-	}
+	env, _ := everyRouteEnv(t, true)
 	for _, args := range listCommands {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, code := runCLI(t, env, "", append(args, "--json")...)
 			var shape map[string]json.RawMessage
-			if code != 0 || json.Unmarshal([]byte(out), &shape) != nil || len(shape) != 1 {
+			if code != 0 || json.Unmarshal([]byte(out), &shape) != nil || len(shape) != 1 || !strings.HasPrefix(out, "{\n  \"items\": [") {
 				t.Fatalf("exit %d %s\nstdout %s", code, errOut, out)
 			}
 			var items []map[string]any
 			if err := json.Unmarshal(shape["items"], &items); err != nil || items == nil {
-				t.Fatalf("items: %s", out)
+				t.Fatalf("items (keys %v): %s", jsonKeys(shape), out)
 			}
 			if args[0] != "incident" && len(items) == 0 {
 				t.Fatalf("no items: %s", out)
 			}
 		})
 	}
+	// Every list command is in the table: a new one cannot pick another shape unnoticed.
+	listed := map[string]bool{}
+	for _, args := range append(append([][]string{}, listCommands...), cecpListCommands...) {
+		listed["parry "+args[0]+" "+args[1]] = true
+	}
+	a := &app{stdin: strings.NewReader(""), stdout: &strings.Builder{}, stderr: &strings.Builder{}, getenv: func(string) string { return "" }}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Name() == "list" && !listed[c.CommandPath()] {
+			t.Errorf("%s is not in listCommands", c.CommandPath())
+		}
+	}
+	walk(a.newRootCmd())
 }
 
 // TestFailedCommandsPrintNothingOnStdout: without a token (exit 1 with the fix, no usage hint) and with the
@@ -146,5 +151,19 @@ func TestFailedCommandsPrintNothingOnStdout(t *testing.T) {
 				t.Errorf("%v with the API down: exit %d, stdout %q, stderr %q", a, code, out, errOut)
 			}
 		}
+	}
+}
+
+// TestEmptyTokenFileIsAFailure: an empty token file is a missing token (exit 1 naming the file and the fix),
+// not a request the API refuses for its missing header.
+func TestEmptyTokenFileIsAFailure(t *testing.T) {
+	dataDir := t.TempDir()
+	if err := os.WriteFile(config.AdminTokenFile(dataDir), []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, map[string]string{"PARRY_URL": "http://127.0.0.1:1", "PARRY_DATA_DIR": dataDir}, "", "run", "list")
+	want := "parry: no API token: " + config.AdminTokenFile(dataDir) + " is empty; write a token into it (create one with `parry token create`) or set PARRY_TOKEN\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr %q\nwant %q", code, out, errOut, want)
 	}
 }

@@ -25,6 +25,7 @@ func (a *app) newHealthCmd() *cobra.Command {
 			return writeJSON(a.stdout, ready)
 		},
 	}
+	jsonAlready(cmd)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

@@ -146,6 +146,7 @@ func fmtTimePtr(t *time.Time) string {
 }
 
 func (a *app) newIncidentCloseCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "close ID",
 		Short: "Close an incident: later alerts with its key open a new one (its run is not stopped)",
@@ -163,6 +164,9 @@ func (a *app) newIncidentCloseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return writeJSON(a.stdout, resp)
+			}
 			if resp.ClosedNow {
 				fmt.Fprintf(a.stdout, "incident %d closed\n", id)
 			} else {
@@ -171,6 +175,7 @@ func (a *app) newIncidentCloseCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"closed_now","incident"} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

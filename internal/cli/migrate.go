@@ -10,6 +10,7 @@ import (
 )
 
 func (a *app) newMigrateCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database migrations embedded in this binary",
@@ -26,6 +27,18 @@ func (a *app) newMigrateCmd() *cobra.Command {
 			}
 			defer closeFn()
 			applied, err := store.Migrate(cmd.Context(), st.Pool)
+			if asJSON {
+				if err != nil { // a failed command prints nothing on stdout: what was applied goes to stderr
+					for _, v := range applied {
+						fmt.Fprintf(a.stderr, "applied %s\n", v)
+					}
+					return err
+				}
+				if applied == nil {
+					applied = []string{}
+				}
+				return writeJSON(a.stdout, migrateJSON{Applied: applied})
+			}
 			for _, v := range applied {
 				fmt.Fprintf(a.stdout, "applied %s\n", v)
 			}
@@ -38,8 +51,14 @@ func (a *app) newMigrateCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"applied": [migrations]} as JSON (empty: the database was up to date)`)
 	a.bindSettings(cmd.Flags(), "database_url")
 	return cmd
+}
+
+// migrateJSON is the --json shape of migrate.
+type migrateJSON struct {
+	Applied []string `json:"applied"`
 }
 
 // openStore connects to the configured database.

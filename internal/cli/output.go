@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/spf13/cobra"
+
 	"github.com/parry-soar/parry/internal/api/apitypes"
 )
 
@@ -24,6 +26,13 @@ func writeList[T any](w io.Writer, items []T) error {
 		items = []T{}
 	}
 	return writeJSON(w, apitypes.ListResponse[T]{Items: items})
+}
+
+// jsonAlready offers --json on a command that prints JSON whatever its flags, so that every command printing a
+// result takes --json (a script can pass it everywhere).
+func jsonAlready(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().Bool("json", false, "accepted for scripts: the output is JSON already")
+	return cmd
 }
 
 // fileError says what failed with a file in the operating system's words ("no such file or directory"),

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +12,12 @@ import (
 
 var payloadKeyIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// payloadKeyJSON is the --json shape of payload-key new.
+type payloadKeyJSON struct {
+	ID   string `json:"id"`
+	Line string `json:"line"`
+}
+
 func (a *app) newPayloadKeyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "payload-key",
@@ -18,6 +25,7 @@ func (a *app) newPayloadKeyCmd() *cobra.Command {
 		Args:  noArgs,
 	}
 	var id string
+	var asJSON bool
 	newCmd := &cobra.Command{
 		Use:   "new [--id ID]",
 		Short: "Print a new key ring line (ID:BASE64) for the secret temporal.payload_key_secret names",
@@ -29,11 +37,16 @@ func (a *app) newPayloadKeyCmd() *cobra.Command {
 			if !payloadKeyIDRE.MatchString(id) {
 				return usageErrorf("--id %q: use letters, digits, '.', '_' or '-' (at most 64)", id)
 			}
-			_, err := fmt.Fprint(a.stdout, payloadcrypt.NewKeyText(id))
+			line := payloadcrypt.NewKeyText(id)
+			if asJSON {
+				return writeJSON(a.stdout, payloadKeyJSON{ID: id, Line: strings.TrimSuffix(line, "\n")})
+			}
+			_, err := fmt.Fprint(a.stdout, line)
 			return err
 		},
 	}
 	newCmd.Flags().StringVar(&id, "id", "k1", "the key's id, recorded in every payload it encrypts")
+	newCmd.Flags().BoolVar(&asJSON, "json", false, `print {"id","line"} as JSON (line: the key ring line, ID:BASE64)`)
 	cmd.AddCommand(newCmd)
 	return cmd
 }

@@ -242,6 +242,7 @@ func (a *app) newPlaybookEnableCmd() *cobra.Command {
 }
 
 func (a *app) newPlaybookDisableCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "disable NAME",
 		Short: "Stop alerts from triggering a playbook (runs in flight go on)",
@@ -255,6 +256,9 @@ func (a *app) newPlaybookDisableCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return writeJSON(a.stdout, resp)
+			}
 			if resp.WasEnabled {
 				fmt.Fprintf(a.stdout, "%s\tdisabled\n", args[0])
 			} else {
@@ -263,11 +267,21 @@ func (a *app) newPlaybookDisableCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"name","was_enabled"} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
 
+// diffJSON is the --json shape of playbook diff; Diff is empty when both versions have the same source.
+type diffJSON struct {
+	Name string `json:"name"`
+	From int    `json:"from"`
+	To   int    `json:"to"`
+	Diff string `json:"diff"`
+}
+
 func (a *app) newPlaybookDiffCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "diff NAME V1 V2",
 		Short: "Show what changed between two versions of a playbook (unified diff)",
@@ -292,6 +306,9 @@ func (a *app) newPlaybookDiffCmd() *cobra.Command {
 				}
 			}
 			d := registry.Diff(fmt.Sprintf("%s v%d", args[0], vs[0]), fmt.Sprintf("%s v%d", args[0], vs[1]), src[0].Source, src[1].Source)
+			if asJSON {
+				return writeJSON(a.stdout, diffJSON{Name: args[0], From: vs[0], To: vs[1], Diff: d})
+			}
 			if d == "" {
 				fmt.Fprintf(a.stderr, "versions %d and %d have the same source\n", vs[0], vs[1])
 				return nil
@@ -300,6 +317,7 @@ func (a *app) newPlaybookDiffCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"name","from","to","diff"} as JSON (diff empty: the same source)`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

@@ -95,7 +95,7 @@ func (a *app) newRunStartCmd() *cobra.Command {
 			}
 			run, err := c.StartRun(cmd.Context(), req)
 			if err != nil {
-				return err
+				return a.alertProblems(err, func(int) string { return "alert" }, "the run was not started")
 			}
 			if run.Status == apitypes.RunPending {
 				fmt.Fprintf(a.stderr, "run %s recorded; Temporal is unreachable, it starts when Temporal is back\n", run.ID)
@@ -498,8 +498,22 @@ func oneLineJSON(v any) string {
 	return s
 }
 
+// approvalJSON is the --json shape of run approve: the run and step answered, and the decision as the run
+// recorded it (the API's answer).
+type approvalJSON struct {
+	RunID string `json:"run_id"`
+	Step  string `json:"step"`
+	apitypes.ApprovalResponse
+}
+
+// cancelJSON is the --json shape of run cancel: the run and the API's answer (status cancelling).
+type cancelJSON struct {
+	RunID string `json:"run_id"`
+	apitypes.CancelResponse
+}
+
 func (a *app) newRunApproveCmd() *cobra.Command {
-	var reject bool
+	var reject, asJSON bool
 	var comment string
 	cmd := &cobra.Command{
 		Use:   "approve RUN STEP",
@@ -519,16 +533,21 @@ func (a *app) newRunApproveCmd() *cobra.Command {
 				verb = "rejected"
 			}
 			fmt.Fprintf(a.stderr, "%s %s of run %s as %s\n", verb, args[1], args[0], out.By)
+			if asJSON {
+				return writeJSON(a.stdout, approvalJSON{RunID: args[0], Step: args[1], ApprovalResponse: out})
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&reject, "reject", false, "reject instead of approving")
 	cmd.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"run_id","step","approved","by","comment","at"} on stdout`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
 
 func (a *app) newRunCancelCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "cancel RUN",
 		Short: "Cancel a running run (its running steps are cancelled; it ends as cancelled)",
@@ -538,13 +557,18 @@ func (a *app) newRunCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Cancel(cmd.Context(), args[0]); err != nil {
+			out, err := c.Cancel(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "cancelling run %s\n", args[0])
+			if asJSON {
+				return writeJSON(a.stdout, cancelJSON{RunID: args[0], CancelResponse: out})
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"run_id","status"} on stdout`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }
@@ -582,6 +606,9 @@ func (a *app) newRunRetryCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stderr, "run %s retries %s from step %s (%s)\n", run.ID, args[0], run.RetryFromStep, playbookLabel(run))
 			if !wait {
+				if asJSON { // the shape of run start --json without --wait
+					return writeJSON(a.stdout, runJSON{RunID: run.ID, Status: run.Status, Steps: []stepJSON{}})
+				}
 				_, err := fmt.Fprintln(a.stdout, run.ID)
 				return err
 			}
@@ -593,7 +620,7 @@ func (a *app) newRunRetryCmd() *cobra.Command {
 	cmd.Flags().IntVar(&version, "version", 0, "a registry version to run instead")
 	cmd.Flags().BoolVar(&latest, "latest", false, "run the newest registered version")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the new run until it ends")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "with --wait: print the result as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"run_id","status","output","steps"} on stdout (with --wait, when it ends)`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

@@ -67,7 +67,7 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schedules as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [schedules]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

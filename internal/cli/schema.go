@@ -7,7 +7,7 @@ import (
 )
 
 func (a *app) newSchemaCmd() *cobra.Command {
-	return &cobra.Command{
+	return jsonAlready(&cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of the playbook language",
 		Long: "Schema prints a JSON Schema (draft-07) of playbooks, generated from the action catalog, for editor\n" +
@@ -26,5 +26,5 @@ func (a *app) newSchemaCmd() *cobra.Command {
 			_, err = a.stdout.Write(b)
 			return err
 		},
-	}
+	})
 }

@@ -106,7 +106,7 @@ func (a *app) newSourceListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, apitypes.SourceList{Sources: list})
+				return writeList(a.stdout, list)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tORIGIN\tVERSION\tAUTH\tSECRET")
@@ -120,7 +120,7 @@ func (a *app) newSourceListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the sources as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"items": [sources]} as JSON`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

@@ -131,6 +131,7 @@ func (a *app) newTokenListCmd() *cobra.Command {
 }
 
 func (a *app) newTokenRevokeCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke the live token with this name",
@@ -140,13 +141,18 @@ func (a *app) newTokenRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
+			tok, err := c.RevokeToken(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "Revoked token %q.\n", args[0])
+			if asJSON {
+				return writeJSON(a.stdout, apitypes.RevokeTokenResponse{Revoked: tok})
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"revoked": token} as JSON (the API's answer)`)
 	a.bindSettings(cmd.Flags(), clientSettings...)
 	return cmd
 }

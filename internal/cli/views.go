@@ -298,6 +298,13 @@ func (a *app) newRunArtifactCmd() *cobra.Command {
 	return cmd
 }
 
+// signinLinkJSON is the --json shape of console link.
+type signinLinkJSON struct {
+	URL       string    `json:"url"`
+	Role      string    `json:"role"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 func (a *app) newConsoleCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "console",
@@ -307,6 +314,7 @@ func (a *app) newConsoleCmd() *cobra.Command {
 	}
 	var role string
 	var ttl time.Duration
+	var asJSON bool
 	link := &cobra.Command{
 		Use:   "link [--role R] [--ttl 5m]",
 		Short: "Print a one-click console sign-in link: a single-use code for a session of the role (needs admin)",
@@ -323,12 +331,17 @@ func (a *app) newConsoleCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s/#/signin?code=%s\n", strings.TrimRight(c.BaseURL, "/"), sc.Code)
+			url := fmt.Sprintf("%s/#/signin?code=%s", strings.TrimRight(c.BaseURL, "/"), sc.Code)
 			fmt.Fprintf(a.stderr, "single use, valid until %s; the session it opens lasts 8h\n", sc.ExpiresAt.Local().Format(time.DateTime))
-			return nil
+			if asJSON {
+				return writeJSON(a.stdout, signinLinkJSON{URL: url, Role: role, ExpiresAt: sc.ExpiresAt})
+			}
+			_, err = fmt.Fprintln(a.stdout, url)
+			return err
 		},
 	}
 	link.Flags().StringVar(&role, "role", "admin", "role of the session: viewer, responder, author or admin")
+	link.Flags().BoolVar(&asJSON, "json", false, `print {"url","role","expires_at"} as JSON`)
 	link.Flags().DurationVar(&ttl, "ttl", 5*time.Minute, "how long the link works")
 	a.bindSettings(link.Flags(), clientSettings...)
 	cmd.AddCommand(link)
