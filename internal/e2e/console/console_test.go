@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -364,6 +365,7 @@ func TestConsoleSignInAlertApprove(t *testing.T) {
 	b.run("incident appears", chromedp.WaitVisible(`#incident-list tr[data-incident]`, chromedp.ByQuery))
 	b.screenshot("incidents")
 	b.run("open incident", chromedp.Click(`#incident-list tr[data-incident] td a`, chromedp.ByQuery), chromedp.WaitVisible(`tr[data-run] a`, chromedp.ByQuery))
+	b.screenshot("incident")
 	b.run("open run", chromedp.Click(`tr[data-run] a`, chromedp.ByQuery),
 		chromedp.WaitVisible(`.wait[data-wait="approval"] .approve`, chromedp.ByQuery))
 	if p := b.text(`.wait .prompt`); p != "Disable bob@x.test?" {
@@ -589,6 +591,52 @@ func TestConsoleEditorDiagnostics(t *testing.T) {
 	b.run("push", chromedp.Click("#push", chromedp.ByQuery), chromedp.WaitVisible(`#flash.ok`, chromedp.ByQuery))
 	if _, err := e.st.GetPlaybookVersion(context.Background(), "block-sender", 1); err != nil {
 		t.Fatalf("pushed playbook not stored: %v", errors.Unwrap(err))
+	}
+}
+
+// TestConsoleRegistryDiffAndRuns: the runs list shows every run with its status and links to it; the registry
+// lists a playbook's versions, shows the lines that changed between two, and an author enables an older one.
+func TestConsoleRegistryDiffAndRuns(t *testing.T) {
+	e := newEnv(t)
+	e.push(failingPlaybook)
+	e.push(strings.Replace(failingPlaybook, "action: disable", "action: revoke_sessions", 1))
+	e.failNext("block", 1)
+	ctx := context.Background()
+	failed, err := e.admin.StartRun(ctx, apitypes.StartRunRequest{Playbook: "block-sender"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signInWithToken(e.token("pia", store.RoleAuthor))
+	b.run("runs list", chromedp.Navigate(e.api.URL+"/#/runs"),
+		chromedp.WaitVisible(fmt.Sprintf(`#run-list tr[data-run=%q][data-status="failed"]`, failed.ID), chromedp.ByQuery))
+	ok, err := e.admin.StartRun(ctx, apitypes.StartRunRequest{Playbook: "block-sender"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The open list picks the new run up by itself.
+	b.run("new run in the open list", chromedp.WaitVisible(fmt.Sprintf(`#run-list tr[data-run=%q][data-status="succeeded"]`, ok.ID), chromedp.ByQuery))
+	b.screenshot("runs")
+	b.run("registry", chromedp.Navigate(e.api.URL+"/#/playbooks"), chromedp.WaitVisible(`a[href="#/playbooks/block-sender"]`, chromedp.ByQuery))
+	if row := b.text(`main table tbody tr`); !strings.Contains(row, "block-sender") || !strings.Contains(row, "v2") {
+		t.Fatalf("registry row %q", row)
+	}
+	b.run("versions", chromedp.Click(`a[href="#/playbooks/block-sender"]`, chromedp.ByQuery), chromedp.WaitVisible(`tr[data-version="1"] .enable`, chromedp.ByQuery))
+	var clicked bool
+	b.eval(`(() => { const btn = [...document.querySelectorAll("button")].find((x) => x.textContent === "Show diff"); if (btn) btn.click(); return !!btn; })()`, &clicked)
+	if !clicked {
+		t.Fatal("no Show diff button")
+	}
+	b.run("diff", chromedp.WaitVisible(`#diff .diff .add`, chromedp.ByQuery))
+	var changed []string
+	b.eval(`[...document.querySelectorAll("#diff .diff .add, #diff .diff .del")].map((x) => x.textContent)`, &changed)
+	if want := []string{"-     with: { action: disable, accounts: [\"bob@x.test\"] }", "+     with: { action: revoke_sessions, accounts: [\"bob@x.test\"] }"}; !slices.Equal(changed, want) {
+		t.Fatalf("diff shows %q, want %q", changed, want)
+	}
+	b.screenshot("playbook-diff")
+	b.run("enable v1", chromedp.Click(`tr[data-version="1"] .enable`, chromedp.ByQuery), chromedp.WaitVisible(`#flash.ok`, chromedp.ByQuery))
+	if v, err := e.st.GetEnabledPlaybook(ctx, "block-sender"); err != nil || v.Version != 1 {
+		t.Fatalf("enabled after the click: v%d %v", v.Version, err)
 	}
 }
 
