@@ -220,6 +220,7 @@ func TestNotifyWebhook(t *testing.T) {
 		config: func(c *config.Config) {
 			c.Notify.Webhooks = []config.NotifyWebhook{{Name: "soc", URLSecret: "slack-url"}, {Name: "mgmt", URLSecret: "teams-url", Format: "teams"},
 				{Name: "broken", URLSecret: "absent"}}
+			c.Console.URL = "https://parry.example.com/"
 		}})
 	with := map[string]any{"connection": "soc", "text": "3 mails quarantined", "title": "Phishing", "severity": "high",
 		"fields": map[string]any{"sender": "evil@bad.example", "count": 3.0}}
@@ -241,6 +242,12 @@ func TestNotifyWebhook(t *testing.T) {
 	}
 	if k.paths[0] != hookPath {
 		t.Errorf("posted to %s", k.paths[0])
+	}
+
+	// run_link adds the run's console page (TestRunLink: what it says without console.url).
+	h.mustExec("notify.webhook", "tell", map[string]any{"connection": "soc", "text": "Approve?", "run_link": true})
+	if got, want := k.posts[2]["text"], "Approve?\n\nRun: https://parry.example.com/#/runs/"+h.runID; got != want {
+		t.Errorf("text with run_link\n got %q\nwant %q", got, want)
 	}
 
 	k.status = 500

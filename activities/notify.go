@@ -25,6 +25,7 @@ type webhookInput struct {
 	Title      string         `json:"title"`
 	Severity   string         `json:"severity"`
 	Fields     map[string]any `json:"fields"`
+	RunLink    bool           `json:"run_link"`
 }
 
 // fieldPairs renders with.fields as sorted name/value pairs: strings as they are, other values as JSON.
@@ -95,6 +96,23 @@ func teamsPayload(in webhookInput) map[string]any {
 	return card
 }
 
+// RunLink is the line of a chat message (with.run_link) that says where to see a run: its console page, or,
+// when no console URL is configured, its id and the command that shows it. Only the configured base and the
+// run id go in, and config.CheckConsoleURL refuses a base with credentials, a query or a fragment, so the
+// link never carries a token or a sign-in code: a sign-in is the reader's own.
+func RunLink(consoleURL, runID string) string {
+	if consoleURL == "" {
+		return fmt.Sprintf("Run %s: `parry run show %s`", runID, runID)
+	}
+	return "Run: " + ConsoleRunURL(consoleURL, runID)
+}
+
+// ConsoleRunURL is the console's page of a run (the console's #/runs/ID route; the id escaped as the console's
+// own links escape it, so a child run's PARENT/STEP id stays one path element).
+func ConsoleRunURL(consoleURL, runID string) string {
+	return strings.TrimRight(consoleURL, "/") + "/#/runs/" + strings.ReplaceAll(url.PathEscape(runID), "/", "%2F")
+}
+
 func (a *Activities) notifyWebhook(ctx context.Context, c *call) (any, error) {
 	var in webhookInput
 	if err := c.decode(&in); err != nil {
@@ -114,6 +132,9 @@ func (a *Activities) notifyWebhook(ctx context.Context, c *call) (any, error) {
 			return nil, failf(action.InvalidInput, "unknown webhook %q: no webhooks are configured (notify.webhooks)", in.Connection)
 		}
 		return nil, failf(action.InvalidInput, "unknown webhook %q (configured: %s)", in.Connection, strings.Join(names, ", "))
+	}
+	if in.RunLink {
+		in.Text += "\n\n" + RunLink(a.deps.Config.Console.URL, c.runID)
 	}
 	name := fmt.Sprintf("webhook %q", hook.Name)
 	// The URL is the webhook's credential: it never appears in a message, only the webhook's name does.

@@ -95,8 +95,13 @@ const (
 	// counted; error.step names the innermost step that failed and error.path the steps around it; a
 	// parallel branch whose own step failed is failed, not cancelled, when another branch failed first.
 	interpreterTyped workflow.Version = 1
+	// interpreterNotify: an approval with approval.notify (plan.Approval.Notify) posts its prompt to a chat
+	// when it starts waiting: one more activity. A worker that predates it refuses such runs (the input's
+	// version is beyond its own) instead of running them without the notification, which a newer worker
+	// replaying the history would find missing.
+	interpreterNotify workflow.Version = 2
 	// InterpreterVersion is the version new runs get.
-	InterpreterVersion = interpreterTyped
+	InterpreterVersion = interpreterNotify
 )
 
 // interpreterVersion is the interpreter version a run executes with: the one its input names, or for a run
@@ -930,19 +935,7 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 		}
 		retry.InitialInterval, retry.MaxInterval, retry.Backoff = plan.Duration(d), plan.Duration(d), 1
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ActivityID:             execID,
-		StartToCloseTimeout:    timeout,
-		HeartbeatTimeout:       min(r.limits.HeartbeatTimeout.D(), timeout),
-		ScheduleToCloseTimeout: a.ScheduleToClose.D(),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        retry.InitialInterval.D(),
-			BackoffCoefficient:     retry.Backoff,
-			MaximumInterval:        retry.MaxInterval.D(),
-			MaximumAttempts:        int32(retry.MaxAttempts),
-			NonRetryableErrorTypes: retry.NonRetryable,
-		},
-	})
+	actx := workflow.WithActivityOptions(ctx, r.activityOptions(execID, a, timeout, retry))
 	r.current[execID] = CurrentStep{ID: execID, Kind: string(st.Kind), Action: a.Name, StartedAt: workflow.Now(ctx).UTC()}
 	defer delete(r.current, execID)
 	in := wire.ActionInput{
@@ -964,6 +957,24 @@ func (r *runner) runAction(ctx workflow.Context, st *plan.Step, execID string, s
 		return nil, res.Attempt, &StepError{Type: wire.InvalidInput, Message: "decoding the output of " + a.Name + ": " + err.Error()}
 	}
 	return out, res.Attempt, nil
+}
+
+// activityOptions are the options of one execution of an action: ActivityID = the step's execution id, the
+// action's timeouts and retry policy as the plan (and the step's evaluated overrides) say.
+func (r *runner) activityOptions(execID string, a *plan.Action, timeout time.Duration, retry plan.Retry) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		ActivityID:             execID,
+		StartToCloseTimeout:    timeout,
+		HeartbeatTimeout:       min(r.limits.HeartbeatTimeout.D(), timeout),
+		ScheduleToCloseTimeout: a.ScheduleToClose.D(),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        retry.InitialInterval.D(),
+			BackoffCoefficient:     retry.Backoff,
+			MaximumInterval:        retry.MaxInterval.D(),
+			MaximumAttempts:        int32(retry.MaxAttempts),
+			NonRetryableErrorTypes: retry.NonRetryable,
+		},
+	}
 }
 
 func isEmpty(v any) bool {
@@ -1106,10 +1117,19 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 		timeout = d
 	}
 	p := &pendingApproval{approvers: ap.Approvers}
+	until := workflow.Now(ctx).Add(timeout).UTC()
 	r.approvals[execID] = p
-	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: workflow.Now(ctx).Add(timeout).UTC(), Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
+	r.waits[execID] = Wait{Step: execID, Kind: "approval", Until: until, Prompt: fmt.Sprint(prompt), Approvers: ap.Approvers}
 	defer delete(r.approvals, execID)
 	defer delete(r.waits, execID)
+	var note *NotifyStatus
+	if ap.Notify != nil && r.version >= interpreterNotify {
+		// Alongside the wait, never before it: the approval can be answered while the message is on its way,
+		// and a chat that is down delays nothing. The message is moot once the approval has ended.
+		nctx, stopNotify := workflow.WithCancel(ctx)
+		defer stopNotify()
+		note = r.notifyApproval(nctx, st, execID, fmt.Sprint(prompt), until)
+	}
 	ok, err := workflow.AwaitWithTimeout(workflow.WithValue(ctx, stepKey{}, execID), timeout, func() bool { return p.decision != nil })
 	if err != nil {
 		return nil, &StepError{Type: wire.Cancelled, Message: "cancelled while waiting for an approval"}
@@ -1128,7 +1148,69 @@ func (r *runner) runApproval(ctx workflow.Context, st *plan.Step, execID string,
 		return nil, &StepError{Type: wire.ApprovalTimeout, Message: fmt.Sprintf("no decision within %s", plan.FormatDuration(timeout))}
 	}
 	r.decided[execID] = out
-	return approvalScope(out), nil
+	res := approvalScope(out)
+	if note != nil {
+		res["notify"] = note.output()
+	}
+	return res, nil
+}
+
+// notifyApproval posts the approval's prompt to its chat webhook (approval.notify) with the notify.webhook
+// activity, under the step's execution id, and returns the notification's status, which the run's status query
+// shows on the wait and the step's output keeps. A failure (after the action's own retries) is recorded
+// there and in the worker's log; it never fails or stops the approval.
+func (r *runner) notifyApproval(ctx workflow.Context, st *plan.Step, execID, prompt string, until time.Time) *NotifyStatus {
+	a := st.Approval.Notify
+	webhook, _ := a.With["connection"].(string)
+	note := &NotifyStatus{Webhook: webhook, State: NotifySending}
+	if w, ok := r.waits[execID]; ok {
+		w.Notify = note
+		r.waits[execID] = w
+	}
+	in := wire.ActionInput{
+		Run:  wire.RunInfo{ID: r.in.RunID, Playbook: r.in.Playbook.Name, Version: r.in.Playbook.Version, SHA256: r.in.Playbook.SHA256},
+		Step: execID,
+		With: ApprovalMessage(webhook, r.plan.Name, r.in.RunID, execID, prompt, st.Approval.Approvers, until, st.Approval.OnTimeout),
+	}
+	actx := workflow.WithActivityOptions(ctx, r.activityOptions(execID, a, a.Timeout.D(), a.Retry))
+	fut := workflow.ExecuteActivity(actx, a.Name, in)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		var res wire.ActionResult
+		if err := fut.Get(gctx, &res); err != nil {
+			note.State, note.Error = NotifyFailed, activityError(err)
+			if note.Error.Type != wire.Cancelled {
+				workflow.GetLogger(gctx).Warn("the approval's chat notification failed; the approval still waits",
+					"run_id", r.in.RunID, "step", execID, "webhook", webhook, "error", note.Error.Type+": "+note.Error.Message)
+			}
+			return
+		}
+		note.State = NotifySent
+	})
+	return note
+}
+
+// ApprovalMessage is the notify.webhook input that tells a chat an approval waits: the prompt, how to answer,
+// the run, the step, the deadline and what an unanswered approval becomes, who may answer; run_link makes
+// the activity add the run's console link from the worker's console.url (outside history, so a run replays
+// the same wherever the console is).
+func ApprovalMessage(webhook, playbook, runID, step, prompt string, approvers []string, until time.Time, onTimeout string) map[string]any {
+	unanswered := map[string]string{"approve": "approved", "reject": "rejected", "fail": "the step fails"}[onTimeout]
+	fields := map[string]any{
+		"run":           runID,
+		"step":          step,
+		"answer by":     until.UTC().Format(time.RFC3339),
+		"if unanswered": unanswered,
+	}
+	if len(approvers) > 0 {
+		fields["approvers"] = strings.Join(approvers, ", ")
+	}
+	return map[string]any{
+		"connection": webhook,
+		"title":      "Approval needed: " + playbook + " / " + step,
+		"text":       prompt + "\n\nAnswer in the console, or: `parry run approve " + runID + " " + step + " [--reject] [--comment TEXT]`",
+		"fields":     fields,
+		"run_link":   true,
+	}
 }
 
 func approvalScope(o ApprovalOutput) map[string]any {

@@ -6,9 +6,11 @@ package workflows
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/parry-soar/parry/internal/plan"
+	"github.com/parry-soar/parry/internal/wire"
 )
 
 // Names other parts use to start, signal, query and update playbook runs.
@@ -204,4 +206,46 @@ type Wait struct {
 	Prompt string    `json:"prompt,omitempty"`
 	// Approvers who may decide (empty: anyone with the responder role).
 	Approvers []string `json:"approvers,omitempty"`
+	// Notify is how the approval's chat notification (approval.notify) is going.
+	Notify *NotifyStatus `json:"notify,omitempty"`
+}
+
+// Chat notification states (NotifyStatus.State).
+const (
+	NotifySending = "sending"
+	NotifySent    = "sent"
+	NotifyFailed  = "failed"
+)
+
+// NotifyStatus is how an approval's chat notification (approval.notify) went. A failed one never fails the
+// approval, which waits all the same: the failure shows on the wait (the run's view, the console), in the
+// step's output (notify.error) and in the worker's log.
+type NotifyStatus struct {
+	Webhook string     `json:"webhook"`
+	State   string     `json:"state"`
+	Error   *StepError `json:"error,omitempty"`
+}
+
+// Summary words the status for a run's view ("" for none): chat notification to soc-chat: sent.
+func (n *NotifyStatus) Summary() string {
+	switch {
+	case n == nil:
+		return ""
+	case n.Error != nil:
+		return fmt.Sprintf("chat notification to %s failed (%s: %s); the approval waits all the same", n.Webhook, n.Error.Type, n.Error.Message)
+	}
+	return fmt.Sprintf("chat notification to %s: %s", n.Webhook, n.State)
+}
+
+// output is steps.ID.output.notify: {webhook, sent, error}. A message still on its way when the approval
+// ended was not posted (its activity is cancelled with the wait).
+func (n *NotifyStatus) output() map[string]any {
+	out := map[string]any{"webhook": n.Webhook, "sent": n.State == NotifySent, "error": nil}
+	switch {
+	case n.Error != nil:
+		out["error"] = map[string]any{"type": n.Error.Type, "message": n.Error.Message}
+	case n.State == NotifySending:
+		out["error"] = map[string]any{"type": wire.Cancelled, "message": "the approval ended before the message was posted"}
+	}
+	return out
 }

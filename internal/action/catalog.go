@@ -417,13 +417,16 @@ func Default() *Catalog {
 			Name:    "notify.webhook",
 			Summary: "Post a message to a configured chat webhook (Slack or Microsoft Teams).",
 			Description: "Posts Slack- or Teams-compatible JSON to the webhook named by `connection` in " +
-				"`notify.webhooks` (its URL is a secret). `fields` become a facts table.",
+				"`notify.webhooks` (its URL is a secret). `fields` become a facts table. An approval step's " +
+				"`approval.notify` posts its prompt through this action too.",
 			Inputs: []Input{
 				{Name: "connection", Type: str(), Required: true, Description: "Name of a webhook in `notify.webhooks`."},
 				{Name: "text", Type: str(), Required: true, Description: "Message text (Markdown as the chat renders it)."},
 				{Name: "title", Type: str(), Description: "Title line."},
 				{Name: "severity", Type: str(), Enum: []string{"info", "low", "medium", "high", "critical"}, Description: "Colours the message."},
 				{Name: "fields", Type: Type{Kind: Object}, Description: "Name/value pairs shown as a table."},
+				// No default: a default would be written into every existing notify.webhook step's plan.
+				{Name: "run_link", Type: boolean(), Description: "Append where to see the run: its console page (`console.url`/#/runs/ID), or, when no console URL is configured, its id and the `parry run show` command. Never a sign-in code or token."},
 			},
 			Output: object(
 				f("status", integer(), "HTTP status of the webhook's answer."),

@@ -74,7 +74,7 @@ func (a *app) newDevCmd() *cobra.Command {
 		},
 	}
 	a.bindSettings(cmd.Flags(), append([]string{"data_dir", "database_url", "api.listen", "dev.temporal_listen", "dev.ui_listen",
-		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir"}, otelSettings...)...)
+		"dev.sim", "dev.sim_listen", "dev.playbooks", "secrets.dir", "console.url"}, otelSettings...)...)
 	cmd.Flags().StringVar(&df.simRateLimit, "sim-rate-limit", "20/1m", "the simulator's request window, like the vendor's 20/1m, or off (parry's quota for the sim connection follows it)")
 	cmd.Flags().BoolVar(&df.simReset, "sim-reset", false, "start the simulator afresh from its seed, moving its state file aside")
 	cmd.Flags().BoolVar(&df.reset, "reset", false, "remove everything parry dev created for the data dir (its PostgreSQL cluster included), say where, and exit")
@@ -237,6 +237,21 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	}
 	stack.add("Temporal client", func(context.Context) error { tc.Close(); return nil })
 
+	// The API's listener first: its address is the console's, which the worker's chat notifications link to.
+	l, err := service.Listen(cfg.API.Listen, "--listen")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			l.Close() // (Serve closes it once it runs; a second Close only errs)
+		}
+	}()
+	apiURL := "http://" + l.Addr().String()
+	if cfg.Console.URL == "" {
+		cfg.Console.URL = apiURL
+	}
+
 	wopts, err := worker.FromConfig(cfg, st, secrets, logger)
 	if err != nil {
 		return err
@@ -262,11 +277,6 @@ func (a *app) runDev(cmd *cobra.Command, df *devFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	l, err := service.Listen(cfg.API.Listen, "--listen")
-	if err != nil {
-		return err
-	}
-	apiURL := "http://" + l.Addr().String()
 	if err := service.WriteFileAtomic(config.APIURLFile(cfg.DataDir), []byte(apiURL+"\n"), 0o644); err != nil {
 		l.Close()
 		return fmt.Errorf("writing %s: %w", config.APIURLFile(cfg.DataDir), err)

@@ -75,6 +75,6 @@ func (a *app) newWorkerCmd() *cobra.Command {
 		},
 	}
 	a.bindSettings(cmd.Flags(), append([]string{"database_url", "data_dir", "secrets.dir", "worker.listen",
-		"worker.max_concurrent_activities", "worker.max_concurrent_workflows"}, append(temporalSettings, otelSettings...)...)...)
+		"worker.max_concurrent_activities", "worker.max_concurrent_workflows", "console.url"}, append(temporalSettings, otelSettings...)...)...)
 	return cmd
 }

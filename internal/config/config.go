@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ type Config struct {
 	CECP        CECPConfig     `yaml:"cecp"`
 	HTTP        HTTPConfig     `yaml:"http"`
 	Notify      NotifyConfig   `yaml:"notify"`
+	Console     ConsoleConfig  `yaml:"console"`
 	Dev         DevConfig      `yaml:"dev"`
 	Worker      WorkerConfig   `yaml:"worker"`
 	OTel        OTelConfig     `yaml:"otel"`
@@ -145,6 +147,14 @@ type NotifyWebhook struct {
 	URLSecret string `yaml:"url_secret"`
 	// Format is slack (default) or teams.
 	Format string `yaml:"format"`
+}
+
+// ConsoleConfig is where people reach the web console, for the links parry sends them.
+type ConsoleConfig struct {
+	// URL is the console's base URL as people's browsers reach it (https://parry.example.com, behind a proxy
+	// its public address). Chat notifications link runs as URL/#/runs/ID; without it they name the run and
+	// the parry run show command instead. parry dev sets its own when this is empty.
+	URL string `yaml:"url"`
 }
 
 // DevConfig is used only by `parry dev`.
@@ -287,8 +297,32 @@ func (c *Config) Validate() error {
 			add("notify.webhooks[%d].format must be slack or teams, not %q", i, w.Format)
 		}
 	}
+	if c.Console.URL != "" {
+		if err := CheckConsoleURL(c.Console.URL); err != nil {
+			add("console.url: %v", err)
+		}
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// CheckConsoleURL accepts the console's base URL: absolute http(s), and nothing a link must not carry to a
+// chat (credentials, a query such as a sign-in code, a fragment: the link's own #/runs/ID follows it).
+func CheckConsoleURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err == nil && u.User != nil || err != nil && strings.Contains(raw, "@") {
+		// Not quoted: what it carries may be a credential.
+		return fmt.Errorf("the URL carries credentials (user:password@): links go to chats, give the console's address only")
+	}
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return fmt.Errorf("%q is not an absolute http(s) URL such as https://parry.example.com", raw)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("%q has a query: links go to chats, give the console's address only (never a sign-in code)", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%q has a fragment: give the console's address only (links add #/runs/ID)", raw)
 	}
 	return nil
 }

@@ -79,6 +79,14 @@ func TestBadValues(t *testing.T) {
 		{"log format", "", map[string]string{"PARRY_LOG_FORMAT": "xml"}, nil, `invalid configuration: log.format must be text or json, not "xml"`},
 		{"connection", "cecp:\n  default_connection: b\n  connections:\n    - name: a\n      rate_limit: 20\n", nil, nil,
 			"invalid configuration: cecp.connections[0] (a) needs exactly one of region and base_url\ncecp.connections[0] (a).rate_limit: rate \"20\" is not N/DURATION (like 20/1m)\ncecp.default_connection \"b\" is not one of cecp.connections"},
+		{"console url relative", "console:\n  url: parry.example.com\n", nil, nil,
+			`invalid configuration: console.url: "parry.example.com" is not an absolute http(s) URL such as https://parry.example.com`},
+		{"console url credentials", "", map[string]string{"PARRY_CONSOLE_URL": "https://u:p@parry.example.com"}, nil,
+			`invalid configuration: console.url: the URL carries credentials (user:password@): links go to chats, give the console's address only`},
+		{"console url sign-in code", "", nil, map[string]string{"console-url": "https://parry.example.com/?code=abc"},
+			`invalid configuration: console.url: "https://parry.example.com/?code=abc" has a query: links go to chats, give the console's address only (never a sign-in code)`},
+		{"console url fragment", "console:\n  url: https://parry.example.com/#/signin\n", nil, nil,
+			`invalid configuration: console.url: "https://parry.example.com/#/signin" has a fragment: give the console's address only (links add #/runs/ID)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.file, tc.env, tc.flags)
@@ -86,6 +94,15 @@ func TestBadValues(t *testing.T) {
 				t.Fatalf("got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestConsoleURL: a console URL from any source is kept as given when it is only an address.
+func TestConsoleURL(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, "", map[string]string{"PARRY_CONSOLE_URL": "https://soc.example.com/parry/"}, nil)
+	if err != nil || cfg.Console.URL != "https://soc.example.com/parry/" {
+		t.Fatalf("got %q, %v", cfg.Console.URL, err)
 	}
 }
 

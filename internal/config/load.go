@@ -49,6 +49,7 @@ func Settings() []Setting {
 		{Key: "api.listen", Flag: "listen", Help: "address the HTTP API listens on"},
 		{Key: "api.max_body_bytes", Help: "largest request body the API accepts, in bytes"},
 		{Key: "api.codec_origins", Help: "comma-separated Temporal Web UI origins allowed to call /codec from a browser (decrypted payloads)"},
+		{Key: "console.url", Help: "the console's base URL as browsers reach it (https://parry.example.com), for the run links of chat notifications; parry dev uses its own when empty"},
 		{Key: "client.url", Env: "PARRY_URL", Flag: "url", Help: "the parry API the CLI talks to (default: the one parry dev wrote in the data dir, else http://127.0.0.1:8080)"},
 		{Key: "client.token_file", Help: "file holding the API token the CLI sends (PARRY_TOKEN, when set, wins)"},
 		{Key: "secrets.dir", Help: "directory of secret files (one file per secret name), besides PARRY_SECRET_<NAME> variables"},

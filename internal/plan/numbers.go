@@ -25,6 +25,9 @@ func normalizeNumbers(p *Plan) {
 		if s.Call != nil {
 			s.Call.With = normalizeMap(s.Call.With)
 		}
+		if s.Approval != nil && s.Approval.Notify != nil {
+			s.Approval.Notify.With = normalizeMap(s.Approval.Notify.With)
+		}
 		if s.Finish != nil {
 			s.Finish.Output = normalizeMap(s.Finish.Output)
 		}

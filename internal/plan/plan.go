@@ -207,6 +207,10 @@ type Approval struct {
 	TimeoutExpr string `json:"timeout_expr,omitempty"`
 	// OnTimeout is approve, reject or fail.
 	OnTimeout string `json:"on_timeout"`
+	// Notify, when set (approval.notify), is the notify.webhook call that posts the prompt to a chat when the
+	// approval starts waiting: With holds the webhook (connection), the interpreter adds the message, and the
+	// action's timeouts and retries apply. Its failure is recorded, never the approval's.
+	Notify *Action `json:"notify,omitempty"`
 }
 
 // Finish ends the run successfully. Status is a free label recorded on the run (resolved, false_positive…);

@@ -155,6 +155,10 @@ type Approval struct {
 	Timeout     time.Duration
 	TimeoutExpr *yaml.Node
 	OnTimeout   string
+	// Notify is the chat webhook (of notify.webhooks) the prompt is posted to when the approval starts
+	// waiting; "" for none.
+	Notify     string
+	NotifyNode *yaml.Node
 }
 
 // Finish is a finish step's settings.

@@ -16,7 +16,7 @@ import (
 // or an error with Refuse (a server refusing a push whose runs could only fail).
 type Connections struct {
 	CECP     []string // cecp.connections, for the cecp.* actions; nil: not checked
-	Webhooks []string // notify.webhooks, for notify.webhook; nil: not checked
+	Webhooks []string // notify.webhooks, for notify.webhook and approval.notify; nil: not checked
 	Refuse   bool
 }
 
@@ -33,12 +33,27 @@ func (v *validator) checkConnection(s *Step, spec *action.Spec) {
 			return
 		}
 	}
-	if names == nil {
-		return
-	}
 	m, _ := v.d.Map(s.With, `"with"`)
 	n := m.Get("connection")
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" || expression.IsTemplate(n.Value) || slices.Contains(names, n.Value) {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" || expression.IsTemplate(n.Value) {
+		return
+	}
+	v.checkConfigured(n, "connection", names, key)
+}
+
+// checkApprovalNotify checks the chat webhook an approval notifies (approval.notify) the way a notify.webhook
+// step's connection is checked: it posts through that action.
+func (v *validator) checkApprovalNotify(s *Step) {
+	if v.conns == nil || s.Approval == nil || s.Approval.NotifyNode == nil {
+		return
+	}
+	v.checkConfigured(s.Approval.NotifyNode, "webhook", v.conns.Webhooks, "notify.webhooks")
+}
+
+// checkConfigured reports a name n that is not among the configured names of key (cecp.connections,
+// notify.webhooks): a warning, or an error when the linter refuses them. nil names are not checked.
+func (v *validator) checkConfigured(n *yaml.Node, what string, names []string, key string) {
+	if names == nil || slices.Contains(names, n.Value) {
 		return
 	}
 	configured := "none is configured"
@@ -49,5 +64,5 @@ func (v *validator) checkConnection(s *Step, spec *action.Spec) {
 	if v.conns.Refuse {
 		report = v.r.Errorf
 	}
-	report(yamlnode.At(n), "connection %q is not in %s%s; %s", n.Value, key, hint(n.Value, names), configured)
+	report(yamlnode.At(n), "%s %q is not in %s%s; %s", what, n.Value, key, hint(n.Value, names), configured)
 }

@@ -27,6 +27,8 @@ func (v *validator) checkKind(s *Step) {
 		}
 		v.checkWithKeys(s, spec)
 		v.checkConnection(s, spec)
+	case plan.KindApproval:
+		v.checkApprovalNotify(s)
 	case plan.KindCall:
 		if s.Call != "" && s.Call == v.pb.Name {
 			v.r.Errorf(yamlnode.At(s.CallNode), "playbook %q cannot call itself", s.Call)

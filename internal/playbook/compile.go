@@ -94,6 +94,14 @@ func compileStep(s *Step, cat *action.Catalog) plan.Step {
 		if a.TimeoutExpr != nil {
 			ps.Approval.Timeout = plan.Duration(DefaultApprovalTimeout)
 		}
+		if a.Notify != "" {
+			// The notify.webhook call with the action's own timeout and retries; the interpreter writes the
+			// message when the approval starts waiting.
+			if spec, ok := cat.Lookup(ApprovalNotifyAction); ok {
+				ps.Approval.Notify = actionDefaults(spec)
+				ps.Approval.Notify.With["connection"] = a.Notify
+			}
+		}
 	case plan.KindWait:
 		ps.Wait = plan.Duration(s.Wait)
 		ps.WaitExpr = templateOf(s.WaitExpr)
@@ -138,8 +146,12 @@ func compileStep(s *Step, cat *action.Catalog) plan.Step {
 }
 
 // compileAction resolves the action's defaults: inputs the step leaves out, timeout and retry policy.
-func compileAction(s *Step, spec *action.Spec) *plan.Action {
-	a := &plan.Action{
+// ApprovalNotifyAction is the action an approval's notification (approval.notify) runs.
+const ApprovalNotifyAction = "notify.webhook"
+
+// actionDefaults is a call of the action with the spec's timeouts and retry policy and nothing in With.
+func actionDefaults(spec *action.Spec) *plan.Action {
+	return &plan.Action{
 		Name:            spec.Name,
 		With:            map[string]any{},
 		Timeout:         plan.Duration(spec.Timeout),
@@ -153,6 +165,10 @@ func compileAction(s *Step, spec *action.Spec) *plan.Action {
 			NonRetryable:    append([]string(nil), spec.Retry.NonRetryable...),
 		},
 	}
+}
+
+func compileAction(s *Step, spec *action.Spec) *plan.Action {
+	a := actionDefaults(spec)
 	if s.With != nil {
 		for i := 0; i+1 < len(s.With.Content); i += 2 {
 			k, v := s.With.Content[i].Value, s.With.Content[i+1]

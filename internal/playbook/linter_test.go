@@ -103,8 +103,9 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-// TestConnections: with the configuration's connection names, a step naming another connection is a
-// warning (lint --config), or an error when the linter refuses them (a server receiving a push).
+// TestConnections: with the configuration's connection names, a step naming another connection (or an
+// approval notifying another webhook) is a warning (lint --config), or an error when the linter refuses them
+// (a server receiving a push).
 func TestConnections(t *testing.T) {
 	t.Parallel()
 	src := `name: x
@@ -124,6 +125,10 @@ steps:
   - id: e
     action: cecp.block
     with: {senders: [a@b.example]}
+  - id: f
+    approval: {prompt: "Go?", notify: soc-chta}
+  - id: g
+    approval: {prompt: "Go?", notify: soc-chat}
 `
 	for _, tc := range []struct {
 		name  string
@@ -133,9 +138,14 @@ steps:
 		{"not configured", nil, ""},
 		{"warnings", &Connections{CECP: []string{"tenant-eu", "tenant-us"}, Webhooks: []string{}},
 			"f.yaml:5:24: warning: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?); configured: tenant-eu, tenant-us\n" +
-				"f.yaml:14:24: warning: connection \"soc-chat\" is not in notify.webhooks; none is configured\n"},
-		{"refused", &Connections{CECP: []string{"tenant-eu"}, Refuse: true},
-			"f.yaml:5:24: error: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?); configured: tenant-eu\n"},
+				"f.yaml:14:24: warning: connection \"soc-chat\" is not in notify.webhooks; none is configured\n" +
+				"f.yaml:19:39: warning: webhook \"soc-chta\" is not in notify.webhooks; none is configured\n" +
+				"f.yaml:21:39: warning: webhook \"soc-chat\" is not in notify.webhooks; none is configured\n"},
+		{"webhooks", &Connections{Webhooks: []string{"soc-chat", "mgmt"}},
+			"f.yaml:19:39: warning: webhook \"soc-chta\" is not in notify.webhooks (did you mean \"soc-chat\"?); configured: soc-chat, mgmt\n"},
+		{"refused", &Connections{CECP: []string{"tenant-eu"}, Webhooks: []string{"soc-chat"}, Refuse: true},
+			"f.yaml:5:24: error: connection \"tenant-uu\" is not in cecp.connections (did you mean \"tenant-eu\"?); configured: tenant-eu\n" +
+				"f.yaml:19:39: error: webhook \"soc-chta\" is not in notify.webhooks (did you mean \"soc-chat\"?); configured: soc-chat\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := NewLinter(nil)

@@ -309,6 +309,20 @@ func (p *parser) approval(s *Step, n *yaml.Node) {
 			}
 		}
 	}
+	if nt := m.Get("notify"); nt != nil {
+		if v, ok := p.d.Str(nt, `"notify"`); ok {
+			switch {
+			case strings.TrimSpace(v) == "":
+				p.r.Errorf(yamlnode.At(nt), `"notify" names a chat webhook of notify.webhooks (notify: soc-chat), got an empty string`)
+			case expression.IsTemplate(v):
+				// Written out, lint can check it against the configuration, and a run cannot post to a webhook
+				// an alert chose.
+				p.r.Errorf(yamlnode.At(nt), `"notify" names a chat webhook of notify.webhooks; it cannot be computed with ${{ }}`)
+			default:
+				a.Notify, a.NotifyNode = v, nt
+			}
+		}
+	}
 }
 
 func (p *parser) finish(s *Step, n *yaml.Node) {

@@ -141,6 +141,8 @@ func stepSchema(cat *action.Catalog) obj {
 					"approvers":  obj{"type": "array", "items": obj{"type": "string"}},
 					"timeout":    ref("duration_or_template"),
 					"on_timeout": obj{"enum": onTimeouts},
+					"notify": obj{"type": "string", "minLength": 1,
+						"description": "A chat webhook of notify.webhooks: the prompt, with a link to the run, is posted to it when the approval starts waiting."},
 				}},
 			"wait": obj{"anyOf": []any{ref("duration_or_template"), obj{"type": "object", "additionalProperties": false,
 				"required": []string{"until"}, "properties": obj{"until": obj{"type": "string", "description": "An RFC 3339 time, or ${{ }} giving one."}}}}},

@@ -64,4 +64,13 @@ func TestSchema(t *testing.T) {
 			t.Errorf("%s: required %s, want %s", spec.Name, got, want)
 		}
 	}
+	approval := defs["step"].(map[string]any)["properties"].(map[string]any)["approval"].(map[string]any)["properties"].(map[string]any)
+	for _, k := range approvalKeys {
+		if _, ok := approval[k]; !ok {
+			t.Errorf("approval.%s missing from the schema", k)
+		}
+	}
+	if got, _ := json.Marshal(approval["notify"].(map[string]any)["type"]); string(got) != `"string"` {
+		t.Errorf("approval.notify is %s, want a string", got)
+	}
 }

@@ -45,14 +45,26 @@ func errorType() expression.Type {
 	return expression.Object(map[string]expression.Type{"type": expression.String, "message": expression.String, "step": expression.String, "path": expression.String})
 }
 
-func approvalOutputType() expression.Type {
-	return expression.Object(map[string]expression.Type{
+// approvalOutputType is an approval's output; one that notifies a chat (approval.notify) also says how that
+// went.
+func approvalOutputType(notify bool) expression.Type {
+	fields := map[string]expression.Type{
 		"approved":  expression.Bool,
 		"by":        expression.String,
 		"comment":   expression.String,
 		"at":        expression.String,
 		"timed_out": expression.Bool,
-	})
+	}
+	if notify {
+		fields["notify"] = ApprovalNotifyType()
+	}
+	return expression.Object(fields)
+}
+
+// ApprovalNotifyType is steps.ID.output.notify of an approval with approval.notify: the webhook, whether the
+// message was posted, and the error when it was not.
+func ApprovalNotifyType() expression.Type {
+	return expression.Object(map[string]expression.Type{"webhook": expression.String, "sent": expression.Bool, "error": errorType()})
 }
 
 // stepEntryType is steps.ID.
@@ -141,7 +153,7 @@ func (v *validator) kindOutputType(s *Step) expression.Type {
 			"item": expression.Any, "steps": expression.Object(inner),
 		}))})
 	case plan.KindApproval:
-		return approvalOutputType()
+		return approvalOutputType(s.Approval != nil && s.Approval.Notify != "")
 	case plan.KindCall:
 		return expression.Any
 	case plan.KindParallel:
@@ -191,6 +203,9 @@ func (v *validator) entryType(s *Step) expression.Type {
 	key := string(s.Kind) + ":" + s.Action
 	if s.Kind == plan.KindParallel || s.Kind == plan.KindSet || s.Kind == plan.KindSteps {
 		key = "step:" + s.ID // shaped by the step itself
+	}
+	if s.Kind == plan.KindApproval && s.Approval != nil && s.Approval.Notify != "" {
+		key += "+notify" // its output says how the notification went
 	}
 	if s.ForEach != nil {
 		key += "[]"

@@ -24,7 +24,7 @@ var (
 	waitKeys     = []string{"until"}
 	modifierKeys = []string{"if", "with", "next", "for_each", "as", "concurrency", "until", "every", "max_attempts", "retry", "timeout", "on_error"}
 	stepKeys     = append(append([]string{"id", "name"}, kindKeys...), modifierKeys...)
-	approvalKeys = []string{"prompt", "approvers", "timeout", "on_timeout"}
+	approvalKeys = []string{"prompt", "approvers", "timeout", "on_timeout", "notify"}
 	finishKeys   = []string{"status", "output"}
 	retryKeys    = []string{"max_attempts", "initial_interval", "backoff", "max_interval", "delay", "non_retryable"}
 	nextKeys     = []string{"if", "goto"}

@@ -22,6 +22,7 @@ type stepInfo struct {
 	loop      bool   // for_each
 	body      string // the loop step whose body holds this step ("" outside loop bodies)
 	approvers []string
+	notify    string   // approval: the action its chat notification runs (approval.notify), "" for none
 	branches  []string // parallel
 	sets      []string // set
 }
@@ -61,6 +62,10 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 				st.call = s.Call.Playbook
 			case plan.KindApproval:
 				st.approvers = s.Approval.Approvers
+				if n := s.Approval.Notify; n != nil {
+					st.notify = n.Name
+					idx.actionsUsed[n.Name] = true
+				}
 			case plan.KindParallel:
 				for _, b := range s.Parallel {
 					st.branches = append(st.branches, b.Name)
@@ -114,6 +119,14 @@ func newIndex(main *plan.Plan, plans map[string]*plan.Plan) *index {
 	return idx
 }
 
+// calls is the action the step calls: an action step's, or the one an approval's notification runs.
+func (st stepInfo) calls() string {
+	if st.kind == plan.KindApproval {
+		return st.notify
+	}
+	return st.action
+}
+
 func (idx *index) playbookNames() string { return yamlnode.AndWords(idx.names) }
 
 // assertEnv is the typed scope of asserts: steps (of the playbook under test, typed from the action catalog),
@@ -135,10 +148,14 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 				out = expression.List(out)
 			}
 		case plan.KindApproval:
-			out = expression.Object(map[string]expression.Type{
+			fields := map[string]expression.Type{
 				"approved": expression.Bool, "by": expression.String, "comment": expression.String,
 				"at": expression.String, "timed_out": expression.Bool,
-			})
+			}
+			if st.notify != "" {
+				fields["notify"] = playbook.ApprovalNotifyType()
+			}
+			out = expression.Object(fields)
 			if st.loop {
 				out = expression.List(out)
 			}
@@ -188,10 +205,10 @@ func assertEnv(idx *index, cat *action.Catalog) *expression.Env {
 	calls := map[string]expression.Type{}
 	for _, id := range idx.mainIDs {
 		st := idx.mainKinds[id]
-		if st.kind != plan.KindAction {
+		if st.kind != plan.KindAction && st.notify == "" {
 			continue
 		}
-		spec, ok := cat.Lookup(st.action)
+		spec, ok := cat.Lookup(st.calls())
 		if !ok {
 			continue
 		}

@@ -399,6 +399,9 @@ func (ld *loader) mockTarget(k *yaml.Node) string {
 	st := ref.candidates[0]
 	switch st.kind {
 	case plan.KindApproval:
+		if st.notify != "" {
+			return st.notify // the mock answers its chat notification (approval.notify)
+		}
 		ld.rep.Errorf(yamlnode.At(k), "step %q is an approval, not an action: answer it under approvals", st.id)
 	case plan.KindCall:
 		if _, listed := ld.file.plans[st.call]; listed {
@@ -777,12 +780,12 @@ func (ld *loader) callExpect(m yamlnode.Map, line int) (callExpect, bool) {
 				break
 			}
 		}
-		if st.kind != plan.KindAction {
-			ld.rep.Errorf(yamlnode.At(sn), "step %q is %s step: only action steps call actions", st.id, article(string(st.kind)))
+		if st.calls() == "" {
+			ld.rep.Errorf(yamlnode.At(sn), "step %q is %s step: only action steps (and approvals with notify) call actions", st.id, article(string(st.kind)))
 			return callExpect{}, false
 		}
 		ce.step = sn.Value
-		spec, _ = ld.r.catalog().Lookup(st.action)
+		spec, _ = ld.r.catalog().Lookup(st.calls())
 	} else {
 		an := m.Get("action")
 		if !ld.d.OK(an) {

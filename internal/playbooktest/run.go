@@ -28,6 +28,7 @@ import (
 
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/expression"
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
@@ -438,7 +439,12 @@ func (cr *caseRun) answerCall(in wire.ActionInput, act string, attempt int) (wir
 	}
 	mk := cr.lookup(in.Run.Playbook, in.Step, act)
 	var rp reply
-	if mk == nil {
+	switch {
+	case mk == nil && cr.isApproval(in.Run.Playbook, in.Step):
+		// An approval's chat notification (approval.notify) is posted, as a chat that accepts it would answer:
+		// no mock needed, no warning; a mock of the step (or of notify.webhook) says otherwise.
+		rp.output = json.RawMessage(`{"status":200}`)
+	case mk == nil:
 		rp.output = cr.synthesised(act)
 		where := ""
 		if in.Run.Playbook != cr.f.plan.Name {
@@ -446,7 +452,7 @@ func (cr *caseRun) answerCall(in wire.ActionInput, act string, attempt int) (wir
 		}
 		id := stepID(in.Step)
 		cr.warnOnce("mock\x00"+in.Run.Playbook+"\x00"+id, "step %s%s has no mock: %s returned a synthesised output (empty lists, zero numbers, empty strings)", id, where, act)
-	} else {
+	default:
 		rp = mk.replies[min(n, len(mk.replies)-1)]
 	}
 	if rp.err != nil {
@@ -590,6 +596,16 @@ func (cr *caseRun) lookup(playbook, execID, act string) *mock {
 		}
 	}
 	return nil
+}
+
+// isApproval reports whether the execution is of an approval step of the playbook (its chat notification).
+func (cr *caseRun) isApproval(playbook, execID string) bool {
+	p := cr.f.plans[playbook]
+	if p == nil {
+		return false
+	}
+	s, ok := p.Step(stepID(execID))
+	return ok && s.Kind == plan.KindApproval
 }
 
 func (cr *caseRun) synthesised(act string) json.RawMessage {

@@ -140,7 +140,8 @@ func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters
 	}
 	waits := make([]WaitView, 0, len(st.Waiting))
 	for _, w := range st.Waiting {
-		waits = append(waits, WaitView{Step: w.Step, Kind: w.Kind, Until: w.Until, Prompt: w.Prompt, Approvers: w.Approvers})
+		// An approval's chat notification (approval.notify) shows as its detail: sent, or why it failed.
+		waits = append(waits, WaitView{Step: w.Step, Kind: w.Kind, Until: w.Until, Prompt: w.Prompt, Approvers: w.Approvers, Detail: w.Notify.Summary()})
 	}
 	desc, err := t.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
