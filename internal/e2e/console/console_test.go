@@ -1,6 +1,6 @@
 // Package console_test drives the web console in a headless Chromium against parry-dev-like wiring: an
 // embedded Temporal server, a real PostgreSQL, the API with the console, the dispatcher, the run tracker and a
-// worker whose actions are fakes; payloads are encrypted in history as parry dev does. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages
+// worker (fakes, or parry's real one against the CECP simulator); payloads are encrypted in history as parry dev does. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages
 // there (make screenshots writes docs/console/).
 package console_test
 
@@ -39,16 +39,20 @@ import (
 	"github.com/parry-soar/parry/internal/api/apitypes"
 	"github.com/parry-soar/parry/internal/apiclient"
 	"github.com/parry-soar/parry/internal/artifact"
+	"github.com/parry-soar/parry/internal/cecpsim"
 	"github.com/parry-soar/parry/internal/cli"
+	"github.com/parry-soar/parry/internal/config"
 	"github.com/parry-soar/parry/internal/console"
 	"github.com/parry-soar/parry/internal/dispatch"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/registry"
 	"github.com/parry-soar/parry/internal/runs"
+	"github.com/parry-soar/parry/internal/secret"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/internal/store/storetest"
 	"github.com/parry-soar/parry/internal/wire"
+	pworker "github.com/parry-soar/parry/internal/worker"
 	"github.com/parry-soar/parry/workflows"
 )
 
@@ -64,6 +68,7 @@ type env struct {
 	fail  map[string]int // step id → how many more calls fail
 	calls map[string]int
 	codec converter.PayloadCodec
+	sim   *cecpsim.Server // newSimEnv's simulator
 }
 
 func (e *env) handle(ctx context.Context, in wire.ActionInput) (wire.ActionResult, error) {
@@ -88,7 +93,13 @@ func (e *env) failNext(step string, n int) {
 	e.fail[step] = n
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, false) }
+
+// newSimEnv is newEnv with parry's real worker (every action's activity) against a CECP simulator with the
+// vendor's quota, as parry dev runs it; e.sim is the simulator.
+func newSimEnv(t *testing.T) *env { return newEnvWith(t, true) }
+
+func newEnvWith(t *testing.T, simulated bool) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL and an embedded Temporal server")
@@ -119,6 +130,11 @@ func newEnv(t *testing.T) *env {
 		Extra: append(api.PlaybookRoutes(e.st, nil), api.IncidentRoutes(e.st)...)}
 	e.api = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.api.Close)
+	e.admin = apiclient.New(e.api.URL, e.token("admin", store.RoleAdmin))
+	if simulated {
+		e.startSimWorker(ctx, tc, queue)
+		return e
+	}
 	wf := workflows.New()
 	ts.NewWorker(queue, func(r worker.Registry) {
 		r.RegisterWorkflowWithOptions(wf.Playbook, workflow.RegisterOptions{Name: workflows.PlaybookWorkflow})
@@ -126,8 +142,44 @@ func newEnv(t *testing.T) *env {
 			r.RegisterActivityWithOptions(e.handle, activity.RegisterOptions{Name: name})
 		}
 	})
-	e.admin = apiclient.New(e.api.URL, e.token("admin", store.RoleAdmin))
 	return e
+}
+
+// startSimWorker starts a CECP simulator (the vendor's 20/min quota, outcomes after 300 ms) and parry's worker
+// configured for it as the connection sim, running until the test ends.
+func (e *env) startSimWorker(ctx context.Context, tc client.Client, queue string) {
+	t := e.t
+	const token = "console-sim-token"
+	sim, err := cecpsim.New(cecpsim.Options{Seed: 1, Tokens: []string{token}, ActionDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(func() { simSrv.Close(); sim.Close() })
+	e.sim = sim
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "sim-token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default(t.TempDir())
+	cfg.DataDir, cfg.Secrets.Dir = t.TempDir(), secrets
+	cfg.CECP = config.CECPConfig{DefaultConnection: "sim", Connections: []config.CECPConnection{
+		{Name: "sim", BaseURL: simSrv.URL, TokenSecret: "sim-token", BatchSize: 10, RateLimit: "20/1m"}}}
+	opts, err := pworker.FromConfig(cfg, e.st, secret.Chain{secret.Dir{Path: secrets}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TaskQueue = queue
+	opts.Activities.PollInterval, opts.Activities.MaxPollInterval = 200*time.Millisecond, time.Second
+	w, err := pworker.New(tc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker stops before the simulator closes (cleanups run last-registered first).
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Serve(wctx) }()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 func (e *env) token(name string, role store.Role) string {
@@ -393,6 +445,86 @@ func TestConsoleSignInAlertApprove(t *testing.T) {
 	b.screenshot("run-succeeded")
 	b.run("audit", chromedp.Navigate(e.api.URL+"/#/audit"), chromedp.WaitVisible(`#audit-list tr[data-action="run.approve"]`, chromedp.ByQuery))
 	b.screenshot("audit")
+}
+
+const campaignPlaybook = `name: quarantine-campaign
+description: Ask before quarantining a reported campaign
+on:
+  alert:
+    when: alert.kind == "reported-phish"
+    dedup: { key: alert.data.sender, window: 1h }
+inputs:
+  sender: { type: string, required: true, from: alert.data.sender }
+steps:
+  - id: sweep
+    action: cecp.sweep
+    with: { sender: "${{ inputs.sender }}", lastndays: 7 }
+  - id: approve
+    approval:
+      prompt: "Quarantine ${{ len(steps.sweep.output.mails) }} mails from ${{ inputs.sender }}?"
+      timeout: 1h
+      on_timeout: reject
+  - id: quarantine
+    if: steps.approve.output.approved
+    action: cecp.mitigate_mails
+    with: { action: quarantine, mails: "${{ steps.sweep.output.mails }}", wait: true }
+`
+
+// TestConsoleApprovalAgainstTheSimulator: parry's real worker against the CECP simulator (quota on): a reported
+// phish's incident appears in the open page, its run swept the vendor and waits for an approval naming what it
+// found, the analyst approves it in the page, and the campaign's mails are quarantined at the vendor.
+func TestConsoleApprovalAgainstTheSimulator(t *testing.T) {
+	e := newSimEnv(t)
+	e.push(campaignPlaybook)
+	var c cecpsim.Campaign
+	for _, x := range e.sim.Tenants()[0].Campaigns {
+		if x.Kind == "phishing" {
+			c = x
+		}
+	}
+	if c.Sender == "" {
+		t.Fatal("the simulator has no phishing campaign")
+	}
+	b := e.browser()
+	b.signInWithToken(e.token("sam", store.RoleResponder))
+	body, _ := json.Marshal(apitypes.AlertIn{Source: "mail-gateway", Kind: "reported-phish", Severity: "high", Title: "Reported: " + c.Subject,
+		Data: json.RawMessage(fmt.Sprintf(`{"sender":%q}`, c.Sender))})
+	if _, err := e.admin.SendAlerts(context.Background(), body); err != nil {
+		t.Fatal(err)
+	}
+	b.run("incident appears", chromedp.WaitVisible(`#incident-list tr[data-incident]`, chromedp.ByQuery),
+		chromedp.Click(`#incident-list tr[data-incident] td a`, chromedp.ByQuery), chromedp.WaitVisible(`tr[data-run] a`, chromedp.ByQuery),
+		chromedp.Click(`tr[data-run] a`, chromedp.ByQuery), chromedp.WaitVisible(`.wait[data-wait="approval"] .approve`, chromedp.ByQuery))
+	if p, want := b.text(`.wait .prompt`), fmt.Sprintf("Quarantine %d mails from %s?", c.Mails, c.Sender); p != want {
+		t.Fatalf("prompt %q, want %q", p, want)
+	}
+	b.run("approve", chromedp.Click(`.wait .approve`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#run-status [data-status="succeeded"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`tr[data-step="quarantine"][data-status="succeeded"]`, chromedp.ByQuery))
+	mails, err := e.sim.Mails("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.sim.State("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := map[string]string{}
+	for _, m := range st.Mails {
+		state[m.MailUniqueID] = m.State
+	}
+	n := 0
+	for _, m := range mails {
+		if m.MailMessageSender == c.Sender {
+			n++
+			if state[m.MailUniqueID] != "quarantined" {
+				t.Errorf("mail %s of the campaign is %s at the vendor", m.MailUniqueID, state[m.MailUniqueID])
+			}
+		}
+	}
+	if n != c.Mails {
+		t.Fatalf("the vendor has %d mails from %s, the campaign %d", n, c.Sender, c.Mails)
+	}
 }
 
 // TestConsoleViewerCannotApprove: a viewer sees the waiting approval without an approve button, and the
