@@ -1,7 +1,8 @@
 // Package console_test drives the web console in a headless Chromium against parry-dev-like wiring: an
 // embedded Temporal server, a real PostgreSQL, the API with the console, the dispatcher, the run tracker and a
-// worker (fakes, or parry's real one against the CECP simulator); payloads are encrypted in history as parry dev does. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages
-// there (make screenshots writes docs/console/).
+// worker (fakes, or parry's real one against the CECP simulator); payloads are encrypted in history as parry dev
+// does. With PARRY_SCREENSHOTS=DIR the tests also save screenshots of the main pages there (make screenshots
+// writes docs/console/).
 package console_test
 
 import (
