@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/wire"
 )
 
@@ -186,5 +187,26 @@ func TestApprovalMessage(t *testing.T) {
 	withApprovers := ApprovalMessage("soc-chat", "p", "r", "s", "Go?", []string{"soc-lead", "role:admin"}, until, "approve")["fields"].(map[string]any)
 	if withApprovers["approvers"] != "soc-lead, role:admin" || withApprovers["if unanswered"] != "approved" {
 		t.Errorf("fields %v", withApprovers)
+	}
+}
+
+// TestInterpreterForAPlan: a run gets version 2 only when its plan has an approval with notify (anywhere:
+// inside a parallel branch or a loop body too), so a worker of the previous parry still runs every other plan.
+func TestInterpreterForAPlan(t *testing.T) {
+	if got := InterpreterFor(mustDecode(t, compilePlan(t, notifyPB))); got != int(interpreterNotify) {
+		t.Errorf("notify: version %d", got)
+	}
+	nested := func(notify *plan.Action) *plan.Plan {
+		return &plan.Plan{Steps: []plan.Step{{ID: "p", Parallel: []plan.Branch{{Name: "b", Steps: []plan.Step{{ID: "loop", Steps: []plan.Step{
+			{ID: "ask", Approval: &plan.Approval{Prompt: "ok?", Notify: notify}}}}}}}}}}
+	}
+	if got := InterpreterFor(nested(&plan.Action{Name: "notify.webhook"})); got != int(interpreterNotify) {
+		t.Errorf("nested notify: version %d", got)
+	}
+	if got := InterpreterFor(nested(nil)); got != int(interpreterTyped) {
+		t.Errorf("an approval without notify: version %d", got)
+	}
+	if got := InterpreterFor(&plan.Plan{Steps: []plan.Step{{ID: "w", Wait: plan.Duration(time.Minute)}}}); got != int(interpreterTyped) {
+		t.Errorf("no approval: version %d", got)
 	}
 }

@@ -100,9 +100,25 @@ const (
 	// version is beyond its own) instead of running them without the notification, which a newer worker
 	// replaying the history would find missing.
 	interpreterNotify workflow.Version = 2
-	// InterpreterVersion is the version new runs get.
+	// InterpreterVersion is the newest version this code runs.
 	InterpreterVersion = interpreterNotify
 )
+
+// InterpreterFor is the interpreter version a new run of p starts with: the oldest with the newest semantics
+// that runs every construct p uses. A plan without approval.notify gets interpreterTyped, so that during a
+// rolling upgrade a worker of the previous parry still runs it; only a plan that needs the new version is
+// refused by such a worker (with a message saying so) rather than run without what it asks for.
+func InterpreterFor(p *plan.Plan) int {
+	v := interpreterTyped
+	p.Walk(func(s *plan.Step) bool {
+		if s.Approval != nil && s.Approval.Notify != nil {
+			v = interpreterNotify
+			return false
+		}
+		return true
+	})
+	return int(v)
+}
 
 // interpreterVersion is the interpreter version a run executes with: the one its input names, or for a run
 // started before inputs named it, the one its version marker recorded (workflow.GetVersion, which adds the
@@ -1080,7 +1096,7 @@ func (r *runner) runCall(ctx workflow.Context, st *plan.Step, execID string, sco
 	child := Input{
 		RunID: childID, Plan: raw, Playbook: PlaybookRef{Name: sub.Name, SHA256: sub.SHA256},
 		Inputs: with, Alert: r.in.Alert, Incident: r.in.Incident, Subplans: r.in.Subplans,
-		StartedBy: "call:" + r.in.RunID, Limits: r.in.Limits, Interpreter: int(InterpreterVersion),
+		StartedBy: "call:" + r.in.RunID, Limits: r.in.Limits, Interpreter: InterpreterFor(sub),
 	}
 	r.waits[execID] = Wait{Step: execID, Kind: "call"}
 	defer delete(r.waits, execID)

@@ -60,7 +60,7 @@ type Input struct {
 	StartedBy string `json:"started_by,omitempty"`
 	// Limits override the interpreter's guards (zero: the defaults).
 	Limits Limits `json:"limits,omitempty"`
-	// Interpreter is the interpreter version the run executes with (InterpreterVersion for every run parry
+	// Interpreter is the interpreter version the run executes with (InterpreterFor its plan, for every run parry
 	// starts). It travels in the input, recorded in the run's first history event, so that picking it costs no
 	// marker and no search-attribute upsert (a visibility write per run). 0: a run started before the field
 	// existed, whose version is in its history's version marker.

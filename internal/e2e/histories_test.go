@@ -102,7 +102,7 @@ func TestRecordHistories(t *testing.T) {
 			p := mustPlan(t, readFile(t, hc.file))
 			raw, _ := plan.Encode(p)
 			in := workflows.Input{RunID: "history-" + hc.name, Plan: raw, Playbook: workflows.PlaybookRef{Name: p.Name, SHA256: p.SHA256},
-				Inputs: hc.inputs, Alert: hc.alert, Interpreter: int(workflows.InterpreterVersion)}
+				Inputs: hc.inputs, Alert: hc.alert, Interpreter: workflows.InterpreterFor(p)}
 			if hc.alert != nil {
 				in.Incident = &workflows.Incident{ID: 1, Key: "k", Alerts: []map[string]any{hc.alert}}
 			}

@@ -273,7 +273,7 @@ func (cr *caseRun) execute() (o *outcome) {
 		Alert:    cr.c.Alert,
 		Subplans: cr.f.subplans,
 		// As every run parry starts (runs.Starter).
-		Interpreter: int(workflows.InterpreterVersion),
+		Interpreter: workflows.InterpreterFor(cr.f.plan),
 	}
 	if cr.c.Schedule != nil {
 		in.StartedBy = fmt.Sprintf("schedule:%s#%d", cr.f.plan.Name, *cr.c.Schedule)

@@ -172,8 +172,8 @@ func (s *Starter) Input(ctx context.Context, r store.Run) (workflows.Input, erro
 		RetryOf:   r.RetryOf,
 		StartedBy: r.StartedBy,
 		Limits:    s.Limits,
-		// Interpreter: every run starts with the newest semantics (see workflows.Input.Interpreter).
-		Interpreter: int(workflows.InterpreterVersion),
+		// Interpreter: the newest semantics, at the oldest version that runs the plan (workflows.InterpreterFor).
+		Interpreter: workflows.InterpreterFor(p),
 	}
 	if len(r.Inputs) > 0 {
 		var m map[string]any
