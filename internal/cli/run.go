@@ -200,6 +200,9 @@ func (a *app) printWait(w apitypes.Wait) {
 	case "approval":
 		fmt.Fprintf(a.stderr, "  ⏸ %-24s waiting for approval until %s: %s\n     approve: parry run approve RUN %s   reject: parry run approve RUN %s --reject\n",
 			w.Step, w.Until.Local().Format(time.DateTime), w.Prompt, w.Step, w.Step)
+		if w.Detail != "" { // how its chat notification went (approval.notify)
+			fmt.Fprintf(a.stderr, "     %s\n", w.Detail)
+		}
 	case "timer":
 		fmt.Fprintf(a.stderr, "  ⏸ %-24s waiting until %s\n", w.Step, w.Until.Local().Format(time.DateTime))
 	default:
@@ -475,6 +478,9 @@ func (a *app) printView(ctx context.Context, c *apiclient.Client, v apitypes.Run
 			switch wt.Kind {
 			case "approval":
 				fmt.Fprintf(w, "  approval of %s until %s: %s\n    parry run approve %s %s [--reject] [--comment TEXT]\n", wt.Step, wt.Until.Local().Format(time.DateTime), wt.Prompt, r.ID, wt.Step)
+				if wt.Detail != "" { // how its chat notification went (approval.notify)
+					fmt.Fprintf(w, "    %s\n", wt.Detail)
+				}
 			case "timer":
 				fmt.Fprintf(w, "  timer in %s until %s\n", wt.Step, wt.Until.Local().Format(time.DateTime))
 			default:

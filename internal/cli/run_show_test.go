@@ -23,6 +23,11 @@ func runShowAPI(t *testing.T, created time.Time) (map[string]string, func() []st
 			Status: "running", StartedBy: "dispatcher", IncidentID: &incident, AlertID: &alertID, Inputs: json.RawMessage(inputs), CreatedAt: created},
 			Steps:   []apitypes.Step{{ID: "sweep", Kind: "action", Action: "cecp.sweep", Status: "succeeded", Attempts: 1, Input: map[string]any{"sender": "a@evil.test"}}},
 			Waiting: []apitypes.Wait{}},
+		"approve-1": {Run: apitypes.Run{ID: "approve-1", PlaybookName: "ask", PlaybookVersion: 1, PlaybookSHA256: "abcdef0123456789",
+			Status: "waiting", StartedBy: "token:ann", Inputs: json.RawMessage(`{}`), CreatedAt: created},
+			Steps: []apitypes.Step{{ID: "ok", Kind: "approval", Status: "waiting"}},
+			Waiting: []apitypes.Wait{{Step: "ok", Kind: "approval", Until: created.Add(time.Hour), Prompt: "Disable bob?",
+				Detail: `chat notification to soc-chat failed (VendorRejected: posting to webhook "soc-chat": HTTP 404 Not Found); the approval waits all the same`}}},
 		"alert-phish-43": {Run: apitypes.Run{ID: "alert-phish-43", PlaybookName: "phish", PlaybookVersion: 3, PlaybookSHA256: "abcdef0123456789",
 			Status: "pending", StartedBy: "dispatcher", AlertID: &goneID, Inputs: json.RawMessage(`{}`), CreatedAt: created},
 			Steps: []apitypes.Step{}, Waiting: []apitypes.Wait{}},
@@ -121,5 +126,21 @@ STEP  KIND  STATUS  ATTEMPTS  DURATION  ERROR
 `
 	if code != 0 || out != want || errOut != "parry: reading alert 43 of the run: no alert 43 (HTTP 404 not_found)\n" {
 		t.Fatalf("run show: %d\n%s\nwant\n%s\nstderr %q", code, out, want, errOut)
+	}
+}
+
+// A waiting approval's line says how its chat notification (approval.notify) went.
+func TestRunShowApprovalNotification(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	env, _ := runShowAPI(t, created)
+	out, errOut, code := runCLI(t, env, "", "run", "show", "approve-1")
+	want := `
+waiting for
+  approval of ok until ` + created.Add(time.Hour).Local().Format(time.DateTime) + `: Disable bob?
+    parry run approve approve-1 ok [--reject] [--comment TEXT]
+    chat notification to soc-chat failed (VendorRejected: posting to webhook "soc-chat": HTTP 404 Not Found); the approval waits all the same
+`
+	if code != 0 || !strings.HasSuffix(out, want) {
+		t.Fatalf("run show: %d %s\n%s\nwant the end\n%s", code, errOut, out, want)
 	}
 }
