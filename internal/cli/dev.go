@@ -501,6 +501,37 @@ func hasWebhook(cfg config.Config, name string) bool {
 	return false
 }
 
+// devChatText is what parry dev prints of a chat message (Slack's incoming-webhook body or a Teams card): the
+// title and text, then each field (an approval's deadline, approvers…) as "name: value"; any other body as it
+// came.
+func devChatText(body []byte) string {
+	var msg struct {
+		Text        string `json:"text"`
+		Title       string `json:"title"`
+		Attachments []struct {
+			Fields []struct{ Title, Value string } `json:"fields"`
+		} `json:"attachments"`
+		Sections []struct {
+			Facts []struct{ Name, Value string } `json:"facts"`
+		} `json:"sections"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return strings.TrimSpace(string(body)) // not a chat message parry knows: as it came
+	}
+	text := strings.TrimSpace(msg.Title + "\n" + msg.Text)
+	for _, a := range msg.Attachments {
+		for _, f := range a.Fields {
+			text += "\n" + f.Title + ": " + f.Value
+		}
+	}
+	for _, sec := range msg.Sections {
+		for _, f := range sec.Facts {
+			text += "\n" + f.Name + ": " + f.Value
+		}
+	}
+	return text
+}
+
 // startDevSim serves the CECP simulator (seeded, so a fresh one has the same mailboxes and campaigns every time;
 // its tenant lives in statePath across restarts) and, beside it, a chat-webhook receiver that prints what
 // playbooks notify.
@@ -525,13 +556,8 @@ func startDevSim(listen, statePath string, rate simRate, logger *slog.Logger, co
 	mux := http.NewServeMux()
 	mux.Handle("/", sim)
 	mux.HandleFunc("POST /_dev/webhook/{name}", func(w http.ResponseWriter, r *http.Request) {
-		var msg struct {
-			Text  string `json:"text"`
-			Title string `json:"title"`
-		}
-		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&msg)
-		text := strings.TrimSpace(strings.TrimSpace(msg.Title + "\n" + msg.Text))
-		fmt.Fprintf(console, "parry dev: notification to %s: %s\n", r.PathValue("name"), strings.ReplaceAll(text, "\n", "\n  "))
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		fmt.Fprintf(console, "parry dev: notification to %s: %s\n", r.PathValue("name"), strings.ReplaceAll(devChatText(body), "\n", "\n  "))
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok")
 	})

@@ -115,3 +115,20 @@ func TestResetDevDir(t *testing.T) {
 		t.Errorf("absent dir: %v %q", err, out.String())
 	}
 }
+
+// parry dev prints a chat message with its fields: an approval's notification says when to answer by, what an
+// unanswered approval becomes and who may answer, in Slack's body as in a Teams card.
+func TestDevChatText(t *testing.T) {
+	slack := `{"text":"*Approval needed: ask / ok*\nDisable bob?\n\nRun: http://127.0.0.1:8080/#/runs/r1","attachments":[{"fallback":"x","fields":[{"title":"answer by","value":"2026-01-02T03:04:05Z","short":true},{"title":"if unanswered","value":"rejected","short":true}]}]}`
+	want := "*Approval needed: ask / ok*\nDisable bob?\n\nRun: http://127.0.0.1:8080/#/runs/r1\nanswer by: 2026-01-02T03:04:05Z\nif unanswered: rejected"
+	if got := devChatText([]byte(slack)); got != want {
+		t.Errorf("slack:\n%s\nwant\n%s", got, want)
+	}
+	teams := `{"@type":"MessageCard","title":"Approval needed","text":"Disable bob?","sections":[{"facts":[{"name":"approvers","value":"role:responder"}]}]}`
+	if got, want := devChatText([]byte(teams)), "Approval needed\nDisable bob?\napprovers: role:responder"; got != want {
+		t.Errorf("teams:\n%s\nwant\n%s", got, want)
+	}
+	if got := devChatText([]byte(`not json`)); got != "not json" {
+		t.Errorf("not json: %q", got)
+	}
+}
