@@ -13,14 +13,7 @@ import (
 // shipped playbooks and bad variants.)
 func TestSchema(t *testing.T) {
 	t.Parallel()
-	b, err := Schema(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s map[string]any
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
+	s := schemaJSON(t)
 	defs := s["definitions"].(map[string]any)
 	var walk func(v any)
 	walk = func(v any) {
@@ -80,14 +73,7 @@ func TestSchema(t *testing.T) {
 // until, approvals, finish, retry, next, on_error — so completion and validation in an editor match parry lint.
 func TestSchemaKnowsEveryKey(t *testing.T) {
 	t.Parallel()
-	b, err := Schema(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s map[string]any
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
+	s := schemaJSON(t)
 	defs := s["definitions"].(map[string]any)
 	// keys collects the property names an object may have at v: its properties, and those of the
 	// alternatives (anyOf, oneOf, allOf), list items and references it is made of.
@@ -149,4 +135,18 @@ func TestSchemaKnowsEveryKey(t *testing.T) {
 			}
 		}
 	}
+}
+
+// schemaJSON is the generated schema, decoded.
+func schemaJSON(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := Schema(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]any
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

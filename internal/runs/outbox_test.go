@@ -82,10 +82,10 @@ func record(t *testing.T, st *memstore.Store, starter *runs.Starter, id string) 
 	}
 }
 
-// A signal whose run's start entry is still with another processor starts the run itself, then signals it.
-func TestOutboxSignalBeforeStart(t *testing.T) {
-	t.Parallel()
-	st, tc, ob, starter := outboxFixture(t)
+// signalBehindAHeldStart records run r1 with an alert to signal to it, and claims r1's start entry away, as
+// another processor would hold it: the outbox then meets the signal before the run is started.
+func signalBehindAHeldStart(t *testing.T, st *memstore.Store, starter *runs.Starter) {
+	t.Helper()
 	ctx := context.Background()
 	record(t, st, starter, "r1")
 	ids, _ := st.InsertAlerts(ctx, []store.NewAlert{{Source: "t", Kind: "k", Severity: "low", Title: "a"}}, "t")
@@ -94,11 +94,18 @@ func TestOutboxSignalBeforeStart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Another processor holds the start entry: claim it away from this one.
 	held, _ := st.ClaimOutbox(ctx, 1, runs.DefaultOutboxLease)
 	if len(held) != 1 || held[0].Kind != store.OutboxStart {
 		t.Fatalf("held %+v", held)
 	}
+}
+
+// A signal whose run's start entry is still with another processor starts the run itself, then signals it.
+func TestOutboxSignalBeforeStart(t *testing.T) {
+	t.Parallel()
+	st, tc, ob, starter := outboxFixture(t)
+	ctx := context.Background()
+	signalBehindAHeldStart(t, st, starter)
 	res, err := ob.Drain(ctx)
 	if err != nil || res.Signalled != 1 {
 		t.Fatalf("drain: %+v %v", res, err)
@@ -184,17 +191,7 @@ func TestOutboxSignalWhileAnotherProcessorStarts(t *testing.T) {
 	t.Parallel()
 	st, tc, ob, starter := outboxFixture(t)
 	ctx := context.Background()
-	record(t, st, starter, "r1")
-	ids, _ := st.InsertAlerts(ctx, []store.NewAlert{{Source: "t", Kind: "k", Severity: "low", Title: "a"}}, "t")
-	if err := st.InTx(ctx, func(tx *memstore.Tx) error {
-		return tx.Enqueue(ctx, []store.OutboxEntry{{Kind: store.OutboxSignal, RunID: "r1", AlertID: ids[0].ID}})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	held, _ := st.ClaimOutbox(ctx, 1, runs.DefaultOutboxLease)
-	if len(held) != 1 || held[0].Kind != store.OutboxStart {
-		t.Fatalf("held %+v", held)
-	}
+	signalBehindAHeldStart(t, st, starter)
 	other := &runs.Outbox{Store: st, Starter: starter, Temporal: tc}
 	ob.Temporal = &startsMeanwhile{starts: tc, other: func() {
 		r, err := st.GetRun(ctx, "r1")
