@@ -63,25 +63,31 @@ func Terminal(status string) bool {
 	return status == RunSucceeded || status == RunFailed || status == RunCancelled
 }
 
-// InsertRun records a new run. A run id that exists already is left alone (a repeated start is a no-op) and
-// reported with inserted=false.
-func InsertRun(ctx context.Context, q Querier, r Run) (inserted bool, err error) {
-	inputs := r.Inputs
-	if len(inputs) == 0 {
-		inputs = json.RawMessage("{}")
+// CheckRun refuses a run whose text or JSON PostgreSQL cannot store, naming the field, and defaults its inputs
+// to {} (what InsertRun stores; the in-memory store applies the same rules).
+func CheckRun(r *Run) error {
+	if len(r.Inputs) == 0 {
+		r.Inputs = json.RawMessage("{}")
 	}
 	for _, t := range []struct{ field, v string }{{"run id", r.ID}, {"playbook", r.PlaybookName}, {"started_by", r.StartedBy},
 		{"retry_from_step", r.RetryFromStep}} {
 		if err := CheckText(t.field, t.v); err != nil {
-			return false, err
+			return err
 		}
 	}
-	if err := CheckJSON("inputs", inputs); err != nil {
+	if err := CheckJSON("inputs", r.Inputs); err != nil {
+		return err
+	}
+	return CheckJSON("the compiled plan", r.Plan)
+}
+
+// InsertRun records a new run. A run id that exists already is left alone (a repeated start is a no-op) and
+// reported with inserted=false.
+func InsertRun(ctx context.Context, q Querier, r Run) (inserted bool, err error) {
+	if err := CheckRun(&r); err != nil {
 		return false, err
 	}
-	if err := CheckJSON("the compiled plan", r.Plan); err != nil {
-		return false, err
-	}
+	inputs := r.Inputs
 	status := r.Status
 	if status == "" {
 		status = RunPending

@@ -291,30 +291,12 @@ func (s *Store) EnabledVersions(ctx context.Context) ([]store.EnabledVersion, er
 
 // InsertRun records a run unless its id exists.
 func (s *Store) InsertRun(ctx context.Context, r store.Run) (bool, error) {
-	if err := checkRun(&r); err != nil {
+	if err := store.CheckRun(&r); err != nil {
 		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.insertRun(r), nil
-}
-
-// checkRun refuses what store.InsertRun refuses and defaults what it defaults (inputs: {}), so a consumer
-// tested here meets PostgreSQL's rules.
-func checkRun(r *store.Run) error {
-	if len(r.Inputs) == 0 {
-		r.Inputs = json.RawMessage("{}")
-	}
-	for _, t := range []struct{ field, v string }{{"run id", r.ID}, {"playbook", r.PlaybookName}, {"started_by", r.StartedBy},
-		{"retry_from_step", r.RetryFromStep}} {
-		if err := store.CheckText(t.field, t.v); err != nil {
-			return err
-		}
-	}
-	if err := store.CheckJSON("inputs", r.Inputs); err != nil {
-		return err
-	}
-	return store.CheckJSON("the compiled plan", r.Plan)
 }
 
 func (s *Store) insertRun(r store.Run) bool {
@@ -335,7 +317,7 @@ func (s *Store) insertRun(r store.Run) bool {
 
 // RecordRun stores a run and the outbox entry that starts it.
 func (s *Store) RecordRun(ctx context.Context, r store.Run) (bool, error) {
-	if err := checkRun(&r); err != nil {
+	if err := store.CheckRun(&r); err != nil {
 		return false, err
 	}
 	s.mu.Lock()
@@ -738,7 +720,7 @@ func (t *Tx) AttachAlerts(ctx context.Context, incidentID int64, alertIDs []int6
 
 // InsertRun records a run at commit (an existing id is left alone).
 func (t *Tx) InsertRun(ctx context.Context, r store.Run) (bool, error) {
-	if err := checkRun(&r); err != nil {
+	if err := store.CheckRun(&r); err != nil {
 		return false, err
 	}
 	s := t.s
