@@ -97,6 +97,8 @@ type Dispatcher struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Now is the clock of trigger expressions; time.Now when nil.
 	Now func() time.Time
+	// beforeLock, when set (tests), runs in a batch's transaction before its alerts are locked.
+	beforeLock func()
 	// beforeCommit, when set (tests), runs at the end of a batch's transaction; an error rolls it back.
 	beforeCommit func(alerts []store.Alert) error
 
@@ -184,18 +186,24 @@ type work struct {
 // fails (Temporal unreachable) the batch stays committed and its entries wait for their retry.
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (Result, error) {
 	var res Result
-	triggers, err := d.loadTriggers(ctx)
-	if err != nil {
-		return res, err
-	}
 	var alerts []store.Alert
-	err = d.Inbox.Dispatch(ctx, func(tx Tx) error {
+	err := d.Inbox.Dispatch(ctx, func(tx Tx) error {
 		res = Result{}
+		if d.beforeLock != nil {
+			d.beforeLock()
+		}
 		var err error
 		if alerts, err = tx.LockPendingAlerts(ctx, orDefault(d.BatchSize, DefaultBatchSize)); err != nil || len(alerts) == 0 {
 			return err
 		}
 		res.Alerts = len(alerts)
+		// The triggers are read after the alerts are locked: every playbook enabled before an alert was
+		// received is seen, so an alert that arrives just after an enable (or a new version) is not matched
+		// against the playbooks of before.
+		triggers, err := d.loadTriggers(ctx)
+		if err != nil {
+			return err
+		}
 		if err := d.dispatch(ctx, tx, triggers, alerts, &res); err != nil {
 			return err
 		}

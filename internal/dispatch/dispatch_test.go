@@ -673,6 +673,47 @@ func TestDispatchVersionsPinRuns(t *testing.T) {
 	})
 }
 
+// An alert received just after a playbook is enabled (or given a new version) is matched by it, even when the
+// dispatch pass that takes the alert began before the enable: the triggers are read after the alerts are locked.
+func TestAlertJustAfterAnEnableMeetsThePlaybook(t *testing.T) {
+	each(t, func(t *testing.T, newFixture func(...string) *fixture) {
+		f := newFixture(malware)
+		var ids []int64
+		hooked := false
+		dispatch.SetBeforeLock(f.d, func() {
+			if hooked {
+				return
+			}
+			hooked = true
+			f.push(t, phish)
+			ids = f.alerts(t, `phish {"sender":"a@evil.test"}`)
+		})
+		if _, err := f.d.DispatchOnce(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := f.alertLines(), fmt.Sprintf("%d dispatched 1 ", ids[0]); got != want {
+			t.Fatalf("alerts:\n%s\nwant\n%s", got, want)
+		}
+		// A new version enabled just before an alert: the alert's new incident runs that version.
+		hooked = false
+		dispatch.SetBeforeLock(f.d, func() {
+			if hooked {
+				return
+			}
+			hooked = true
+			f.push(t, strings.Replace(phish, "wait: 1m", "wait: 2m", 1))
+			ids = append(ids, f.alerts(t, `phish {"sender":"b@evil.test"}`)...)
+		})
+		if _, err := f.d.DispatchOnce(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := f.incidentLines(), fmt.Sprintf("phish 1 a@evil.test open %s %d 1\nphish 2 b@evil.test open %s %d 1",
+			dispatch.RunID("phish", ids[0]), ids[0], dispatch.RunID("phish", ids[1]), ids[1]); got != want {
+			t.Fatalf("incidents:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
 func TestConcurrentDispatchersDispatchEachAlertOnce(t *testing.T) {
 	each(t, func(t *testing.T, newFixture func(...string) *fixture) {
 		f := newFixture(phish)
