@@ -245,6 +245,9 @@ func (a *app) benchQuota(ctx context.Context, o quotabench.Options, scenarios []
 			err = benchRunsDone(runCtx, st, 2*time.Minute)
 		}
 		rep.Results = append(rep.Results, quotabench.Measure(o, sc, quotabench.ContenderParry, t, start, err))
+		if verbose && err != nil {
+			a.benchStuck(ctx, st, start)
+		}
 		if verbose {
 			a.benchTimeline(ctx, st, "bench-"+sc.Name, start)
 			var reqs []string
@@ -350,6 +353,35 @@ func benchRunsDone(ctx context.Context, st *store.Store, timeout time.Duration) 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// benchStuck prints, with --verbose, where a scenario that did not finish stopped: the alerts and runs that
+// are not done, and what each run waits for.
+func (a *app) benchStuck(ctx context.Context, st *store.Store, since time.Time) {
+	alerts, err := st.ListAlerts(ctx, store.AlertQuery{Since: since, Limit: 1000})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "bench: alerts: %v\n", err)
+	}
+	byStatus := map[string]int{}
+	for _, al := range alerts {
+		byStatus[al.Status]++
+		if al.Status != "dispatched" {
+			fmt.Fprintf(a.stderr, "bench: alert %d %s matched %d attempts %d: %s\n", al.ID, al.Status, al.Matched, al.Attempts, al.LastError)
+		}
+	}
+	fmt.Fprintf(a.stderr, "bench: alerts since the start by status: %v\n", byStatus)
+	runs, err := st.ListRuns(ctx, store.RunQuery{Since: since, Limit: 10000})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "bench: runs: %v\n", err)
+	}
+	clear(byStatus)
+	for _, r := range runs {
+		byStatus[r.Status]++
+		if r.Status != store.RunSucceeded {
+			fmt.Fprintf(a.stderr, "bench: run %s %s (workflow run %q) waiting for %q, waits %s, error %q\n", r.ID, r.Status, r.WorkflowRunID, r.WaitingFor, r.Waits, r.Error)
+		}
+	}
+	fmt.Fprintf(a.stderr, "bench: runs since the start by status: %v\n", byStatus)
 }
 
 // benchTimeline prints, with --verbose, when the scenario's items were queued and posted, and how full the
