@@ -226,10 +226,17 @@ func (c *call) beat(ctx context.Context) {
 
 // heartbeat records a handler's progress (resumed by the next attempt) and sends it now.
 func (c *call) heartbeat(ctx context.Context, progress any) {
+	c.setProgress(progress)
+	c.beat(ctx)
+}
+
+// setProgress records a handler's progress without sending it: the next keep-alive heartbeat carries it. For
+// progress that changes often and is read from elsewhere (a mitigation's, from the queue in PostgreSQL), so
+// that a change costs no Temporal write.
+func (c *call) setProgress(progress any) {
 	c.mu.Lock()
 	c.progress = progress
 	c.mu.Unlock()
-	c.beat(ctx)
 }
 
 // keepAlive heartbeats every interval until ctx ends, so that Temporal notices a worker that died in the

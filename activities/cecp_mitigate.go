@@ -166,8 +166,8 @@ func (a *Activities) mitigateAccounts(ctx context.Context, c *call) (any, error)
 
 // mitigate hands the step's items to the mitigation broker, which batches them with every other run's items on
 // the same connection, posts them once (the ledger settles an ambiguous POST before anything is sent again)
-// and polls the outcomes; the step gets its own items' outcomes. Progress is heartbeated, so `run show` says
-// what the step waits for and a retried attempt finds its items again.
+// and polls the outcomes; the step gets its own items' outcomes. The queue in PostgreSQL keeps the progress:
+// `run show` reads what the step waits for from there, and a retried attempt finds its items again.
 func (a *Activities) mitigate(ctx context.Context, c *call, m *mitigation, wait bool) (any, error) {
 	if len(m.items) == 0 {
 		return mitigationOut{BatchIDs: []string{}, Actions: []actionOut{}}, nil
@@ -190,7 +190,8 @@ func (a *Activities) mitigate(ctx context.Context, c *call, m *mitigation, wait 
 		req.Items = append(req.Items, bi)
 	}
 	conn := broker.Connection{Name: v.name, Vendor: v.client, BatchSize: v.client.MaxBatch(), Linger: v.linger, Window: v.window}
-	res, err := a.broker.Mitigate(ctx, conn, req, func(p broker.Progress) { c.heartbeat(ctx, p) })
+	// What the step waits for is read from the queue (run show); the keep-alive heartbeats carry it too.
+	res, err := a.broker.Mitigate(ctx, conn, req, func(p broker.Progress) { c.setProgress(p) })
 	if err != nil {
 		var be *broker.Error
 		if errors.As(err, &be) {

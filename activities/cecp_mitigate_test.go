@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
-
 	"github.com/parry-soar/parry/internal/action"
 	"github.com/parry-soar/parry/internal/cecp"
 	"github.com/parry-soar/parry/internal/cecpsim"
@@ -405,16 +402,6 @@ func TestMitigateWaitAbsorbsPollFailures(t *testing.T) {
 		sim:  &cecpsim.Options{Seed: 7, Mailboxes: 6, MailsPerMailbox: 4, RateLimit: cecpsim.NoRateLimit, ActionDelay: 100 * time.Millisecond},
 		wrap: func(next http.Handler) http.Handler { f.next = next; return f }})
 	mails := campaignMails(t, h)
-	var mu sync.Mutex
-	var beats []broker.Progress
-	h.env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
-		var p broker.Progress
-		if d.Get(&p) == nil {
-			mu.Lock()
-			beats = append(beats, p)
-			mu.Unlock()
-		}
-	})
 	out := h.mustExec("cecp.mitigate_mails", "purge", map[string]any{"action": "delete", "mails": mails, "wait": true})
 	if out["pending"] != 0.0 || len(out["actions"].([]any)) != len(mails) {
 		t.Errorf("output %v", out)
@@ -425,10 +412,10 @@ func TestMitigateWaitAbsorbsPollFailures(t *testing.T) {
 	if left != 0 || !strings.Contains(h.logs.String(), "vendor request failed; the broker tries again") {
 		t.Errorf("the two failing polls were not waited out (%d left)", left)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(beats) == 0 || beats[0].Total != len(mails) {
-		t.Errorf("heartbeats %+v", beats)
+	// What run show reads: every item done, no vendor failure left.
+	if p, ok, err := broker.StepProgress(context.Background(), h.st, h.runID, "purge", time.Now()); err != nil || !ok ||
+		p.Total != len(mails) || p.Done != len(mails) || p.LastError != "" {
+		t.Errorf("progress %+v %v %v", p, ok, err)
 	}
 }
 
@@ -441,30 +428,30 @@ func TestMitigateBusyFlusher(t *testing.T) {
 	if ok, err := h.st.TakeLease(ctx, broker.LeaseName("sim", "mails"), "zombie", time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	var mu sync.Mutex
-	var beats []broker.Progress
-	h.env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
-		var p broker.Progress
-		if d.Get(&p) == nil {
-			mu.Lock()
-			beats = append(beats, p)
-			mu.Unlock()
-			if !p.Flusher && p.Queued == len(mails) {
-				// The step is waiting behind the zombie: now it dies.
+	// Once run show says the step's items are all queued with no flusher of its own, the zombie dies.
+	behind := make(chan broker.Progress, 1)
+	go func() {
+		for {
+			p, ok, err := broker.StepProgress(ctx, h.st, h.runID, "purge", time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			if err != nil || ok && p.Queued == len(mails) {
 				if _, err := h.st.Pool.Exec(ctx, `UPDATE leases SET expires_at = now() - interval '1 second' WHERE holder = 'zombie'`); err != nil {
 					t.Error(err)
 				}
+				behind <- p
+				return
 			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	})
+	}()
 	out := h.mustExec("cecp.mitigate_mails", "purge", map[string]any{"action": "delete", "mails": mails})
 	if len(out["batch_ids"].([]any)) != 1 || h.sim.Requests()["POST /v1/mitigation/mails"] != 1 {
 		t.Errorf("output %v", out)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(beats) == 0 || beats[0].Flusher || beats[0].Queued != len(mails) {
-		t.Errorf("heartbeats %+v: want the step first waiting behind the other flusher", beats)
+	if p := <-behind; p.Flusher || p.Queued != len(mails) || p.BatchFill != 0 {
+		t.Errorf("progress %+v: want the step first waiting behind the other flusher", p)
 	}
 }
 

@@ -40,7 +40,10 @@ type flusher struct {
 	// item still queued.
 	fill    int
 	flushIn time.Duration
+	flushAt time.Time
 	queued  int
+	// saved is the state last written for the views of other processes (run show reads it).
+	saved *store.FlusherState
 }
 
 // turn takes (or renews) the flusher's lease and, with it, does one round. It returns how soon the next round
@@ -54,7 +57,30 @@ func (f *flusher) turn(ctx context.Context) (time.Duration, error) {
 	if !ok {
 		return or(f.s.CheckInterval, DefaultCheckInterval), nil
 	}
-	return f.round(ctx)
+	wake, err := f.round(ctx)
+	if err == nil {
+		f.saveState(ctx)
+	}
+	return wake, err
+}
+
+// saveState writes what the flusher leaves waiting, when it changed: any server's run view reads it from
+// there, so what a step waits for is live without a heartbeat per change.
+func (f *flusher) saveState(ctx context.Context) {
+	st := store.FlusherState{Fill: f.fill, BatchSize: or(f.conn.BatchSize, cecp.DefaultMaxBatch), LastError: f.lastError}
+	if f.fill > 0 {
+		at := f.flushAt
+		st.FlushAt = &at
+	}
+	if p := f.saved; p != nil && p.Fill == st.Fill && p.BatchSize == st.BatchSize && p.LastError == st.LastError &&
+		(p.FlushAt == nil) == (st.FlushAt == nil) && (p.FlushAt == nil || p.FlushAt.Equal(*st.FlushAt)) {
+		return
+	}
+	if err := f.s.Store.SetFlusherState(ctx, f.conn.Name, f.kind, st); err != nil {
+		f.s.logger().Warn("recording what the mitigation broker waits for (run show may lag)", "connection", f.conn.Name, "error", err.Error())
+		return
+	}
+	f.saved = &st
 }
 
 // release gives the lease up (even when ctx was cancelled), so a waiting step takes over at once.
@@ -125,7 +151,7 @@ func (f *flusher) flush(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.fill, f.flushIn, f.queued = 0, 0, 0
+	f.fill, f.flushIn, f.flushAt, f.queued = 0, 0, time.Time{}, 0
 	wake := or(f.s.MaxCheck, DefaultMaxCheck)
 	var types []string
 	groups := map[string][]store.MitigationItem{}
@@ -153,7 +179,7 @@ func (f *flusher) flush(ctx context.Context) (time.Duration, error) {
 			due := min(newest.Add(linger).Sub(now), oldest.Add(maxLingers*linger).Sub(now))
 			if len(group) < size && due > 0 {
 				if f.fill == 0 {
-					f.fill, f.flushIn = len(group), due
+					f.fill, f.flushIn, f.flushAt = len(group), due, now.Add(due)
 				}
 				f.queued += len(group)
 				wake = min(wake, due)

@@ -60,6 +60,8 @@ type Store interface {
 	PostRequesters(ctx context.Context, postID int64) ([]store.Requester, error)
 	FlusherPoll(ctx context.Context, connection, kind string) (time.Time, time.Duration, error)
 	SetFlusherPoll(ctx context.Context, connection, kind string, at time.Time, delay time.Duration) error
+	SetFlusherState(ctx context.Context, connection, kind string, st store.FlusherState) error
+	GetFlusherState(ctx context.Context, connection, kind string) (store.FlusherState, error)
 	TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
 	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
@@ -465,6 +467,37 @@ func itemPayload(it Item) (json.RawMessage, error) {
 		return nil, fmt.Errorf("encoding mitigation item %s: %w", it.Key, err)
 	}
 	return b, nil
+}
+
+// ProgressStore is what reading a step's progress needs (*store.Store and memstore are).
+type ProgressStore interface {
+	RequestItems(ctx context.Context, runID, step string) ([]store.MitigationItem, error)
+	GetFlusherState(ctx context.Context, connection, kind string) (store.FlusherState, error)
+}
+
+// StepProgress reads what a mitigation step waits for from the queue: its items queued, posted and done and,
+// while some are queued, the batch they wait for as the connection's flusher last recorded it (in whichever
+// process it runs), with the vendor failure it is waiting out. ok is false when the step queued nothing (it is
+// no mitigation, or has not reached the queue yet).
+func StepProgress(ctx context.Context, st ProgressStore, runID, step string, now time.Time) (p Progress, ok bool, err error) {
+	items, err := st.RequestItems(ctx, runID, step)
+	if err != nil || len(items) == 0 {
+		return Progress{}, false, err
+	}
+	p = progressOf(items)
+	if p.Done == p.Total {
+		return p, true, nil
+	}
+	fs, err := st.GetFlusherState(ctx, items[0].Connection, items[0].Kind)
+	if err != nil {
+		return p, true, err
+	}
+	p.Flusher, p.LastError = !fs.At.IsZero(), fs.LastError
+	if p.Queued > 0 && fs.Fill > 0 && fs.FlushAt != nil {
+		p.BatchFill, p.BatchSize = fs.Fill, fs.BatchSize
+		p.FlushIn = max(fs.FlushAt.Sub(now), 0)
+	}
+	return p, true, nil
 }
 
 func progressOf(items []store.MitigationItem) Progress {

@@ -325,6 +325,11 @@ func TestProgressWhileWaitingForABatch(t *testing.T) {
 		if p.Queued != 1 || p.BatchSize != 2 || p.FlushIn <= 59*time.Minute || p.FlushIn > time.Hour {
 			t.Errorf("progress %+v: want 1 of 2, flushing within the hour", p)
 		}
+		// What run show reads on any server: the same, from the queue and the flusher's recorded state.
+		q, ok, err := mitigation.StepProgress(ctx, f.st, "first", "quarantine", time.Now())
+		if err != nil || !ok || q.Total != 1 || q.Queued != 1 || q.BatchFill != 1 || q.BatchSize != 2 || q.FlushIn <= 58*time.Minute || q.FlushIn > time.Hour {
+			t.Errorf("progress from the queue %+v %v %v: want 1 of 2, flushing within the hour", q, ok, err)
+		}
 		rb, eb := f.svc.Mitigate(ctx, f.conn, request("second", items[1]), nil)
 		wg.Wait()
 		if ea != nil || eb != nil || ra.Succeeded != 1 || rb.Succeeded != 1 || f.rec.count("POST /v1/mitigation/mails") != 1 {

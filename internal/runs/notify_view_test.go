@@ -39,7 +39,7 @@ func TestApprovalNotifyInTheView(t *testing.T) {
 			Error: &workflows.StepError{Type: wire.VendorUnavailable, Message: `posting to webhook "soc-chat": no answer`}}},
 		{Step: "c", Kind: "approval", Until: until, Prompt: "Go?"},
 	}}
-	_, waits, err := liveState(context.Background(), statusFake{st}, payloadcrypt.Plain(), "run")
+	_, waits, err := liveState(context.Background(), statusFake{st}, payloadcrypt.Plain(), nil, "run")
 	if err != nil {
 		t.Fatal(err)
 	}

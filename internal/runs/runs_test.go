@@ -18,6 +18,7 @@ import (
 	"github.com/parry-soar/parry/internal/plan"
 	"github.com/parry-soar/parry/internal/playbook"
 	"github.com/parry-soar/parry/internal/store"
+	"github.com/parry-soar/parry/internal/store/memstore"
 	"github.com/parry-soar/parry/internal/wire"
 	"github.com/parry-soar/parry/workflows"
 )
@@ -220,7 +221,7 @@ func TestQuotaWaitInsideAnAttempt(t *testing.T) {
 		act("stale", details(nil, wire.QuotaWait{Connection: "tenant-a", Until: until.Add(-time.Hour)})),
 		act("quarantine", details(mitigation.Progress{Total: 1, Queued: 1})),
 		act("busy", nil),
-	}}, payloadcrypt.Plain(), "run")
+	}}, payloadcrypt.Plain(), nil, "run")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +239,43 @@ func TestQuotaWaitInsideAnAttempt(t *testing.T) {
 	}
 	if _, ok := quotaProgress(payloadcrypt.Plain(), details(mitigation.Progress{Total: 1})); ok {
 		t.Error("a lone progress read as a quota wait")
+	}
+}
+
+// TestBatchWaitFromTheQueue: a mitigation step's batch is read from the queue, as the connection's flusher (in
+// any process) last recorded it, ahead of any heartbeat; posted items say they wait for the vendor.
+func TestBatchWaitFromTheQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := memstore.New()
+	if _, err := ms.EnqueueMitigation(ctx, store.MitigationRequest{RunID: "run", Step: "quarantine", Connection: "tenant-a", Kind: "mails",
+		ActionType: "MAIL_QUARANTINE", Items: []store.NewMitigationItem{{Key: "a", Payload: []byte(`{}`)}, {Key: "b", Payload: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour)
+	if err := ms.SetFlusherState(ctx, "tenant-a", "mails", store.FlusherState{Fill: 3, BatchSize: 10, FlushAt: &at}); err != nil {
+		t.Fatal(err)
+	}
+	act := &workflowpb.PendingActivityInfo{ActivityId: "quarantine", ActivityType: &commonpb.ActivityType{Name: "cecp.mitigate_mails"}, Attempt: 1}
+	_, waits, err := liveState(ctx, liveFake{pending: []*workflowpb.PendingActivityInfo{act}}, payloadcrypt.Plain(), ms, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != 1 || waits[0].Kind != "batch" || !strings.HasPrefix(waits[0].Detail, "waiting for batch (3 of 10, flushes in ") || !strings.HasSuffix(waits[0].Detail, ")") {
+		t.Fatalf("waits %+v", waits)
+	}
+	// The vendor failing while the batch waits: the flusher's error is shown with it.
+	if err := ms.SetFlusherState(ctx, "tenant-a", "mails", store.FlusherState{LastError: "cecp: 503 busy"}); err != nil {
+		t.Fatal(err)
+	}
+	_, waits, _ = liveState(ctx, liveFake{pending: []*workflowpb.PendingActivityInfo{act}}, payloadcrypt.Plain(), ms, "run")
+	if len(waits) != 1 || waits[0].Detail != "2 of 2 waiting for a batch; vendor failing: cecp: 503 busy" {
+		t.Fatalf("waits %+v", waits)
+	}
+	// Another step of the run queued nothing: it is an activity running, not a wait.
+	other := &workflowpb.PendingActivityInfo{ActivityId: "other", ActivityType: &commonpb.ActivityType{Name: "cecp.mitigate_mails"}, Attempt: 1}
+	if _, waits, _ = liveState(ctx, liveFake{pending: []*workflowpb.PendingActivityInfo{other}}, payloadcrypt.Plain(), ms, "run"); len(waits) != 0 {
+		t.Fatalf("waits %+v", waits)
 	}
 }
 
@@ -262,7 +300,7 @@ func TestRetryBackOffAfterAFailureWithoutAType(t *testing.T) {
 			"attempt 2 of cecp.mitigate_mails failed: " + wire.VendorUnavailable + ": HTTP 503"},
 	}
 	for _, c := range cases {
-		_, waits, err := liveState(context.Background(), liveFake{pending: []*workflowpb.PendingActivityInfo{fail(c.failure)}}, payloadcrypt.Plain(), "run")
+		_, waits, err := liveState(context.Background(), liveFake{pending: []*workflowpb.PendingActivityInfo{fail(c.failure)}}, payloadcrypt.Plain(), nil, "run")
 		if err != nil {
 			t.Fatal(err)
 		}

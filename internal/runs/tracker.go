@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/parry-soar/parry/internal/mitigation"
 	"github.com/parry-soar/parry/internal/payloadcrypt"
 	"github.com/parry-soar/parry/internal/store"
 	"github.com/parry-soar/parry/workflows"
@@ -35,6 +36,8 @@ type TrackerStore interface {
 	// StaleActiveRuns returns up to limit running or waiting runs, least recently checked first, and marks
 	// them checked now.
 	StaleActiveRuns(ctx context.Context, limit int) ([]store.Run, error)
+	// A mitigation step's batch is read from the queue.
+	mitigation.ProgressStore
 }
 
 // TrackerTemporal is what the tracker needs of the Temporal client (client.Client is one).
@@ -294,7 +297,7 @@ func (t *Tracker) update(ctx context.Context, p *TrackerPass, id string, info *w
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 		u.Status = store.RunRunning
 		p.Calls += 2
-		if _, waits, err := liveState(ctx, t.Temporal, t.Converters, id); err == nil {
+		if _, waits, err := liveState(ctx, t.Temporal, t.Converters, t.Store, id); err == nil {
 			u.Status, u.WaitingFor = waitingSummary(waits)
 			u.Waits, _ = json.Marshal(waits)
 			return u, nil

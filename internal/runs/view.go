@@ -14,6 +14,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
@@ -118,7 +119,11 @@ func (s *Service) Show(ctx context.Context, id string, truncate bool) (View, err
 
 // live asks the running workflow for its state and Temporal for its pending activities.
 func (s *Service) live(ctx context.Context, r store.Run) (workflows.Status, []WaitView, error) {
-	return liveState(ctx, s.Temporal, s.Converters, r.ID)
+	var mq mitigation.ProgressStore
+	if s.Store != nil {
+		mq = s.Store
+	}
+	return liveState(ctx, s.Temporal, s.Converters, mq, r.ID)
 }
 
 // LiveTemporal is what reading a running run's live state needs of the Temporal client.
@@ -128,8 +133,10 @@ type LiveTemporal interface {
 }
 
 // liveState asks the running workflow for its state (a query) and Temporal for its pending activities (what a
-// step waits for: the vendor quota, a retry back-off).
-func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters, id string) (workflows.Status, []WaitView, error) {
+// step waits for: the vendor quota, a retry back-off). A mitigation step's batch is read from the queue (mq,
+// when not nil), live whichever process flushes; a worker of before that heartbeated it is read from the
+// heartbeat.
+func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters, mq mitigation.ProgressStore, id string) (workflows.Status, []WaitView, error) {
 	var st workflows.Status
 	val, err := t.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
@@ -161,7 +168,9 @@ func liveState(ctx context.Context, t LiveTemporal, conv payloadcrypt.Converters
 			}
 		}
 		if w.Kind == "activity" {
-			if p, ok := batchProgress(conv, pa.GetHeartbeatDetails()); ok {
+			if p, ok := queueProgress(ctx, mq, id, pa); ok {
+				w.Kind, w.Detail = "batch", p
+			} else if p, ok := batchProgress(conv, pa.GetHeartbeatDetails()); ok {
 				w.Kind, w.Detail = "batch", p
 			} else if qw, ok := quotaProgress(conv, pa.GetHeartbeatDetails()); ok && qw.Until.After(time.Now()) {
 				w.Kind, w.Until = "vendor quota", qw.Until
@@ -458,6 +467,24 @@ func batchProgress(conv payloadcrypt.Converters, details *commonpb.Payloads) (st
 	if dc.FromPayloads(details, &p) != nil || p.Total == 0 {
 		return "", false
 	}
+	return describeBatch(p), true
+}
+
+// queueProgress says what a pending mitigation activity waits for, from the queue.
+func queueProgress(ctx context.Context, mq mitigation.ProgressStore, runID string, pa *workflowpb.PendingActivityInfo) (string, bool) {
+	if mq == nil || !strings.HasPrefix(pa.GetActivityType().GetName(), "cecp.mitigate_") {
+		return "", false
+	}
+	p, ok, err := mitigation.StepProgress(ctx, mq, runID, pa.GetActivityId(), time.Now())
+	if err != nil || !ok {
+		return "", false
+	}
+	return describeBatch(p), true
+}
+
+// describeBatch words a mitigation step's progress: its items waiting for a batch to fill (n of m, and when it
+// goes at the latest), or posted and waiting for the vendor.
+func describeBatch(p mitigation.Progress) string {
 	var parts []string
 	if p.Queued > 0 {
 		part := fmt.Sprintf("%d of %d waiting for a batch", p.Queued, p.Total)
@@ -479,5 +506,5 @@ func batchProgress(conv payloadcrypt.Converters, details *commonpb.Payloads) (st
 	if p.LastError != "" {
 		parts = append(parts, "vendor failing: "+p.LastError)
 	}
-	return strings.Join(parts, "; "), true
+	return strings.Join(parts, "; ")
 }

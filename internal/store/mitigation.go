@@ -567,6 +567,45 @@ func (s *Store) SetFlusherPoll(ctx context.Context, connection, kind string, at 
 	return nil
 }
 
+// FlusherState is what a connection's flusher last left waiting: a partial batch of Fill of BatchSize items
+// that goes at FlushAt (nil: nothing waits for a batch), and the vendor failure it waits out. At is when the
+// flusher wrote it.
+type FlusherState struct {
+	Fill      int
+	BatchSize int
+	FlushAt   *time.Time
+	LastError string
+	At        time.Time
+}
+
+// SetFlusherState records what the flusher of a connection and kind leaves waiting.
+func (s *Store) SetFlusherState(ctx context.Context, connection, kind string, st FlusherState) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO mitigation_flusher_states (connection, kind, fill, batch_size, flush_at, last_error, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, now())
+		ON CONFLICT (connection, kind) DO UPDATE SET fill = excluded.fill, batch_size = excluded.batch_size,
+			flush_at = excluded.flush_at, last_error = excluded.last_error, updated_at = excluded.updated_at`,
+		connection, kind, st.Fill, st.BatchSize, st.FlushAt, st.LastError)
+	if err != nil {
+		return fmt.Errorf("recording the flusher state of %s: %w", connection, err)
+	}
+	return nil
+}
+
+// GetFlusherState reads what the flusher of a connection and kind last left waiting; the zero state when no
+// flusher ever ran.
+func (s *Store) GetFlusherState(ctx context.Context, connection, kind string) (FlusherState, error) {
+	var st FlusherState
+	err := s.Pool.QueryRow(ctx, `SELECT fill, batch_size, flush_at, last_error, updated_at FROM mitigation_flusher_states
+		WHERE connection = $1 AND kind = $2`, connection, kind).Scan(&st.Fill, &st.BatchSize, &st.FlushAt, &st.LastError, &st.At)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return FlusherState{}, nil
+	}
+	if err != nil {
+		return FlusherState{}, fmt.Errorf("reading the flusher state of %s: %w", connection, err)
+	}
+	return st, nil
+}
+
 // MitigationTimeline says when a connection's mitigation items were queued and posted, how many went in how many
 // POSTs, and when the runs of playbooks named with a prefix were recorded and started (parry bench's --verbose).
 type MitigationTimeline struct {

@@ -28,11 +28,12 @@ type mitState struct {
 	posts                       map[int64]*store.MitigationPost
 	audit                       []store.AuditEvent
 	polls                       map[[2]string]flusherPoll
+	states                      map[[2]string]store.FlusherState
 }
 
 func (s *Store) mit() *mitState {
 	if s.mitigation == nil {
-		s.mitigation = &mitState{items: map[int64]*store.MitigationItem{}, retired: map[int64]bool{}, awaited: map[int64]bool{}, polls: map[[2]string]flusherPoll{}, posts: map[int64]*store.MitigationPost{}}
+		s.mitigation = &mitState{items: map[int64]*store.MitigationItem{}, retired: map[int64]bool{}, awaited: map[int64]bool{}, polls: map[[2]string]flusherPoll{}, states: map[[2]string]store.FlusherState{}, posts: map[int64]*store.MitigationPost{}}
 	}
 	return s.mitigation
 }
@@ -399,6 +400,26 @@ func (s *Store) SetFlusherPoll(ctx context.Context, connection, kind string, at 
 	defer s.mu.Unlock()
 	s.mit().polls[[2]string{connection, kind}] = flusherPoll{at: at, delay: delay}
 	return nil
+}
+
+// SetFlusherState records what a flusher leaves waiting.
+func (s *Store) SetFlusherState(ctx context.Context, connection, kind string, st store.FlusherState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.At = s.now()
+	if st.FlushAt != nil {
+		at := *st.FlushAt
+		st.FlushAt = &at
+	}
+	s.mit().states[[2]string{connection, kind}] = st
+	return nil
+}
+
+// GetFlusherState reads what a flusher last left waiting.
+func (s *Store) GetFlusherState(ctx context.Context, connection, kind string) (store.FlusherState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mit().states[[2]string{connection, kind}], nil
 }
 
 type flusherPoll struct {
