@@ -38,7 +38,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 1 -timeout 60m ./... | tee bench.out
 
 ## bench-quota: the quota benchmark against fresh simulators with the vendor's 20/min (QUOTA_SCALE speeds time up)
-QUOTA_SCALE ?= 20
+QUOTA_SCALE ?= 10
 bench-quota:
 	$(GO) run ./cmd/parry bench quota --scale $(QUOTA_SCALE)
 

@@ -93,7 +93,7 @@ func (a *app) newBenchQuotaCmd() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.Float64Var(&o.Scale, "scale", 20, "divide every duration by this (the vendor's window, its action delay, arrivals, parry's linger and polls)")
+	fs.Float64Var(&o.Scale, "scale", quotabench.DefaultScale, "divide every duration by this (the vendor's window, its action delay, arrivals, parry's linger and polls)")
 	fs.IntVar(&o.BatchSize, "batch-size", 10, "mails per mitigation POST")
 	fs.StringVar(&only, "scenario", "", "comma-separated scenarios to run (a, b, c; default all)")
 	fs.BoolVar(&asJSON, "json", false, "print the measurements as JSON")
@@ -365,7 +365,7 @@ func (a *app) benchStuck(ctx context.Context, st *store.Store, since time.Time) 
 	byStatus := map[string]int{}
 	for _, al := range alerts {
 		byStatus[al.Status]++
-		if al.Status != "dispatched" {
+		if al.Status != "dispatched" || al.Matched == 0 {
 			fmt.Fprintf(a.stderr, "bench: alert %d %s matched %d attempts %d: %s\n", al.ID, al.Status, al.Matched, al.Attempts, al.LastError)
 		}
 	}

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// TestLowerBound is the least each scenario takes at the default options (scale 1/20: a 3 s window, the
+// TestLowerBound is the least each scenario takes at the default options and scale 1/20 (a 3 s window, the
 // vendor's 10 s action delay is 0.5 s, the 200 single-mail incidents arrive over 0.5 s in 20 groups).
 func TestLowerBound(t *testing.T) {
 	t.Parallel()
-	o := Options{}.Defaults()
+	o := Options{Scale: 20}.Defaults()
 	want := map[string]Bound{
 		// 1 sweep + 50 POSTs + 1 window read; the 51st request is in the third window (6 s).
 		"a": {Requests: 52, Time: 6*time.Second + 500*time.Millisecond},
@@ -23,6 +23,10 @@ func TestLowerBound(t *testing.T) {
 		if got := LowerBound(o, sc); got != want[sc.Name] {
 			t.Errorf("(%s) %+v, want %+v", sc.Name, got, want[sc.Name])
 		}
+	}
+	// At the default scale (1/10) every figure doubles.
+	if got, want := LowerBound(Options{}.Defaults(), Scenarios()[2]), (Bound{Requests: 73, Time: 19 * time.Second}); got != want {
+		t.Errorf("(c) at 1/10: %+v, want %+v", got, want)
 	}
 	// In real time too the last arrival (9.5 s) decides (b): its 20 POSTs fit the first minute.
 	real := Options{Scale: 1}.Defaults()
