@@ -2,6 +2,7 @@ package quotabench
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,5 +52,33 @@ func TestCountWindows(t *testing.T) {
 	c := Count(log, 3*time.Second)
 	if c.Total != 5 || c.TooMany != 1 || c.Windows != 3 || c.ByKind["POST /v1/mitigation/mails"] != 4 || c.ByKind["GET /v1/mitigation/mails by window"] != 1 {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// TestTargetOutOfReach: the "20× fewer than the per-mail pattern" target, which the lower bound itself misses
+// at batches of 10 (400 / 21 = 19.05×), does not fail a bench where parry is at the bound; one request more
+// and it is a plain miss.
+func TestTargetOutOfReach(t *testing.T) {
+	t.Parallel()
+	o := Options{}.Defaults()
+	b := Scenarios()[1]
+	bound := LowerBound(o, b)
+	report := func(parryTotal int) *Report {
+		return &Report{Options: o, Results: []Result{
+			{Scenario: "b", Contender: ContenderParry, Contained: 200, Expected: 200, Total: parryTotal, TimeToContain: bound.Time, Bound: bound},
+			{Scenario: "b", Contender: ContenderXSOAR, Contained: 200, Expected: 200, Total: 400, Bound: bound},
+		}}
+	}
+	at := report(21)
+	if !at.TargetsMet() {
+		t.Fatalf("at the bound: %+v", at.Targets())
+	}
+	var out strings.Builder
+	at.Print(&out)
+	if want := "OUT OF REACH (b) ≥ 20× fewer requests than the per-mail pattern: 19.0×; the lower bound (21 requests) is 19.05× fewer than the pattern's 400: no client can meet it at batches of 10, and parry is at the bound\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("printed:\n%s\nwant the line\n%s", out.String(), want)
+	}
+	if over := report(22); over.TargetsMet() {
+		t.Errorf("one request over the bound met every target: %+v", over.Targets())
 	}
 }
