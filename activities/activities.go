@@ -224,12 +224,6 @@ func (c *call) beat(ctx context.Context) {
 	}
 }
 
-// heartbeat records a handler's progress (resumed by the next attempt) and sends it now.
-func (c *call) heartbeat(ctx context.Context, progress any) {
-	c.setProgress(progress)
-	c.beat(ctx)
-}
-
 // setProgress records a handler's progress without sending it: the next keep-alive heartbeat carries it. For
 // progress that changes often and is read from elsewhere (a mitigation's, from the queue in PostgreSQL), so
 // that a change costs no Temporal write.
