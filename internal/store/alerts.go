@@ -260,7 +260,7 @@ func (s *Store) ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, error) {
 		q.Limit = 100
 	}
 	rows, err := s.Pool.Query(ctx, alertSelect+` WHERE ($1 = '' OR status = $1) AND ($2 = '' OR source = $2)
-		AND ($3 = 0 OR id < $3) AND received_at >= $5 ORDER BY id DESC LIMIT $4`, q.Status, q.Source, q.Before, q.Limit, q.Since)
+		AND ($3::bigint = 0 OR id < $3::bigint) AND received_at >= $5 ORDER BY id DESC LIMIT $4`, q.Status, q.Source, q.Before, q.Limit, q.Since)
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}

@@ -71,7 +71,7 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, erro
 			vendor_ids, outcome, details
 		FROM audit_events WHERE ($1 = '' OR run_id = $1) AND at >= $2
 			AND ($4 = '' OR action = $4 OR starts_with(action, $4 || '.')) AND ($5 = '' OR actor = $5)
-			AND ($6 = 0 OR id < $6)
+			AND ($6::bigint = 0 OR id < $6::bigint)
 		ORDER BY CASE WHEN $7 THEN -id ELSE id END LIMIT $3`, q.RunID, q.Since, q.Limit, q.Action, q.Actor, q.Before, q.Newest)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit events: %w", err)

@@ -61,7 +61,7 @@ func (s *Store) ListIncidents(ctx context.Context, q IncidentQuery) ([]Incident,
 		q.Limit = 100
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT "+incidentColumns+` FROM incidents
-		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3 = 0 OR id < $3)
+		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3::bigint = 0 OR id < $3::bigint)
 			AND ($5 = '' OR first_alert_id IN (SELECT a.id FROM alerts a WHERE a.id = first_alert_id AND a.severity = $5))
 			AND opened_at >= $6
 		ORDER BY id DESC LIMIT $4`, q.Status, q.Playbook, q.Before, q.Limit, q.Severity, q.Since)

@@ -203,7 +203,7 @@ func (s *Store) ListRuns(ctx context.Context, q RunQuery) ([]Run, error) {
 		q.Limit = 100
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT "+runColumns+` FROM runs
-		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3 = 0 OR incident_id = $3)
+		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR playbook_name = $2) AND ($3::bigint = 0 OR incident_id = $3::bigint)
 		  AND created_at >= $4 AND (NOT $5 OR status IN ('pending', 'running', 'waiting')) AND ($7 = '' OR retry_of = $7)
 		ORDER BY created_at DESC, id DESC LIMIT $6`, q.Status, q.Playbook, q.IncidentID, q.Since, q.Active, q.Limit, q.RetryOf)
 	if err != nil {
