@@ -43,11 +43,27 @@ func (s *Service) outbox() *Outbox {
 
 // startNow records r with the outbox entry that starts it, then carries the entry out. When Temporal is
 // unreachable the run stays pending (the dispatchers' outbox pass starts it later) and the error is nil.
+//
+// The entry is recorded leased to this call, so a dispatcher's outbox pass running meanwhile cannot take it:
+// before, a pass that claimed it between the commit and the start left this call nothing to do, and the
+// caller was told the run was pending (202) while it was being started. A repeated id carries out whatever
+// its run still has queued.
 func (s *Service) startNow(ctx context.Context, req Request) (store.Run, error) {
-	if _, _, err := s.Starter.Record(ctx, s.Store, req); err != nil {
+	r, err := s.Starter.Prepare(req)
+	if err != nil {
 		return store.Run{}, err
 	}
-	if _, err := s.outbox().RunNow(ctx, req.RunID); err != nil && !isUnavailable(err) {
+	ob := s.outbox()
+	inserted, entry, err := s.Store.RecordRunHeld(ctx, r, positive(ob.Lease, DefaultOutboxLease))
+	if err != nil {
+		return store.Run{}, err
+	}
+	if inserted {
+		_, err = ob.CarryOut(ctx, []store.OutboxEntry{entry})
+	} else {
+		_, err = ob.RunNow(ctx, req.RunID)
+	}
+	if err != nil && !isUnavailable(err) {
 		r, _ := s.Store.GetRun(ctx, req.RunID)
 		return r, err
 	}

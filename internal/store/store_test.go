@@ -208,3 +208,31 @@ func TestRunWaits(t *testing.T) {
 	}
 }
 func ptr[T any](v T) *T { return &v }
+
+// TestRecordRunHeld: the start entry of a manual start is leased to its caller, so that no outbox pass takes
+// it meanwhile, and is claimable again once the lease has run out (the caller died).
+func TestRecordRunHeld(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := context.Background()
+	run := store.Run{ID: "held", PlaybookName: "p", PlaybookSHA256: "s", Status: store.RunPending}
+	inserted, entry, err := st.RecordRunHeld(ctx, run, time.Minute)
+	if err != nil || !inserted || entry.ID == 0 || entry.Kind != store.OutboxStart || entry.RunID != "held" || entry.Attempts != 1 {
+		t.Fatalf("record: %v %+v %v", inserted, entry, err)
+	}
+	if got, err := st.ClaimOutbox(ctx, 10, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("an outbox pass took the held entry: %+v %v", got, err)
+	}
+	if got, err := st.ClaimOutboxOf(ctx, "held", time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("the held entry was claimed again: %+v %v", got, err)
+	}
+	if inserted, entry, err := st.RecordRunHeld(ctx, run, time.Minute); err != nil || inserted || entry.ID != 0 {
+		t.Fatalf("a repeated id: %v %+v %v", inserted, entry, err)
+	}
+	// A lease already run out: the next pass takes the entry, as its second attempt.
+	run.ID = "orphan"
+	if _, orphan, err := st.RecordRunHeld(ctx, run, -time.Second); err != nil {
+		t.Fatal(err)
+	} else if got, err := st.ClaimOutbox(ctx, 10, time.Minute); err != nil || len(got) != 1 || got[0].ID != orphan.ID || got[0].Attempts != 2 {
+		t.Fatalf("the orphaned entry: %+v %v", got, err)
+	}
+}

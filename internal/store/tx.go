@@ -74,3 +74,24 @@ func (s *Store) RecordRun(ctx context.Context, r Run) (inserted bool, err error)
 	}
 	return inserted, nil
 }
+
+// RecordRunHeld is RecordRun with the start entry already leased to the caller for lease (and counted as its
+// first attempt), so that no outbox pass takes it while the caller carries it out at once: a manual start
+// answers with the run started, never with a run another process is starting. If the caller dies first, the
+// lease runs out and an outbox pass starts the run. entry is zero when the id existed (nothing was queued).
+func (s *Store) RecordRunHeld(ctx context.Context, r Run, lease time.Duration) (inserted bool, entry OutboxEntry, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		if inserted, err = tx.InsertRun(ctx, r); err != nil || !inserted {
+			return err
+		}
+		entry = OutboxEntry{Kind: OutboxStart, RunID: r.ID}
+		return tx.tx.QueryRow(ctx, `INSERT INTO outbox (kind, run_id, claimed_until, attempts)
+			VALUES ($1, $2, now() + $3 * interval '1 millisecond', 1) RETURNING id, attempts`,
+			entry.Kind, entry.RunID, lease.Milliseconds()).Scan(&entry.ID, &entry.Attempts)
+	})
+	if err != nil {
+		return false, OutboxEntry{}, fmt.Errorf("recording run %s: %w", r.ID, err)
+	}
+	return inserted, entry, nil
+}
