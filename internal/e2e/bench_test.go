@@ -162,7 +162,7 @@ func BenchmarkPhishingRuns(b *testing.B) {
 		for i := 0; i < n; i++ {
 			ids[i] = runs.NewRunID(time.Now())
 			if _, _, err := rs.svc.Starter.Record(ctx, rs.st, runs.Request{RunID: ids[i], Plan: p,
-				Inputs: map[string]any{"sender": c.Sender, "subject": c.Subject}}); err != nil {
+				Inputs: map[string]any{"sender": c.Sender, "subject": c.Subject}}, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

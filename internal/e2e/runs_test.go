@@ -447,7 +447,10 @@ func TestCancelAndPendingStart(t *testing.T) {
 	// A run recorded while Temporal is unreachable starts when the outbox finds Temporal again.
 	down := &runs.Starter{Store: s.st, Temporal: failingStarter{}, TaskQueue: s.queue}
 	p := mustPlan(t, approvalPlaybook)
-	rec, _, err := down.Record(context.Background(), s.st, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}})
+	if _, _, err := down.Record(context.Background(), s.st, runs.Request{RunID: "pending-1", Plan: p, Inputs: map[string]any{"who": "d@x.test"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.st.GetRun(context.Background(), "pending-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func (o *Outbox) RunNow(ctx context.Context, runID string) (OutboxResult, error)
 }
 
 // CarryOut carries out entries the caller already holds (a manual start that recorded its entry leased to
-// itself, store.RecordRunHeld). An entry that fails is released until its retry time, as in a pass.
+// itself, store.Store.RecordRun with a hold). An entry that fails is released until its retry time, as in a pass.
 func (o *Outbox) CarryOut(ctx context.Context, entries []store.OutboxEntry) (OutboxResult, error) {
 	return o.process(ctx, entries)
 }

@@ -77,7 +77,7 @@ func record(t *testing.T, st *memstore.Store, starter *runs.Starter, id string) 
 	if p == nil {
 		t.Fatal(diags)
 	}
-	if _, _, err := starter.Record(context.Background(), st, runs.Request{RunID: id, Plan: p}); err != nil {
+	if _, _, err := starter.Record(context.Background(), st, runs.Request{RunID: id, Plan: p}, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -167,6 +167,31 @@ func TestOutboxRunNow(t *testing.T) {
 	}
 	if o, _ := st.Outbox(); len(o) != 1 || o[0].RunID != "b" {
 		t.Fatalf("outbox %+v", o)
+	}
+}
+
+// TestOutboxCarryOutHeld: a start recorded held for its caller is left alone by a pass and started by the
+// caller itself.
+func TestOutboxCarryOutHeld(t *testing.T) {
+	t.Parallel()
+	st, tc, ob, starter := outboxFixture(t)
+	ctx := context.Background()
+	p, diags := playbook.Load("w.yaml", []byte(waitPlaybook))
+	if p == nil {
+		t.Fatal(diags)
+	}
+	inserted, entry, err := starter.Record(ctx, st, runs.Request{RunID: "held", Plan: p}, runs.DefaultOutboxLease)
+	if err != nil || !inserted || entry.ID == 0 || entry.Attempts != 1 {
+		t.Fatalf("record: %v %+v %v", inserted, entry, err)
+	}
+	if res, err := ob.Drain(ctx); err != nil || res.Entries != 0 || tc.started["held"] {
+		t.Fatalf("a pass took the held entry: %+v %v", res, err)
+	}
+	if res, err := ob.CarryOut(ctx, []store.OutboxEntry{entry}); err != nil || res.Started != 1 || !tc.started["held"] {
+		t.Fatalf("carry out: %+v %v", res, err)
+	}
+	if o, _ := st.Outbox(); len(o) != 0 {
+		t.Fatalf("outbox after the start: %+v", o)
 	}
 }
 

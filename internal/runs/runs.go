@@ -41,9 +41,10 @@ type RunStore interface {
 	UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error)
 }
 
-// Recorder stores a run together with the outbox entry that starts it (*store.Store is one).
+// Recorder stores a run together with the outbox entry that starts it, leased to the caller when hold > 0
+// (*store.Store is one).
 type Recorder interface {
-	RecordRun(ctx context.Context, r store.Run) (bool, error)
+	RecordRun(ctx context.Context, r store.Run, hold time.Duration) (bool, store.OutboxEntry, error)
 }
 
 // Starter records and starts runs.
@@ -109,15 +110,15 @@ func (s *Starter) Prepare(req Request) (store.Run, error) {
 	}, nil
 }
 
-// Record checks the inputs and stores the run as pending with the outbox entry that starts it. It returns the
-// row and whether it was new (a repeated id is left alone).
-func (s *Starter) Record(ctx context.Context, rec Recorder, req Request) (store.Run, bool, error) {
+// Record checks the inputs and stores the run as pending with the outbox entry that starts it (leased to the
+// caller for hold when hold > 0, see store.Store.RecordRun). It returns whether the run was new (a repeated id
+// is left alone) and the entry queued.
+func (s *Starter) Record(ctx context.Context, rec Recorder, req Request, hold time.Duration) (bool, store.OutboxEntry, error) {
 	r, err := s.Prepare(req)
 	if err != nil {
-		return r, false, err
+		return false, store.OutboxEntry{}, err
 	}
-	inserted, err := rec.RecordRun(ctx, r)
-	return r, inserted, err
+	return rec.RecordRun(ctx, r, hold)
 }
 
 // EncodeInputs is a run's inputs as its runs row records them ({} for none). It refuses what PostgreSQL's jsonb

@@ -49,12 +49,8 @@ func (s *Service) outbox() *Outbox {
 // caller was told the run was pending (202) while it was being started. A repeated id carries out whatever
 // its run still has queued.
 func (s *Service) startNow(ctx context.Context, req Request) (store.Run, error) {
-	r, err := s.Starter.Prepare(req)
-	if err != nil {
-		return store.Run{}, err
-	}
 	ob := s.outbox()
-	inserted, entry, err := s.Store.RecordRunHeld(ctx, r, positive(ob.Lease, DefaultOutboxLease))
+	inserted, entry, err := s.Starter.Record(ctx, s.Store, req, positive(ob.Lease, DefaultOutboxLease))
 	if err != nil {
 		return store.Run{}, err
 	}

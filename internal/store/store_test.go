@@ -210,12 +210,13 @@ func TestRunWaits(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // TestRecordRunHeld: the start entry of a manual start is leased to its caller, so that no outbox pass takes
-// it meanwhile, and is claimable again once the lease has run out (the caller died).
+// it meanwhile, and is claimable again once the lease has run out (the caller died); without a hold, the next
+// pass takes it.
 func TestRecordRunHeld(t *testing.T) {
 	st := storetest.NewStore(t)
 	ctx := context.Background()
 	run := store.Run{ID: "held", PlaybookName: "p", PlaybookSHA256: "s", Status: store.RunPending}
-	inserted, entry, err := st.RecordRunHeld(ctx, run, time.Minute)
+	inserted, entry, err := st.RecordRun(ctx, run, time.Minute)
 	if err != nil || !inserted || entry.ID == 0 || entry.Kind != store.OutboxStart || entry.RunID != "held" || entry.Attempts != 1 {
 		t.Fatalf("record: %v %+v %v", inserted, entry, err)
 	}
@@ -225,14 +226,21 @@ func TestRecordRunHeld(t *testing.T) {
 	if got, err := st.ClaimOutboxOf(ctx, "held", time.Minute); err != nil || len(got) != 0 {
 		t.Fatalf("the held entry was claimed again: %+v %v", got, err)
 	}
-	if inserted, entry, err := st.RecordRunHeld(ctx, run, time.Minute); err != nil || inserted || entry.ID != 0 {
-		t.Fatalf("a repeated id: %v %+v %v", inserted, entry, err)
+	if inserted, again, err := st.RecordRun(ctx, run, time.Minute); err != nil || inserted || again.ID != 0 {
+		t.Fatalf("a repeated id: %v %+v %v", inserted, again, err)
 	}
-	// A lease already run out: the next pass takes the entry, as its second attempt.
-	run.ID = "orphan"
-	if _, orphan, err := st.RecordRunHeld(ctx, run, -time.Second); err != nil {
+	// The caller died and its lease ran out: the next pass takes the entry, as its second attempt.
+	if _, err := st.Pool.Exec(ctx, `UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE id = $1`, entry.ID); err != nil {
 		t.Fatal(err)
-	} else if got, err := st.ClaimOutbox(ctx, 10, time.Minute); err != nil || len(got) != 1 || got[0].ID != orphan.ID || got[0].Attempts != 2 {
+	}
+	if got, err := st.ClaimOutbox(ctx, 10, time.Minute); err != nil || len(got) != 1 || got[0].ID != entry.ID || got[0].Attempts != 2 {
 		t.Fatalf("the orphaned entry: %+v %v", got, err)
+	}
+	// Without a hold (a run recorded for the dispatchers to start), the next pass takes it as its first attempt.
+	run.ID = "unheld"
+	if _, unheld, err := st.RecordRun(ctx, run, 0); err != nil || unheld.Attempts != 0 {
+		t.Fatalf("unheld: %+v %v", unheld, err)
+	} else if got, err := st.ClaimOutbox(ctx, 10, time.Minute); err != nil || len(got) != 1 || got[0].ID != unheld.ID || got[0].Attempts != 1 {
+		t.Fatalf("the unheld entry: %+v %v", got, err)
 	}
 }

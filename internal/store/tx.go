@@ -60,26 +60,12 @@ func (t *Tx) MarkDispatched(ctx context.Context, outcomes []DispatchOutcome) err
 // InsertRun records a new run on its own (see the package function InsertRun).
 func (s *Store) InsertRun(ctx context.Context, r Run) (bool, error) { return InsertRun(ctx, s.Pool, r) }
 
-// RecordRun stores a run and the outbox entry that starts it in one transaction.
-func (s *Store) RecordRun(ctx context.Context, r Run) (inserted bool, err error) {
-	err = s.InTx(ctx, func(tx *Tx) error {
-		var err error
-		if inserted, err = tx.InsertRun(ctx, r); err != nil || !inserted {
-			return err
-		}
-		return tx.Enqueue(ctx, []OutboxEntry{{Kind: OutboxStart, RunID: r.ID}})
-	})
-	if err != nil {
-		return false, fmt.Errorf("recording run %s: %w", r.ID, err)
-	}
-	return inserted, nil
-}
-
-// RecordRunHeld is RecordRun with the start entry already leased to the caller for lease (and counted as its
-// first attempt), so that no outbox pass takes it while the caller carries it out at once: a manual start
-// answers with the run started, never with a run another process is starting. If the caller dies first, the
-// lease runs out and an outbox pass starts the run. entry is zero when the id existed (nothing was queued).
-func (s *Store) RecordRunHeld(ctx context.Context, r Run, lease time.Duration) (inserted bool, entry OutboxEntry, err error) {
+// RecordRun stores a run and the outbox entry that starts it in one transaction, and returns whether the run
+// was new and the entry (zero when the id existed: nothing was queued). With hold > 0 the entry is recorded
+// already leased to the caller for hold (and counted as its first attempt), so that no outbox pass takes it
+// while the caller carries it out at once: a manual start answers with the run started, never with a run
+// another process is starting. If the caller dies first, the lease runs out and an outbox pass starts the run.
+func (s *Store) RecordRun(ctx context.Context, r Run, hold time.Duration) (inserted bool, entry OutboxEntry, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
 		var err error
 		if inserted, err = tx.InsertRun(ctx, r); err != nil || !inserted {
@@ -87,8 +73,9 @@ func (s *Store) RecordRunHeld(ctx context.Context, r Run, lease time.Duration) (
 		}
 		entry = OutboxEntry{Kind: OutboxStart, RunID: r.ID}
 		return tx.tx.QueryRow(ctx, `INSERT INTO outbox (kind, run_id, claimed_until, attempts)
-			VALUES ($1, $2, now() + $3 * interval '1 millisecond', 1) RETURNING id, attempts`,
-			entry.Kind, entry.RunID, lease.Milliseconds()).Scan(&entry.ID, &entry.Attempts)
+			SELECT $1, $2, CASE WHEN $3::bigint > 0 THEN now() + $3 * interval '1 millisecond' ELSE '-infinity' END,
+				CASE WHEN $3::bigint > 0 THEN 1 ELSE 0 END
+			RETURNING id, attempts`, entry.Kind, entry.RunID, hold.Milliseconds()).Scan(&entry.ID, &entry.Attempts)
 	})
 	if err != nil {
 		return false, OutboxEntry{}, fmt.Errorf("recording run %s: %w", r.ID, err)

@@ -315,18 +315,22 @@ func (s *Store) insertRun(r store.Run) bool {
 	return true
 }
 
-// RecordRun stores a run and the outbox entry that starts it.
-func (s *Store) RecordRun(ctx context.Context, r store.Run) (bool, error) {
+// RecordRun stores a run and the outbox entry that starts it, leased to the caller for hold when hold > 0.
+func (s *Store) RecordRun(ctx context.Context, r store.Run, hold time.Duration) (bool, store.OutboxEntry, error) {
 	if err := store.CheckRun(&r); err != nil {
-		return false, err
+		return false, store.OutboxEntry{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.insertRun(r) {
-		return false, nil
+		return false, store.OutboxEntry{}, nil
 	}
 	s.enqueue([]store.OutboxEntry{{Kind: store.OutboxStart, RunID: r.ID}})
-	return true, nil
+	o := s.outbox[s.nextOut]
+	if hold > 0 {
+		o.claimedUntil, o.Attempts = s.now().Add(hold), 1
+	}
+	return true, o.OutboxEntry, nil
 }
 
 // GetRun returns one run.
